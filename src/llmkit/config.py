@@ -1,0 +1,241 @@
+"""Typed settings: ``llmkit.toml`` < ``LLMKIT_*`` environment variables < CLI flags / keyword overrides.
+
+One pydantic model per area; file keys equal field names::
+
+    # llmkit.toml
+    collection = "docs"
+    [model]
+    name = "smollm2-135m-instruct"     # a catalog name, a .gguf path, or a remote model id
+    [retrieval]
+    k = 5
+
+The same keys as environment variables: ``LLMKIT_COLLECTION=docs``, ``LLMKIT_MODEL__NAME=...``,
+``LLMKIT_RETRIEVAL__K=8`` (nested with ``__``). ``LLMKIT_HOME`` moves the per-user folder where the
+model catalog keeps its files (default ``~/.local/share/llmkit``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from llmkit.errors import ConfigError
+
+CONFIG_FILE = "llmkit.toml"
+DATA_DIR = ".llmkit"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(_Section):
+    name: str = Field("smollm2-135m-instruct", description="catalog name, path to a .gguf file, or remote model id")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; set it to use a remote model")
+    api_key: SecretStr | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")
+    context_window: int | None = Field(None, ge=256, description="override the model's context window")
+    threads: int | None = Field(None, ge=1, description="llama.cpp threads (default: all cores)")
+    timeout_s: float = Field(120.0, gt=0, description="remote request timeout")
+    max_tokens: int = Field(512, ge=1)
+    temperature: float = Field(0.2, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = None
+
+
+class EmbedderSettings(_Section):
+    name: str = Field("all-minilm-l6-v2", description="catalog name or remote embedding model id")
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    batch_size: int = Field(32, ge=1, le=4096)
+    threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads (default: all cores)")
+    timeout_s: float = Field(60.0, gt=0)
+
+
+class StoreSettings(_Section):
+    url: str = Field(f"{DATA_DIR}/store.db", description="SQLite path (relative to the project) or a store URL")
+    hnsw_threshold: int = Field(20_000, ge=0, description="chunks above which dense search uses the HNSW index")
+
+
+class IngestSettings(_Section):
+    chunk_tokens: int = Field(200, ge=16, description="target chunk size in the embedder's tokens")
+    chunk_overlap: int = Field(32, ge=0, description="tokens shared by consecutive chunks")
+    include: tuple[str, ...] = ("**/*",)
+    exclude: tuple[str, ...] = (".git/**", ".llmkit/**", "**/.*", "**/__pycache__/**", "**/node_modules/**")
+    max_file_mb: float = Field(50.0, gt=0)
+    batch_size: int = Field(64, ge=1, description="chunks embedded and written per transaction")
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap(cls, v: int, info: Any) -> int:
+        size = info.data.get("chunk_tokens", 200)
+        if v >= size:
+            raise ValueError(f"must be smaller than chunk_tokens ({size})")
+        return v
+
+
+class RetrievalSettings(_Section):
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    k: int = Field(5, ge=1, le=1000)
+    candidates: int = Field(50, ge=1, le=10_000, description="hits taken from each side before fusion")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    lexical_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(1.0, ge=0)
+    mmr: bool = False
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
+
+
+class RagSettings(_Section):
+    context_tokens: int | None = Field(None, ge=64, description="budget for context passages (default: what fits)")
+    min_relevance: float = Field(
+        0.25, ge=-1, le=1, description="best dense cosine below which, with no lexical match, nothing was found"
+    )
+
+
+class Settings(BaseSettings):
+    """Everything llmkit reads from the environment. Construct with ``load_settings``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LLMKIT_", env_nested_delimiter="__", extra="forbid", frozen=True, validate_default=True
+    )
+
+    project_dir: Path = Field(Path("."), description="folder holding llmkit.toml and .llmkit/")
+    home: Path = Field(default_factory=lambda: _default_home(), description="per-user folder (models)")
+    collection: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    traces: bool = Field(True, description="record every model call in .llmkit/traces.db")
+    model: ModelSettings = ModelSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    rag: RagSettings = RagSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get())
+        return (init_settings, env_settings, toml)
+
+    # ------------------------------------------------------------------ derived paths
+
+    @property
+    def data_dir(self) -> Path:
+        return self.project_dir / DATA_DIR
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def traces_path(self) -> Path:
+        return self.data_dir / "traces.db"
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the config, relative to the project folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.project_dir / p
+
+
+_TOML: ContextVar[dict[str, Any]] = ContextVar("llmkit_toml", default={})
+
+
+def _default_home() -> Path:
+    env = os.environ.get("LLMKIT_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "llmkit"
+
+
+def find_config(start: str | Path = ".") -> Path | None:
+    """The nearest ``llmkit.toml`` at or above ``start``."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(project: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings for the project at ``project`` (default: the nearest llmkit.toml above the cwd).
+
+    ``overrides`` win over environment variables, which win over the file. Nested sections may be
+    given as dicts (``model={"name": "x"}``); only the keys given are overridden.
+    """
+    config = find_config(project or ".") if project is None or Path(project).is_dir() else Path(project)
+    data: dict[str, Any] = {}
+    if config is not None:
+        data = _read_toml(config)
+        data.setdefault("project_dir", str(config.parent))
+    else:
+        data["project_dir"] = str(Path(project or ".").resolve())
+    token = _TOML.set(data)
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        raise ConfigError(_describe(e, config), hint="fix the value or see `llmkit init` for an example") from None
+    finally:
+        _TOML.reset(token)
+    return settings.model_copy(update={"project_dir": settings.project_dir.resolve()})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _describe(error: ValidationError, config: Path | None) -> str:
+    where = str(config) if config else "settings"
+    lines = [f"invalid settings ({where}, LLMKIT_* variables or flags):"]
+    for err in error.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key}: {msg} (got {err.get('input')!r})" if err["type"] != "extra_forbidden" else f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def default_config_text() -> str:
+    """The commented ``llmkit.toml`` that ``llmkit init`` writes."""
+    return '''# llmkit project settings. Every key can also be set as LLMKIT_<SECTION>__<KEY>.
+collection = "default"
+
+[model]
+name = "smollm2-135m-instruct"    # catalog name, path to a .gguf, or a remote model id
+# base_url = "http://localhost:8000/v1"   # any OpenAI-compatible server (vLLM, Ollama, OpenAI)
+max_tokens = 512
+temperature = 0.2
+
+[embedder]
+name = "all-minilm-l6-v2"
+
+[store]
+url = ".llmkit/store.db"
+
+[ingest]
+chunk_tokens = 200
+chunk_overlap = 32
+
+[retrieval]
+mode = "hybrid"    # hybrid | dense | lexical
+k = 5
+
+[rag]
+min_relevance = 0.25
+'''

@@ -1,0 +1,1 @@
+"""Embedders: the ``Embedder`` Protocol and its backends (ONNX MiniLM, OpenAI-compatible)."""

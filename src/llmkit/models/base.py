@@ -1,0 +1,44 @@
+"""The ``ChatModel`` Protocol every chat backend implements.
+
+A backend is a small class with a cheap ``__init__`` (validate, store settings) that loads its model
+on first use. It must:
+
+- count tokens with the model's own tokenizer (``count_tokens``, and ``usage`` on every response,
+  streamed ones included: the last ``ChatChunk`` carries it);
+- raise ``ContextLengthExceeded`` *before* generating when the prompt plus ``max_tokens`` cannot fit;
+- translate its native errors into ``llmkit.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    #: The id recorded in traces and responses.
+    name: str
+
+    @property
+    def context_window(self) -> int:
+        """Tokens the model can attend to (prompt + completion)."""
+        ...
+
+    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
+        """Generate a whole reply."""
+        ...
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
+        """Generate a reply piece by piece; the last chunk carries ``finish_reason`` and ``usage``."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes with this model's tokenizer."""
+        ...
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens the rendered prompt (chat template included) takes."""
+        ...

@@ -1,0 +1,1 @@
+"""Document stores: the ``Store`` Protocol, the filter language, and the SQLite store."""
