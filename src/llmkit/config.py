@@ -124,7 +124,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get())
+        toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {})
         return (init_settings, env_settings, toml)
 
     # ------------------------------------------------------------------ derived paths
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         return p if p.is_absolute() else self.project_dir / p
 
 
-_TOML: ContextVar[dict[str, Any]] = ContextVar("llmkit_toml", default={})
+_TOML: ContextVar[dict[str, Any] | None] = ContextVar("llmkit_toml", default=None)
 
 
 def _default_home() -> Path:
@@ -206,8 +206,10 @@ def _describe(error: ValidationError, config: Path | None) -> str:
     lines = [f"invalid settings ({where}, LLMKIT_* variables or flags):"]
     for err in error.errors():
         key = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"  {key}: {msg} (got {err.get('input')!r})" if err["type"] != "extra_forbidden" else f"  {key}: {msg}")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+        else:
+            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)
 
 

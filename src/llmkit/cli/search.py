@@ -1,0 +1,51 @@
+"""``llmkit search``: retrieve passages, optionally explaining each rank."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import click
+import typer
+
+from llmkit.cli._common import console, kit_from, parse_filter, print_json
+
+if TYPE_CHECKING:
+    from llmkit.types import Hit
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=1000, help="Number of results.")] = None,
+    mode: Annotated[str | None, typer.Option(click_type=click.Choice(["hybrid", "dense", "lexical"]), help="Retrieval mode.")] = None,
+    filter: Annotated[str | None, typer.Option("--filter", help="JSON filter or key=value.")] = None,
+    explain: Annotated[bool, typer.Option(help="Show lexical, dense and fused ranks.")] = False,
+    mmr: Annotated[bool | None, typer.Option("--mmr/--no-mmr", help="Diversify with MMR.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+) -> None:
+    """Search the collection."""
+    retrieval = {"mode": mode} if mode else {}
+    with kit_from(ctx, retrieval=retrieval or None) as kit:
+        hits = kit.search(query, collection=collection, k=k, filter=parse_filter(filter), explain=explain, mmr=mmr)
+    if as_json:
+        print_json(hits)
+        return
+    if not hits:
+        console().print("no results")
+    for i, hit in enumerate(hits, 1):
+        _print_hit(i, hit, explain)
+
+
+def _print_hit(i: int, hit: Hit, explain: bool) -> None:
+    from rich.markup import escape
+
+    c = hit.chunk
+    console().print(f"[bold]{i}.[/] [cyan]{escape(c.source)}[/] ({escape(c.location)})  score {hit.score:.4f}")
+    if explain and hit.explain:
+        e = hit.explain
+        lex = f"#{e.lexical_rank} ({e.lexical_score:.3f})" if e.lexical_rank else "—"
+        den = f"#{e.dense_rank} ({e.dense_score:.3f})" if e.dense_rank else "—"
+        console().print(f"   lexical {lex}   dense {den}   fused {e.fused_score:.4f}", style="dim")
+    text = " ".join(c.text.split())
+    console().print("   " + escape(text[:300] + ("…" if len(text) > 300 else "")))

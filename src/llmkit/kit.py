@@ -1,0 +1,234 @@
+"""``Kit``: one project's models, store and pipelines behind the methods the CLI and server call.
+
+    import llmkit
+    kit = llmkit.open(".")                      # (open_kit) reads the nearest llmkit.toml; overrides as kwargs
+    kit.ingest("docs/")
+    for hit in kit.search("warranty", explain=True): ...
+    answer = kit.ask("How long is the warranty?")
+    print(answer.text, [c.source for c in answer.cited])
+
+Construction is cheap; the store, embedder and chat model load on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmkit.config import Settings, load_settings
+from llmkit.errors import ConfigError, InputError, NotFound
+from llmkit.types import Answer, CollectionInfo, DocumentInfo, GenerationParams, Hit, IngestReport, Message
+
+if TYPE_CHECKING:
+    from llmkit.embeddings.base import Embedder
+    from llmkit.models.base import ChatModel
+    from llmkit.observe.traces import Trace, TraceStore
+    from llmkit.rag import AnswerStream, RagPipeline
+    from llmkit.retrieve.retriever import Retriever
+    from llmkit.store.base import Filter, Store
+
+
+def open_kit(project: str | Path | None = None, **overrides: Any) -> Kit:
+    """Open the project at ``project`` (default: nearest llmkit.toml above the cwd, else the cwd)."""
+    return Kit(load_settings(project, **overrides))
+
+
+def open_store(settings: Settings) -> Store:
+    """The store named by ``settings.store.url``: a SQLite path (or ``sqlite:///path``)."""
+    url = settings.store.url
+    if "://" in url and not url.startswith("sqlite:///"):
+        scheme = url.split("://", 1)[0]
+        raise ConfigError(f"store.url: unsupported store {scheme!r}", hint="use a SQLite path such as .llmkit/store.db")
+    from llmkit.store.sqlite import SQLiteStore
+
+    path = settings.resolve(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteStore(path, hnsw_threshold=settings.store.hnsw_threshold)
+
+
+class Kit:
+    """A project: settings plus lazily loaded parts. Safe to share between threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ parts (lazy)
+
+    @cached_property
+    def store(self) -> Store:
+        with self._lock:
+            return open_store(self.settings)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        from llmkit.registry import load_embedder
+
+        with self._lock:
+            return load_embedder(self.settings)
+
+    @cached_property
+    def model(self) -> ChatModel:
+        """The configured chat model, traced when ``settings.traces`` is on."""
+        from llmkit.observe.traces import TracedModel
+        from llmkit.registry import load_chat_model
+
+        with self._lock:
+            model = load_chat_model(self.settings)
+            return TracedModel(model, self.trace_store) if self.settings.traces else model
+
+    @cached_property
+    def trace_store(self) -> TraceStore:
+        from llmkit.observe.traces import TraceStore
+
+        return TraceStore(self.settings.traces_path)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        from llmkit.retrieve.retriever import Retriever
+
+        return Retriever(self.store, self.embedder, self.settings.retrieval)
+
+    @cached_property
+    def rag(self) -> RagPipeline:
+        from llmkit.rag import RagPipeline
+
+        m = self.settings.model
+        params = GenerationParams(max_tokens=m.max_tokens, temperature=m.temperature, top_p=m.top_p, seed=m.seed)
+        return RagPipeline(self.retriever, self.model, settings=self.settings.rag, params=params)
+
+    # ------------------------------------------------------------------ documents
+
+    def ingest(
+        self,
+        *inputs: str | Path,
+        collection: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        prune: bool = False,
+        progress: Callable[..., None] | None = None,
+    ) -> IngestReport:
+        """Load, split, embed and store ``inputs`` (files, folders, globs, or ``"-"`` for stdin)."""
+        from llmkit.ingest.pipeline import Ingestor
+
+        if not inputs:
+            raise InputError("nothing to ingest: give files, folders, globs or - for stdin")
+        name = self._collection_name(collection)
+        self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim)
+        ingestor = Ingestor(self.store, self.embedder, self.settings.ingest)
+        return ingestor.run([str(i) for i in inputs], name, progress=progress, metadata=metadata, prune=prune)
+
+    def documents(self, collection: str | None = None, *, limit: int | None = None) -> list[DocumentInfo]:
+        return self.store.list_documents(self._existing(collection), limit=limit)
+
+    def delete_document(self, doc_id: str, collection: str | None = None) -> bool:
+        return self.store.delete_document(self._existing(collection), doc_id)
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.store.list_collections()
+
+    def delete_collection(self, name: str) -> None:
+        self.store.delete_collection(name)
+
+    # ------------------------------------------------------------------ retrieval and answers
+
+    def search(
+        self,
+        query: str,
+        *,
+        collection: str | None = None,
+        k: int | None = None,
+        mode: str | None = None,
+        filter: Filter | None = None,
+        explain: bool = False,
+        mmr: bool | None = None,
+    ) -> list[Hit]:
+        name = self._existing(collection)
+        return self.retriever.search(name, query, k=k, mode=mode, filter=filter, explain=explain, mmr=mmr)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        k: int | None = None,
+        filter: Filter | None = None,
+        history: Sequence[Message] = (),
+    ) -> Answer:
+        """Answer ``question`` from the collection, with citations."""
+        return self.ask_stream(question, collection=collection, k=k, filter=filter, history=history).collect()
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        k: int | None = None,
+        filter: Filter | None = None,
+        history: Sequence[Message] = (),
+    ) -> AnswerStream:
+        """Like ``ask``, but iterate the result for the text as it is generated; ``.answer`` at the end."""
+        return self.rag.stream(self._existing(collection), question, history=history, k=k, filter=filter)
+
+    def chat(self, *, collection: str | None = None, k: int | None = None) -> ChatSession:
+        """A multi-turn conversation with retrieval on every turn."""
+        return ChatSession(self, self._existing(collection), k)
+
+    # ------------------------------------------------------------------ traces
+
+    def traces(self, *, limit: int = 20, offset: int = 0) -> list[Trace]:
+        return self.trace_store.list(limit=limit, offset=offset)
+
+    def trace(self, trace_id: str) -> Trace:
+        return self.trace_store.get(trace_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        for part in ("store", "trace_store"):
+            if part in self.__dict__:
+                self.__dict__.pop(part).close()
+
+    def __enter__(self) -> Kit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _collection_name(self, name: str | None) -> str:
+        return name or self.settings.collection
+
+    def _existing(self, name: str | None) -> str:
+        name = self._collection_name(name)
+        try:
+            info = self.store.get_collection(name)
+        except NotFound:
+            hint = f"ingest documents first: llmkit ingest PATH -c {name}"
+            raise NotFound(f"no collection {name!r}", hint=hint) from None
+        if "embedder" in self.__dict__ and info.embedder != self.embedder.name:
+            raise ConfigError(
+                f"collection {name!r} was embedded with {info.embedder!r} but the embedder is {self.embedder.name!r}",
+                hint="set [embedder] name back, or ingest into a new collection",
+            )
+        return name
+
+
+class ChatSession:
+    """Turns of a conversation; each question retrieves afresh and sees the earlier turns."""
+
+    def __init__(self, kit: Kit, collection: str, k: int | None) -> None:
+        self.kit = kit
+        self.collection = collection
+        self.k = k
+        self.history: list[Message] = []
+
+    def send(self, question: str) -> AnswerStream:
+        """Ask the next question; iterate the result for its text. The turn is kept once it finishes."""
+        stream = self.kit.ask_stream(question, collection=self.collection, k=self.k, history=tuple(self.history))
+        stream.on_done = lambda answer: self.history.extend([Message.user(question), Message.assistant(answer.text)])
+        return stream
+
+    def ask(self, question: str) -> Answer:
+        return self.send(question).collect()

@@ -1,0 +1,1 @@
+"""Observability: every model call traced to a local SQLite trace store."""

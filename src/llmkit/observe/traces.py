@@ -1,0 +1,280 @@
+"""A local SQLite trace store and ``TracedModel``, a ``ChatModel`` wrapper that records every call.
+
+Each trace keeps what was actually sent and received: the rendered messages, the parameters, the raw
+output, token usage, latency (and time to first token when streamed), the finish reason or error,
+and free-form attributes set by the caller — for RAG, the question and the chunks that fed the prompt::
+
+    with trace_attributes(kind="rag", chunks=["doc:0", "doc:3"]) as span:
+        reply = traced_model.chat(messages)
+    span.trace_id   # the id of the trace just written
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmkit.errors import InputError, NotFound, StoreError
+from llmkit.models.base import ChatModel
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS traces (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    kind TEXT NOT NULL,
+    model TEXT NOT NULL,
+    messages TEXT NOT NULL,
+    params TEXT NOT NULL,
+    output TEXT,
+    finish_reason TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    latency_ms REAL,
+    ttft_ms REAL,
+    error TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS traces_created ON traces(created);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    id: str
+    created: float
+    kind: str
+    model: str
+    messages: tuple[Message, ...]
+    params: dict[str, Any]
+    output: str | None
+    finish_reason: str | None
+    usage: Usage
+    latency_ms: float | None
+    ttft_ms: float | None = None
+    error: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created": self.created,
+            "kind": self.kind,
+            "model": self.model,
+            "messages": [m.to_dict() for m in self.messages],
+            "params": self.params,
+            "output": self.output,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "error": self.error,
+            "attributes": self.attributes,
+        }
+
+
+class TraceStore:
+    """Traces in one SQLite file (WAL), safe to use from several threads and processes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+            except (sqlite3.Error, OSError) as e:
+                raise StoreError(f"cannot open the trace store {self.path}: {e}") from None
+            self._local.conn = conn
+        return conn
+
+    def record(self, trace: Trace) -> None:
+        d = trace.to_dict()
+        row = (
+            d["id"], d["created"], d["kind"], d["model"], json.dumps(d["messages"]), json.dumps(d["params"]),
+            d["output"], d["finish_reason"], d["prompt_tokens"], d["completion_tokens"], d["latency_ms"],
+            d["ttft_ms"], d["error"], json.dumps(d["attributes"], default=str),
+        )  # fmt: skip
+        try:
+            self._conn().execute(f"INSERT INTO traces VALUES ({','.join('?' * len(row))})", row)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot write a trace to {self.path}: {e}") from None
+
+    def list(self, *, limit: int = 20, offset: int = 0) -> list[Trace]:
+        if limit < 1 or offset < 0:
+            raise InputError("limit must be >= 1 and offset >= 0")
+        rows = (
+            self._conn()
+            .execute("SELECT * FROM traces ORDER BY created DESC LIMIT ? OFFSET ?", (limit, offset))
+            .fetchall()
+        )
+        return [_from_row(r) for r in rows]
+
+    def get(self, trace_id: str) -> Trace:
+        """The trace with this id, or the only one whose id starts with it (at least 4 characters)."""
+        if len(trace_id) < 4:
+            raise InputError("give at least 4 characters of the trace id")
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT * FROM traces WHERE id = ? OR id LIKE ? ESCAPE '\\' LIMIT 2",
+                (trace_id, trace_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
+            )
+            .fetchall()
+        )
+        if not rows:
+            raise NotFound(f"no trace {trace_id!r}", hint="`llmkit traces` lists recent traces")
+        if len(rows) > 1 and rows[0][0] != trace_id:
+            raise InputError(f"{trace_id!r} matches several traces; give more characters")
+        return _from_row(rows[0])
+
+    def count(self) -> int:
+        return self._conn().execute("SELECT count(*) FROM traces").fetchone()[0]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _from_row(r: Sequence[Any]) -> Trace:
+    return Trace(
+        id=r[0], created=r[1], kind=r[2], model=r[3],
+        messages=tuple(Message(**m) for m in json.loads(r[4])), params=json.loads(r[5]),
+        output=r[6], finish_reason=r[7], usage=Usage(r[8], r[9]), latency_ms=r[10], ttft_ms=r[11],
+        error=r[12], attributes=json.loads(r[13]),
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- attributes
+
+
+@dataclass
+class Span:
+    """Attributes for the model calls made inside ``trace_attributes``; ``trace_id`` is the last one written."""
+
+    attributes: dict[str, Any]
+    trace_id: str | None = None
+
+
+_SPAN: ContextVar[Span | None] = ContextVar("llmkit_span", default=None)
+
+
+@contextmanager
+def trace_attributes(**attributes: Any) -> Iterator[Span]:
+    """Attach ``attributes`` to the traces of model calls made inside the block (nesting merges)."""
+    outer = _SPAN.get()
+    span = Span({**(outer.attributes if outer else {}), **attributes})
+    token = _SPAN.set(span)
+    try:
+        yield span
+    finally:
+        _SPAN.reset(token)
+        if outer is not None and span.trace_id:
+            outer.trace_id = span.trace_id
+
+
+# ----------------------------------------------------------------------------- the wrapper
+
+
+class TracedModel:
+    """A ``ChatModel`` that records each call of ``inner`` in ``store``; everything else passes through."""
+
+    def __init__(self, inner: ChatModel, store: TraceStore) -> None:
+        self.inner = inner
+        self.store = store
+        self.name = inner.name
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        return self.inner.count_message_tokens(messages)
+
+    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
+        params = params or GenerationParams()
+        start = time.perf_counter()
+        try:
+            reply = self.inner.chat(messages, params)
+        except Exception as e:
+            self._record("chat", messages, params, start, error=e)
+            raise
+        self._record("chat", messages, params, start, output=reply.text, finish=reply.finish_reason, usage=reply.usage)
+        return reply
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
+        params = params or GenerationParams()
+        start = time.perf_counter()
+        span = _SPAN.get()  # captured now: a generator may be resumed from another context
+        parts: list[str] = []
+        first: float | None = None
+        last: ChatChunk | None = None
+        try:
+            for chunk in self.inner.stream(messages, params):
+                if first is None and chunk.text:
+                    first = time.perf_counter()
+                parts.append(chunk.text)
+                last = chunk
+                yield chunk
+        except BaseException as e:  # GeneratorExit included: an abandoned stream is still traced
+            self._record("stream", messages, params, start, output="".join(parts), error=e, ttft=first, span=span)
+            raise
+        self._record(
+            "stream", messages, params, start, output="".join(parts), ttft=first, span=span,
+            finish=last.finish_reason if last else None, usage=last.usage if last and last.usage else Usage(),
+        )  # fmt: skip
+
+    def _record(
+        self,
+        kind: str,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        start: float,
+        *,
+        output: str | None = None,
+        finish: str | None = None,
+        usage: Usage | None = None,
+        error: BaseException | None = None,
+        ttft: float | None = None,
+        span: Span | None = None,
+    ) -> None:
+        span = span or _SPAN.get()
+        trace = Trace(
+            id=uuid.uuid4().hex,
+            created=time.time(),
+            kind=str((span.attributes.get("kind") if span else None) or kind),
+            model=self.name,
+            messages=tuple(messages),
+            params=params.to_dict(),
+            output=output,
+            finish_reason=finish if error is None else ("abandoned" if isinstance(error, GeneratorExit) else "error"),
+            usage=usage or Usage(),
+            latency_ms=(time.perf_counter() - start) * 1000,
+            ttft_ms=None if ttft is None else (ttft - start) * 1000,
+            error=None if error is None or isinstance(error, GeneratorExit) else f"{type(error).__name__}: {error}",
+            attributes=dict(span.attributes) if span else {},
+        )
+        self.store.record(trace)
+        if span is not None:
+            span.trace_id = trace.id

@@ -1,0 +1,236 @@
+"""The default application: retrieve → pack numbered passages → generate (streamed) → cite.
+
+``RagPipeline.stream(question)`` returns an ``AnswerStream``: iterate it for the answer's text as it is
+generated, then read ``.answer`` for the whole ``Answer`` with its citations. ``ask()`` is the same
+call, collected. When retrieval finds nothing relevant the model is not asked at all and the answer
+says so plainly (``Answer.found`` is False).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmkit.config import RagSettings
+from llmkit.errors import ContextLengthExceeded, InputError
+from llmkit.models.base import ChatModel
+from llmkit.observe.traces import trace_attributes
+from llmkit.prompts.template import RAG_ANSWER, PromptTemplate
+from llmkit.retrieve.retriever import Retriever
+from llmkit.store.base import Filter
+from llmkit.types import Answer, Citation, GenerationParams, Hit, Message, Usage
+
+NOT_FOUND = "I could not find this in the documents."
+_MARGIN_TOKENS = 8  # slack for tokenizer boundary effects when pieces are joined
+
+
+def format_passage(n: int, hit: Hit) -> str:
+    """How passage ``n`` appears in the prompt.
+
+    >>> from llmkit.types import Chunk
+    >>> c = Chunk("d:0", "d", "guide.md", "Hold the button.", 0, 0, 16, heading="Reset")
+    >>> format_passage(1, Hit(c, 1.0))
+    '[1] guide.md, § Reset\\nHold the button.'
+    """
+    where = ", ".join(p for p in (hit.chunk.source, f"p. {hit.chunk.page}" if hit.chunk.page else "") if p)
+    if hit.chunk.heading:
+        where += f", § {hit.chunk.heading}"
+    return f"[{n}] {where}\n{hit.chunk.text.strip()}"
+
+
+def pack_passages(hits: Sequence[Hit], budget: int, count_tokens: Callable[[str], int]) -> tuple[str, list[Hit]]:
+    """Number ``hits`` in rank order and keep those whose passages fit in ``budget`` tokens.
+
+    The first passage is cut to fit rather than dropped, so a small budget still gets some context.
+    Returns the context text and the hits it holds (passage ``[n]`` is ``kept[n-1]``).
+    """
+    parts: list[str] = []
+    kept: list[Hit] = []
+    used = 0
+    for hit in hits:
+        text = format_passage(len(kept) + 1, hit)
+        cost = count_tokens(text) + 2  # the blank line between passages
+        if used + cost > budget:
+            if kept:
+                continue  # a later, shorter passage may still fit
+            text = _truncate(text, budget - 2, count_tokens)
+            if not text:
+                break
+            cost = budget
+        parts.append(text)
+        kept.append(hit)
+        used += cost
+    return "\n\n".join(parts), kept
+
+
+def _truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
+    if budget <= 0:
+        return ""
+    lo, hi = 0, len(text)
+    while lo < hi:  # longest prefix that fits: O(log n) tokenizer calls
+        mid = (lo + hi + 1) // 2
+        if count_tokens(text[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo]
+
+
+def citations_for(hits: Sequence[Hit]) -> tuple[Citation, ...]:
+    return tuple(
+        Citation(
+            n=i,
+            chunk_id=h.chunk.id,
+            doc_id=h.chunk.doc_id,
+            source=h.chunk.source,
+            location=h.chunk.location,
+            page=h.chunk.page,
+            heading=h.chunk.heading,
+            start=h.chunk.start,
+            end=h.chunk.end,
+            snippet=_snippet(h.chunk.text),
+        )
+        for i, h in enumerate(hits, 1)
+    )
+
+
+def _snippet(text: str, limit: int = 160) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass
+class AnswerStream:
+    """The text of an answer as it is generated; ``answer`` is set once iteration ends.
+
+    ``model`` is None when retrieval found nothing relevant: then no model is called.
+    """
+
+    hits: tuple[Hit, ...]
+    citations: tuple[Citation, ...] = ()
+    model: ChatModel | None = None
+    messages: Sequence[Message] = ()
+    params: GenerationParams | None = None
+    attributes: dict[str, Any] | None = None
+    answer: Answer | None = None
+    #: Called with the finished answer (a chat session records its turns with it).
+    on_done: Callable[[Answer], None] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self.answer is not None:
+            yield self.answer.text
+            return
+        if self.model is None:
+            self._finish(Answer(NOT_FOUND, (), self.hits, Usage(0, 0), found=False))
+            yield NOT_FOUND
+            return
+        parts: list[str] = []
+        usage = Usage()
+        with trace_attributes(**(self.attributes or {})) as span:
+            for chunk in self.model.stream(self.messages, self.params):
+                if chunk.text:
+                    parts.append(chunk.text)
+                    yield chunk.text
+                if chunk.usage is not None:
+                    usage = chunk.usage
+        text = "".join(parts).strip()
+        self._finish(Answer(text, self.citations, self.hits, usage, True, span.trace_id, self.model.name))
+
+    def _finish(self, answer: Answer) -> None:
+        self.answer = answer
+        if self.on_done is not None:
+            self.on_done(answer)
+
+    def collect(self) -> Answer:
+        for _ in self:
+            pass
+        assert self.answer is not None
+        return self.answer
+
+
+class RagPipeline:
+    """Question answering over one collection, with citations."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        model: ChatModel,
+        *,
+        settings: RagSettings | None = None,
+        params: GenerationParams | None = None,
+        template: PromptTemplate = RAG_ANSWER,
+    ) -> None:
+        if not {"context", "question"} <= template.inputs:
+            raise InputError(f"prompt {template.name!r} must use {{context}} and {{question}}")
+        self.retriever = retriever
+        self.model = model
+        self.settings = settings or RagSettings()
+        self.params = params or GenerationParams()
+        self.template = template
+
+    def retrieve(
+        self, collection: str, question: str, *, k: int | None = None, filter: Filter | None = None
+    ) -> list[Hit]:
+        return self.retriever.search(collection, question, k=k, filter=filter, explain=True)
+
+    def is_relevant(self, hits: Sequence[Hit]) -> bool:
+        """False when nothing was found, or when the best dense similarity is below ``min_relevance``."""
+        dense = [h.explain.dense_score for h in hits if h.explain and h.explain.dense_score is not None]
+        if not hits:
+            return False
+        return not dense or max(dense) >= self.settings.min_relevance
+
+    def build_messages(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+    ) -> tuple[list[Message], list[Hit]]:
+        """The messages to send and the hits whose passages fit the model's context window."""
+        max_out = self.params.max_tokens or 0
+        bare = self.template.render(context="", question=question)
+        fixed = self.model.count_message_tokens([*bare[:-1], *history, bare[-1]])
+        window = self.model.context_window
+        room = window - max_out - fixed - _MARGIN_TOKENS
+        if room <= 0 and history:  # drop the oldest turns before giving up
+            return self.build_messages(question, hits, history[2:])
+        if room <= 0:
+            raise ContextLengthExceeded(fixed + max_out + _MARGIN_TOKENS, window)
+        budget = min(room, self.settings.context_tokens or room)
+        context, kept = pack_passages(hits, budget, self.model.count_tokens)
+        rendered = self.template.render(context=context, question=question)
+        return [*rendered[:-1], *history, rendered[-1]], kept
+
+    def stream(
+        self,
+        collection: str,
+        question: str,
+        *,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        filter: Filter | None = None,
+    ) -> AnswerStream:
+        if not question.strip():
+            raise InputError("the question is empty")
+        hits = self.retrieve(collection, question, k=k, filter=filter)
+        if not self.is_relevant(hits):
+            return AnswerStream(tuple(hits), (), None, None)
+        messages, kept = self.build_messages(question, hits, history)
+        attrs = {
+            "kind": "rag",
+            "collection": collection,
+            "question": question,
+            "prompt": self.template.ref,
+            "chunks": [h.chunk.id for h in kept],
+        }
+        return AnswerStream(tuple(kept), citations_for(kept), self.model, messages, self.params, attrs)
+
+    def ask(
+        self,
+        collection: str,
+        question: str,
+        *,
+        history: Sequence[Message] = (),
+        k: int | None = None,
+        filter: Filter | None = None,
+    ) -> Answer:
+        return self.stream(collection, question, history=history, k=k, filter=filter).collect()

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmkit.errors import ContextLengthExceeded, InputError, NotFound
+from llmkit.observe.traces import TracedModel, TraceStore, trace_attributes
+from llmkit.testing import FakeChatModel
+from llmkit.types import GenerationParams, Message
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TraceStore:
+    return TraceStore(tmp_path / "traces.db")
+
+
+def test_chat_is_traced_with_prompt_params_output_and_usage(store: TraceStore) -> None:
+    model = TracedModel(FakeChatModel(["Hello there."]), store)
+    with trace_attributes(kind="rag", chunks=["d:0"]) as span:
+        reply = model.chat([Message.system("sys"), Message.user("hi")], GenerationParams(max_tokens=10, seed=1))
+    t = store.get(span.trace_id)
+    assert t.output == reply.text and t.kind == "rag" and t.attributes["chunks"] == ["d:0"]
+    assert [m.content for m in t.messages] == ["sys", "hi"]
+    assert t.params["seed"] == 1 and t.usage == reply.usage and t.latency_ms >= 0
+
+
+def test_stream_is_traced_with_ttft_and_final_usage(store: TraceStore) -> None:
+    model = TracedModel(FakeChatModel(["one two three"]), store)
+    chunks = list(model.stream([Message.user("count")]))
+    (t,) = store.list()
+    assert t.output == "one two three" and t.usage == chunks[-1].usage and t.ttft_ms is not None
+
+
+def test_abandoned_stream_and_errors_are_traced(store: TraceStore) -> None:
+    model = TracedModel(FakeChatModel(["a b c d"], window=50), store)
+    gen = model.stream([Message.user("x")], GenerationParams(max_tokens=10))
+    next(gen)
+    gen.close()
+    with pytest.raises(ContextLengthExceeded):
+        model.chat([Message.user("word " * 100)], GenerationParams(max_tokens=10))
+    newest, oldest = store.list()
+    assert oldest.finish_reason == "abandoned" and oldest.output == "a "
+    assert newest.finish_reason == "error" and "ContextLengthExceeded" in newest.error
+
+
+def test_get_by_prefix_and_errors(store: TraceStore) -> None:
+    model = TracedModel(FakeChatModel(), store)
+    model.chat([Message.user("x")])
+    (t,) = store.list()
+    assert store.get(t.id[:8]).id == t.id
+    with pytest.raises(NotFound):
+        store.get("ffffffffff")
+    with pytest.raises(InputError):
+        store.get("ab")
+    with pytest.raises(NotFound):
+        store.get("%%%%")  # LIKE wildcards are escaped
+    assert store.count() == 1
