@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 
 from llmkit.cli._common import console, kit_from, parse_filter, print_json
@@ -13,19 +12,25 @@ if TYPE_CHECKING:
     from llmkit.types import Hit
 
 
+class Mode(str, Enum):
+    hybrid = "hybrid"
+    dense = "dense"
+    lexical = "lexical"
+
+
 def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="What to look for.")],
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
     k: Annotated[int | None, typer.Option("-k", min=1, max=1000, help="Number of results.")] = None,
-    mode: Annotated[str | None, typer.Option(click_type=click.Choice(["hybrid", "dense", "lexical"]), help="Retrieval mode.")] = None,
+    mode: Annotated[str | None, typer.Option(help="Retrieval mode.")] = None,
     filter: Annotated[str | None, typer.Option("--filter", help="JSON filter or key=value.")] = None,
     explain: Annotated[bool, typer.Option(help="Show lexical, dense and fused ranks.")] = False,
     mmr: Annotated[bool | None, typer.Option("--mmr/--no-mmr", help="Diversify with MMR.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
 ) -> None:
     """Search the collection."""
-    retrieval = {"mode": mode} if mode else {}
+    retrieval = {"mode": mode.value} if mode else {}
     with kit_from(ctx, retrieval=retrieval or None) as kit:
         hits = kit.search(query, collection=collection, k=k, filter=parse_filter(filter), explain=explain, mmr=mmr)
     if as_json:
