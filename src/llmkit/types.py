@@ -266,3 +266,4 @@ class IngestReport:
     failed: tuple[tuple[str, str], ...] = ()  # (source, reason)
     chunks: int = 0
     seconds: float = 0.0
+    removed: int = 0  # documents deleted because their files are gone (prune)

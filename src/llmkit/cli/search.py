@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,7 +24,7 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
     k: Annotated[int | None, typer.Option("-k", min=1, max=1000, help="Number of results.")] = None,
-    mode: Annotated[str | None, typer.Option(help="Retrieval mode.")] = None,
+    mode: Annotated[Mode | None, typer.Option(help="Retrieval mode.")] = None,
     filter: Annotated[str | None, typer.Option("--filter", help="JSON filter or key=value.")] = None,
     explain: Annotated[bool, typer.Option(help="Show lexical, dense and fused ranks.")] = False,
     mmr: Annotated[bool | None, typer.Option("--mmr/--no-mmr", help="Diversify with MMR.")] = None,
