@@ -1,0 +1,53 @@
+"""The main job on the embedded defaults: ingest the sample documents, search, answer with citations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmkit.errors import NotFound
+from llmkit.rag import NOT_FOUND
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "How long is the warranty on the Acme Widget 3000?"
+
+
+def test_ingest_search_ask(kit, project: Path) -> None:
+    report = kit.ingest(project / "docs")
+    assert report.added >= 4 and not report.failed and report.chunks > 0
+
+    hits = kit.search("warranty period", explain=True)
+    assert hits and "warrant" in hits[0].chunk.text.lower()
+    assert all(h.explain is not None for h in hits)
+
+    stream = kit.ask_stream(QUESTION)
+    pieces = list(stream)
+    answer = stream.answer
+    assert answer.found and answer.text and "".join(pieces).strip() == answer.text
+    assert answer.citations and answer.citations[0].source.startswith("docs")
+    assert answer.usage.prompt_tokens and answer.usage.completion_tokens
+    trace = kit.trace(answer.trace_id)
+    assert trace.attributes["chunks"] == [c.chunk_id for c in answer.citations]
+    assert QUESTION in trace.messages[-1].content and trace.output.strip() == answer.text
+
+
+def test_reingest_skips_unchanged_and_replaces_changed(kit, project: Path) -> None:
+    kit.ingest(project / "docs")
+    md = next((project / "docs").glob("*.md"))
+    md.write_text(md.read_text(encoding="utf-8") + "\n\nZebra-striped gizmos are sold separately.\n", encoding="utf-8")
+    again = kit.ingest(project / "docs")
+    assert again.updated == 1 and again.added == 0 and again.skipped >= 3
+    assert any("Zebra" in h.chunk.text for h in kit.search("zebra striped gizmos", mode="lexical"))
+
+
+def test_unrelated_question_is_not_answered_from_thin_air(kit, project: Path) -> None:
+    kit.ingest(project / "docs")
+    answer = kit.ask("What is the boiling point of liquid nitrogen in Kelvin?")
+    assert not answer.found and answer.text == NOT_FOUND
+
+
+def test_asking_an_empty_project_says_what_to_do(kit) -> None:
+    with pytest.raises(NotFound, match="no collection"):
+        kit.ask(QUESTION)
