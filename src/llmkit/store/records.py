@@ -1,0 +1,136 @@
+"""Checking what goes into a store and turning rows back into ``Chunk`` values (shared by SQL stores)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmkit.errors import InputError
+from llmkit.store.base import DocumentWrite
+from llmkit.types import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def to_json(value: Mapping[str, Any], what: str) -> str:
+    """``value`` as a JSON object, or InputError naming ``what`` (NaN, sets, bytes … are refused)."""
+    if not isinstance(value, Mapping):
+        raise InputError(f"{what} must be a mapping, got {type(value).__name__}")
+    try:
+        return json.dumps(dict(value), ensure_ascii=False, allow_nan=False, sort_keys=True).encode("utf-8").decode()
+    except (TypeError, ValueError, UnicodeEncodeError) as e:
+        raise InputError(f"{what} is not JSON-serialisable: {e}", hint="use strings, numbers, booleans, lists") from e
+
+
+def check_text(value: Any, what: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{what} is not valid Unicode (it holds lone surrogates)", hint="decode files as UTF-8"
+        ) from None
+
+
+def check_vector(vector: Any, dim: int) -> np.ndarray:
+    """A query vector as a unit float32 array of shape ``(dim,)``, or InputError."""
+    import numpy as np
+
+    try:
+        v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"the query vector is not numeric: {e}") from e
+    if v.shape != (dim,):
+        raise InputError(f"the query vector has {v.size} values but the collection's dim is {dim}")
+    norm = float(np.linalg.norm(v))
+    if not math.isfinite(norm) or norm == 0.0:
+        raise InputError("the query vector must be finite and non-zero")
+    return v / norm
+
+
+def check_vectors(doc: DocumentWrite, dim: int) -> np.ndarray:
+    """The document's vectors as unit float32 rows, one per chunk, or InputError."""
+    import numpy as np
+
+    try:
+        m = np.asarray(doc.vectors, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"document {doc.id!r}: vectors are not numeric: {e}") from e
+    if m.size == 0 and not doc.chunks:
+        return np.zeros((0, dim), dtype=np.float32)
+    if m.ndim != 2 or m.shape != (len(doc.chunks), dim):
+        raise InputError(
+            f"document {doc.id!r}: vectors have shape {m.shape}, expected ({len(doc.chunks)}, {dim})",
+            hint="embed each chunk with the collection's embedder, one row per chunk",
+        )
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        raise InputError(f"document {doc.id!r}: vectors must be finite and non-zero")
+    return np.ascontiguousarray(m / norms, dtype=np.float32)
+
+
+def check_batch(batch: Sequence[DocumentWrite], dim: int) -> list[np.ndarray]:
+    """Check a whole batch before anything is written; return each document's unit vectors."""
+    if isinstance(batch, DocumentWrite) or not isinstance(batch, Sequence):
+        raise InputError("write() takes a sequence of DocumentWrite", hint="wrap a single document in a list")
+    seen_docs: set[str] = set()
+    seen_chunks: set[str] = set()
+    out = []
+    for doc in batch:
+        if not isinstance(doc, DocumentWrite):
+            raise InputError(f"write() takes DocumentWrite items, got {type(doc).__name__}")
+        for what in ("id", "source", "content_hash", "content_type"):
+            check_text(getattr(doc, what), f"document {what}")
+        check_text(doc.title, "document title", optional=True)
+        if not doc.id:
+            raise InputError("a document id must not be empty")
+        if doc.id in seen_docs:
+            raise InputError(f"document {doc.id!r} appears twice in one batch")
+        seen_docs.add(doc.id)
+        to_json(doc.metadata, f"metadata of document {doc.id!r}")
+        for chunk in doc.chunks:
+            _check_chunk(doc, chunk, seen_chunks)
+        out.append(check_vectors(doc, dim))
+    return out
+
+
+def _check_chunk(doc: DocumentWrite, chunk: Chunk, seen: set[str]) -> None:
+    if not isinstance(chunk, Chunk):
+        raise InputError(f"document {doc.id!r}: chunks must be Chunk values, got {type(chunk).__name__}")
+    if chunk.doc_id != doc.id or chunk.source != doc.source:
+        raise InputError(
+            f"chunk {chunk.id!r} says doc_id={chunk.doc_id!r}, source={chunk.source!r}; "
+            f"its document is {doc.id!r} from {doc.source!r}"
+        )
+    check_text(chunk.id, "chunk id")
+    check_text(chunk.text, f"text of chunk {chunk.id!r}")
+    check_text(chunk.heading, f"heading of chunk {chunk.id!r}", optional=True)
+    if not chunk.id or chunk.id in seen:
+        raise InputError(f"chunk id {chunk.id!r} is empty or used twice in one batch")
+    seen.add(chunk.id)
+    for name in ("index", "start", "end"):
+        if isinstance(getattr(chunk, name), bool) or not isinstance(getattr(chunk, name), int):
+            raise InputError(f"chunk {chunk.id!r}: {name} must be an integer")
+    if chunk.page is not None and (isinstance(chunk.page, bool) or not isinstance(chunk.page, int)):
+        raise InputError(f"chunk {chunk.id!r}: page must be an integer or None")
+    to_json(chunk.metadata, f"metadata of chunk {chunk.id!r}")
+
+
+def chunk_meta(doc: DocumentWrite, chunk: Chunk) -> str:
+    """The JSON kept with a chunk: the document's metadata, overridden by the chunk's own."""
+    return to_json({**doc.metadata, **chunk.metadata}, f"metadata of chunk {chunk.id!r}")
+
+
+#: The chunk columns ``row_to_chunk`` reads, in order.
+CHUNK_COLUMNS = "c.id, c.doc_id, c.source, c.text, c.idx, c.start_char, c.end_char, c.page, c.heading, c.meta"
+
+
+def row_to_chunk(row: Sequence[Any]) -> Chunk:
+    cid, doc_id, source, text, idx, start, end, page, heading, meta = row[:10]
+    return Chunk(cid, doc_id, source, text, idx, start, end, page, heading, json.loads(meta))

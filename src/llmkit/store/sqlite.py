@@ -1,0 +1,406 @@
+"""``SQLiteStore``: the embedded store. One SQLite file (WAL) holds everything; HNSW files are caches.
+
+Crash safety: every change is one transaction that also bumps the collection's ``generation``. The
+database runs in WAL mode with ``synchronous=NORMAL``: a killed process never loses or tears a committed
+transaction, and a power cut can at worst drop the last few commits, never corrupt the file. Ingestion is
+incremental by content hash, so re-running it restores those; FULL would fsync on every batch for no
+gain in consistency. Index files next to the database (``<db>.collection-<id>.usearch``) are trusted only
+when their stamp matches the collection's generation and their checksum; otherwise they are rebuilt.
+
+Threads: each thread gets its own connection (readers never wait for each other in WAL mode); the dense
+index cache is shared under a lock. Other processes may use the same file at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llmkit.errors import InputError, NotFound, StoreError
+from llmkit.store.base import DocumentWrite, Filter
+from llmkit.store.filters import to_sql
+from llmkit.store.fts import fts_query
+from llmkit.store.records import CHUNK_COLUMNS, check_batch, check_vector, chunk_meta, row_to_chunk, to_json
+from llmkit.store.schema import create_fts, fts_table, migrate
+from llmkit.store.vector_index import ExactIndex, HnswIndex, Stamp
+from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_IDS = "(SELECT value FROM json_each(?))"  # a list of any length as one bound parameter
+
+
+def _ids_param(ids: Sequence[str], what: str) -> str:
+    """``ids`` as one JSON array, so any number of them binds as a single parameter."""
+    if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
+        raise InputError(f"{what} must be a list of strings", hint='pass ["id"], not "id"')
+    return json.dumps(list(ids), ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise InputError(f"k must be a non-negative integer, got {k!r}")
+
+
+@contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    """Turn sqlite3's errors into StoreError with a hint."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            raise StoreError(
+                f"the store {path} stayed locked by another writer", hint="retry, or let the other process finish"
+            ) from e
+        raise StoreError(f"the store {path} failed: {e}", hint="check the file's permissions and free disk") from e
+    except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        raise  # a bug in llmkit, not a problem with the file
+    except sqlite3.DatabaseError as e:
+        raise StoreError(
+            f"{path} is not a readable llmkit store: {e}", hint="restore it from a backup, or delete it and re-ingest"
+        ) from e
+
+
+class SQLiteStore:
+    """The embedded ``Store``: SQLite for rows, vectors and FTS5; numpy or usearch for dense search.
+
+    >>> store = SQLiteStore(tmp / "llmkit.db")  # doctest: +SKIP
+    >>> store.create_collection("docs", embedder="hash-64", dim=64)  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path, *, hnsw_threshold: int = 20_000, busy_timeout_s: float = 30.0) -> None:
+        if str(path) in ("", ":memory:") or str(path).startswith("file:"):
+            raise InputError("SQLiteStore needs a file path", hint="use a temporary file for a throwaway store")
+        self.path = Path(path)
+        self.hnsw_threshold = hnsw_threshold
+        self.busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.RLock()  # guards _conns and _indexes
+        self._indexes: dict[int, ExactIndex | HnswIndex] = {}
+        self._closed = False
+        with _translated(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            migrate(self._conn(), str(self.path))
+
+    # connections and transactions -------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"the store {self.path} is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One transaction: IMMEDIATE for writes (takes the write lock up front), DEFERRED for a read snapshot."""
+        with _translated(self.path):
+            conn = self._conn()
+            conn.execute(f"BEGIN {mode}")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _collection(self, conn: sqlite3.Connection, name: str) -> tuple[int, str, int, int]:
+        row = conn.execute("SELECT id, embedder, dim, generation FROM collections WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no collection named {name!r}", hint="see list_collections(), or create it first")
+        return row
+
+    # collections ------------------------------------------------------------------------
+    def create_collection(self, name: str, *, embedder: str, dim: int) -> CollectionInfo:
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
+            raise InputError(f"a collection name must be 1-200 printable characters, got {name!r}")
+        if not isinstance(embedder, str) or not embedder:
+            raise InputError("a collection needs the name of its embedder")
+        if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 65_536:
+            raise InputError(f"dim must be an integer from 1 to 65536, got {dim!r}")
+        with self._tx() as conn:
+            row = conn.execute("SELECT embedder, dim FROM collections WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO collections (name, embedder, dim, created_at) VALUES (?, ?, ?, ?)",
+                    (name, embedder, dim, time.time()),
+                )
+                create_fts(conn, cur.lastrowid)
+            elif tuple(row) != (embedder, dim):
+                raise InputError(
+                    f"collection {name!r} exists with embedder {row[0]!r} (dim {row[1]}), not {embedder!r} (dim {dim})",
+                    hint="use another collection name, or delete the collection and re-ingest",
+                )
+            return self._info(conn, name)
+
+    def _info(self, conn: sqlite3.Connection, name: str) -> CollectionInfo:
+        cid, embedder, dim, _ = self._collection(conn, name)
+        docs = conn.execute("SELECT count(*) FROM documents WHERE collection_id = ?", (cid,)).fetchone()[0]
+        chunks = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
+        return CollectionInfo(name, embedder, dim, docs, chunks)
+
+    def get_collection(self, name: str) -> CollectionInfo:
+        with self._tx("DEFERRED") as conn:
+            return self._info(conn, name)
+
+    def list_collections(self) -> list[CollectionInfo]:
+        with self._tx("DEFERRED") as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM collections ORDER BY name")]
+            return [self._info(conn, n) for n in names]
+
+    def delete_collection(self, name: str) -> None:
+        with self._tx() as conn:
+            cid = self._collection(conn, name)[0]
+            conn.execute(f"DROP TABLE {fts_table(cid)}")
+            for table in ("chunks", "documents"):
+                conn.execute(f"DELETE FROM {table} WHERE collection_id = ?", (cid,))
+            conn.execute("DELETE FROM collections WHERE id = ?", (cid,))
+        with self._lock:
+            self._indexes.pop(cid, None)
+        for suffix in ("", ".json"):
+            with suppress(OSError):
+                Path(f"{self._index_path(cid)}{suffix}").unlink()
+
+    # documents --------------------------------------------------------------------------
+    def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
+        import numpy as np
+
+        removed: list[int] = []
+        added: list[int] = []
+        with self._tx() as conn:
+            cid, _, dim, generation = self._collection(conn, collection)
+            vectors = check_batch(batch, dim)
+            for doc, vecs in zip(batch, vectors, strict=True):
+                removed += self._delete_doc(conn, cid, doc.id)[1]
+                added += self._insert_doc(conn, cid, doc, vecs)
+            conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
+        matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
+        self._after_write(cid, generation, removed, np.asarray(added, dtype=np.int64), matrix)
+
+    def _insert_doc(self, conn: sqlite3.Connection, cid: int, doc: DocumentWrite, vecs: np.ndarray) -> list[int]:
+        meta = to_json(doc.metadata, f"metadata of document {doc.id!r}")
+        doc_rowid = conn.execute(
+            "INSERT INTO documents (collection_id, id, source, content_hash, content_type, title, metadata,"
+            " chunk_count, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                cid,
+                doc.id,
+                doc.source,
+                doc.content_hash,
+                doc.content_type,
+                doc.title,
+                meta,
+                len(doc.chunks),
+                time.time(),
+            ),
+        ).lastrowid
+        rowids = []
+        for ch, vec in zip(doc.chunks, vecs, strict=True):
+            try:
+                cur = conn.execute(
+                    "INSERT INTO chunks (collection_id, doc_rowid, id, doc_id, source, content_type, idx, text,"
+                    " start_char, end_char, page, heading, meta, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (cid, doc_rowid, ch.id, doc.id, doc.source, doc.content_type, ch.index, ch.text, ch.start,
+                     ch.end, ch.page, ch.heading, chunk_meta(doc, ch), vec.astype("<f4").tobytes()),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as e:
+                raise InputError(f"chunk id {ch.id!r} is already used by another document in this collection") from e
+            rowids.append(cur.lastrowid)
+        conn.executemany(
+            f"INSERT INTO {fts_table(cid)} (rowid, text) VALUES (?, ?)",
+            zip(rowids, (ch.text for ch in doc.chunks), strict=True),
+        )
+        return rowids
+
+    def _delete_doc(self, conn: sqlite3.Connection, cid: int, doc_id: str) -> tuple[bool, list[int]]:
+        """Delete one document with its chunks; whether it existed, and its chunks' rowids."""
+        row = conn.execute("SELECT rowid FROM documents WHERE collection_id = ? AND id = ?", (cid, doc_id)).fetchone()
+        if row is None:
+            return False, []
+        rowids = [r[0] for r in conn.execute("SELECT rowid FROM chunks WHERE doc_rowid = ?", row)]
+        conn.execute(f"DELETE FROM {fts_table(cid)} WHERE rowid IN (SELECT rowid FROM chunks WHERE doc_rowid = ?)", row)
+        conn.execute("DELETE FROM chunks WHERE doc_rowid = ?", row)
+        conn.execute("DELETE FROM documents WHERE rowid = ?", row)
+        return True, rowids
+
+    def document_hashes(self, collection: str, ids: Sequence[str]) -> dict[str, str]:
+        param = _ids_param(ids, "document ids")
+        with self._tx("DEFERRED") as conn:
+            cid = self._collection(conn, collection)[0]
+            sql = f"SELECT id, content_hash FROM documents WHERE collection_id = ? AND id IN {_IDS}"
+            return dict(conn.execute(sql, (cid, param)).fetchall())
+
+    def list_documents(self, collection: str, *, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]:
+        if (
+            (limit is not None and (not isinstance(limit, int) or limit < 0))
+            or not isinstance(offset, int)
+            or offset < 0
+        ):
+            raise InputError(f"limit and offset must be non-negative integers, got {limit!r}, {offset!r}")
+        with self._tx("DEFERRED") as conn:
+            cid = self._collection(conn, collection)[0]
+            rows = conn.execute(
+                "SELECT id, source, content_hash, content_type, chunk_count, title, metadata, updated_at"
+                " FROM documents WHERE collection_id = ? ORDER BY id LIMIT ? OFFSET ?",
+                (cid, -1 if limit is None else limit, offset),
+            ).fetchall()
+        return [DocumentInfo(*r[:6], metadata=json.loads(r[6]), updated_at=r[7]) for r in rows]
+
+    def delete_document(self, collection: str, doc_id: str) -> bool:
+        with self._tx() as conn:
+            cid, _, dim, generation = self._collection(conn, collection)
+            existed, removed = self._delete_doc(conn, cid, doc_id)
+            if not existed:
+                return False
+            conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
+        import numpy as np
+
+        self._after_write(cid, generation, removed, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
+        return True
+
+    def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
+        param = _ids_param(ids, "chunk ids")
+        with self._tx("DEFERRED") as conn:
+            cid = self._collection(conn, collection)[0]
+            sql = f"SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.collection_id = ? AND c.id IN {_IDS}"
+            found = {row[0]: row_to_chunk(row) for row in conn.execute(sql, (cid, param))}
+        return [found[i] for i in ids if i in found]
+
+    def get_vectors(self, collection: str, ids: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        param = _ids_param(ids, "chunk ids")
+        with self._tx("DEFERRED") as conn:
+            cid, _, dim, _ = self._collection(conn, collection)
+            sql = f"SELECT id, vector FROM chunks WHERE collection_id = ? AND id IN {_IDS}"
+            found = dict(conn.execute(sql, (cid, param)).fetchall())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFound(f"{len(missing)} chunk id(s) not in {collection!r}, e.g. {missing[:3]}")
+        blob = b"".join(found[i] for i in ids)
+        return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(ids), dim)
+
+    # search -----------------------------------------------------------------------------
+    def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None
+    ) -> list[ScoredChunk]:
+        import numpy as np
+
+        _check_k(k)
+        where, params = to_sql(filter) if filter else ("1", [])
+        with self._tx("DEFERRED") as conn:
+            cid, _, dim, generation = self._collection(conn, collection)
+            query = check_vector(vector, dim)
+            if k == 0:
+                return []
+            allowed = None
+            if filter:
+                sql = f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where}"
+                allowed = np.fromiter((r[0] for r in conn.execute(sql, (cid, *params))), dtype=np.int64)
+            keys, scores = self._dense_index(conn, cid, dim, generation).search(query, k, allowed)
+            return self._scored(conn, keys.tolist(), scores.tolist())
+
+    def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
+        _check_k(k)
+        if not isinstance(query, str):
+            raise InputError(f"a lexical query is text, got {type(query).__name__}")
+        where, params = to_sql(filter) if filter else ("1", [])
+        with self._tx("DEFERRED") as conn:
+            cid = self._collection(conn, collection)[0]
+            match = fts_query(query)
+            if not match or k == 0:
+                return []
+            fts = fts_table(cid)
+            allowed = f"AND rowid IN (SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where})"
+            sql = (  # rank the FTS rows first, then fetch only the k winners' columns
+                f"WITH hits AS (SELECT rowid, rank FROM {fts} WHERE {fts} MATCH ? {allowed if filter else ''}"
+                f" ORDER BY rank LIMIT ?) SELECT -hits.rank, {CHUNK_COLUMNS} FROM hits"
+                " JOIN chunks c ON c.rowid = hits.rowid ORDER BY hits.rank, c.rowid"
+            )
+            args = (match, cid, *params, k) if filter else (match, k)
+            return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in conn.execute(sql, args)]
+
+    def _scored(self, conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> list[ScoredChunk]:
+        sql = f"SELECT c.rowid, {CHUNK_COLUMNS} FROM chunks c WHERE c.rowid IN {_IDS}"
+        rows = {r[0]: r[1:] for r in conn.execute(sql, (json.dumps(keys),))}
+        return [
+            ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows
+        ]
+
+    # the dense index cache --------------------------------------------------------------
+    def _index_path(self, cid: int) -> Path:
+        return Path(f"{self.path}.collection-{cid}.usearch")
+
+    def _dense_index(self, conn: sqlite3.Connection, cid: int, dim: int, generation: int) -> ExactIndex | HnswIndex:
+        """The collection's index at ``generation``, from cache, from its file, or rebuilt from SQLite."""
+        import numpy as np
+
+        with self._lock:
+            index = self._indexes.get(cid)
+            if index is not None and index.generation == generation:
+                return index
+            count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
+            stamp = Stamp(cid, generation, dim, count)
+            index = HnswIndex.load(self._index_path(cid), stamp) if count >= max(self.hnsw_threshold, 1) else None
+            if index is None:
+                rows = conn.execute("SELECT rowid, vector FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
+                keys, blobs = zip(*rows.fetchall(), strict=True) if count else ((), ())
+                keys = np.asarray(keys, dtype=np.int64)
+                matrix = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(keys), dim)
+                if count >= max(self.hnsw_threshold, 1):
+                    index = HnswIndex.build(keys, matrix, stamp)
+                    index.save(self._index_path(cid))
+                else:
+                    index = ExactIndex(keys, matrix, generation)
+            self._indexes[cid] = index
+            return index
+
+    def _after_write(self, cid: int, old: int, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
+        """Keep a cached HNSW index in step with a committed write; drop anything else that is now stale."""
+        with self._lock:
+            index = self._indexes.get(cid)
+            if isinstance(index, HnswIndex) and index.generation == old:
+                import numpy as np
+
+                index.apply(np.asarray(removed, dtype=np.int64), added, vectors, old + 1)
+            else:
+                self._indexes.pop(cid, None)
+
+    def close(self) -> None:
+        """Save HNSW indexes changed since they were loaded, then close every connection. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            for cid, index in self._indexes.items():
+                if isinstance(index, HnswIndex) and index.dirty:
+                    with suppress(OSError):
+                        index.save(self._index_path(cid))
+            self._indexes.clear()
+            self._closed = True
+            for conn in self._conns:
+                with suppress(sqlite3.Error):
+                    conn.close()
+            self._conns.clear()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
