@@ -1,6 +1,6 @@
 """Write the sample documents about the (fictional) Acme Widget 3000 used by the demo.
 
-    python examples/sample_docs/make_samples.py
+    python scripts/make_sample_docs.py
 
 The .md, .html, .txt and .csv files are written by hand and kept in git; this script writes the
 binary ones: ``warranty.pdf`` (a minimal one-font PDF, built by hand, no extra dependency) and
