@@ -1,0 +1,238 @@
+"""The ``Retriever``: dense, lexical or hybrid search over a ``Store``, with fusion, MMR and explain.
+
+    hits = Retriever(store, embedder, RetrievalSettings()).search("docs", "how do I install?", explain=True)
+    hits[0].chunk.text, hits[0].score, hits[0].explain.dense_score
+
+Modes: ``dense`` embeds the query and asks ``store.search_dense``; ``lexical`` asks
+``store.search_lexical`` (BM25); ``hybrid`` takes ``candidates`` from each side and fuses them with
+weighted reciprocal rank fusion. ``Hit.score`` is the raw store score in a single mode and the fused
+RRF score in hybrid mode. With MMR the hits are re-ordered for diversity and ``Hit.score`` keeps
+the relevance score; ``explain.mmr_rank`` is the position MMR gave.
+
+In hybrid mode with ``explain=True`` every hit carries its dense cosine (``explain.dense_score``),
+computed from the stored vector when the dense side did not return it (then ``dense_rank`` is
+``None``): this is the relevance signal the RAG layer uses to decide that nothing was found.
+
+The Retriever keeps no per-query state, so one instance can serve many threads (as far as the store
+and embedder it wraps allow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from llmkit.errors import InputError
+from llmkit.retrieve.fusion import mmr as mmr_order
+from llmkit.retrieve.fusion import normalize, weighted_rrf
+from llmkit.types import Chunk, Explanation, Hit, ScoredChunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from llmkit.config import RetrievalSettings
+    from llmkit.embeddings.base import Embedder
+    from llmkit.store.base import Filter, Store
+
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
+MAX_K = 10_000
+
+
+class _Plan(NamedTuple):
+    """One call's resolved options."""
+
+    k: int
+    mode: str
+    pool: int  # hits asked of each side
+    mmr_lambda: float | None  # None: no MMR
+
+
+class Retriever:
+    """Search one store's collections with one embedder; options default to ``settings``."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        if settings is None:
+            from llmkit.config import RetrievalSettings
+
+            settings = RetrievalSettings()
+        self.settings = settings
+
+    def search(
+        self,
+        collection: str,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        filter: Filter | None = None,
+        explain: bool = False,
+        mmr: bool | None = None,
+        mmr_lambda: float | None = None,
+    ) -> list[Hit]:
+        """The best ``k`` hits for ``query``, best first. Empty query: InputError; bad filter: the store's."""
+        text = clean_query(query)
+        plan = self._plan(k, mode, mmr, mmr_lambda)
+        vec = None if plan.mode == "lexical" else self.embedder.embed([text])[0]
+        return self._run(collection, text, vec, plan, filter, explain)
+
+    def search_many(
+        self,
+        collection: str,
+        queries: Sequence[str],
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        filter: Filter | None = None,
+        explain: bool = False,
+        mmr: bool | None = None,
+        mmr_lambda: float | None = None,
+    ) -> list[list[Hit]]:
+        """``search`` for each query, embedding all of them in one batch (for evals and bulk jobs)."""
+        texts = [clean_query(q) for q in queries]
+        plan = self._plan(k, mode, mmr, mmr_lambda)
+        vecs = None if plan.mode == "lexical" or not texts else self.embedder.embed(texts)
+        return [
+            self._run(collection, t, None if vecs is None else vecs[i], plan, filter, explain)
+            for i, t in enumerate(texts)
+        ]
+
+    # ------------------------------------------------------------------ internals
+
+    def _plan(self, k: int | None, mode: str | None, mmr: bool | None, mmr_lambda: float | None) -> _Plan:
+        s = self.settings
+        k = s.k if k is None else k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InputError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+        mode = mode or s.mode
+        if mode not in MODES:
+            raise InputError(f"unknown retrieval mode {mode!r}", hint=f"use one of: {', '.join(MODES)}")
+        lam = None
+        if s.mmr if mmr is None else mmr:
+            lam = s.mmr_lambda if mmr_lambda is None else mmr_lambda
+            if isinstance(lam, bool) or not isinstance(lam, int | float) or not 0.0 <= lam <= 1.0:
+                raise InputError(f"mmr_lambda must be between 0 and 1, got {lam}")
+        pool = max(k, s.candidates) if (lam is not None or mode == "hybrid") else k
+        return _Plan(k, mode, pool, lam)
+
+    def _run(
+        self, collection: str, text: str, vec: np.ndarray | None, plan: _Plan, filter: Filter | None, explain: bool
+    ) -> list[Hit]:
+        if plan.mode == "dense":
+            found = self.store.search_dense(collection, vec, plan.pool, filter=filter)
+            return self._single(collection, found, "dense", plan, explain)
+        if plan.mode == "lexical":
+            found = self.store.search_lexical(collection, text, plan.pool, filter=filter)
+            return self._single(collection, found, "lexical", plan, explain)
+        lexical = self.store.search_lexical(collection, text, plan.pool, filter=filter)
+        dense = self.store.search_dense(collection, vec, plan.pool, filter=filter)
+        return self._hybrid(collection, vec, lexical, dense, plan, explain)
+
+    def _single(self, collection: str, found: list[ScoredChunk], side: str, plan: _Plan, explain: bool) -> list[Hit]:
+        if plan.mmr_lambda is None:
+            order = range(min(plan.k, len(found)))
+        else:
+            scores = [sc.score for sc in found]
+            rel = scores if side == "dense" else normalize(scores)
+            vecs = self._vectors(collection, [sc.chunk.id for sc in found])
+            order = mmr_order(None, vecs, rel, plan.k, plan.mmr_lambda)
+        if not explain:
+            return [Hit(found[i].chunk, found[i].score) for i in order]
+        mmr_on = plan.mmr_lambda is not None
+        hits = []
+        for pos, i in enumerate(order, 1):
+            sc = found[i]
+            rank, score = (i + 1, sc.score)
+            why = Explanation(
+                lexical_rank=rank if side == "lexical" else None,
+                lexical_score=score if side == "lexical" else None,
+                dense_rank=rank if side == "dense" else None,
+                dense_score=score if side == "dense" else None,
+                fused_score=score,
+                mmr_rank=pos if mmr_on else None,
+            )
+            hits.append(Hit(sc.chunk, sc.score, why))
+        return hits
+
+    def _hybrid(
+        self,
+        collection: str,
+        vec: np.ndarray | None,
+        lexical: list[ScoredChunk],
+        dense: list[ScoredChunk],
+        plan: _Plan,
+        explain: bool,
+    ) -> list[Hit]:
+        s = self.settings
+        chunks = {sc.chunk.id: sc.chunk for sc in dense}
+        chunks.update((sc.chunk.id, sc.chunk) for sc in lexical)
+        fused = weighted_rrf(
+            {"lexical": [sc.chunk.id for sc in lexical], "dense": [sc.chunk.id for sc in dense]},
+            {"lexical": s.lexical_weight, "dense": s.dense_weight},
+            k=s.rrf_k,
+        )
+        cosine: dict[str, float] = {}
+        if plan.mmr_lambda is None:
+            picked = fused[: plan.k]
+        else:
+            ids = [cid for cid, _ in fused]
+            vecs = self._vectors(collection, ids)
+            order = mmr_order(None, vecs, normalize([f for _, f in fused]), plan.k, plan.mmr_lambda)
+            picked = [fused[i] for i in order]
+            if vec is not None:
+                cosine = dict(zip(ids, (vecs @ vec).tolist(), strict=True))
+        if not explain:
+            return [Hit(chunks[cid], f) for cid, f in picked]
+        return self._explain_hybrid(collection, vec, lexical, dense, chunks, picked, cosine, plan)
+
+    def _explain_hybrid(
+        self,
+        collection: str,
+        vec: np.ndarray | None,
+        lexical: list[ScoredChunk],
+        dense: list[ScoredChunk],
+        chunks: dict[str, Chunk],
+        picked: list[tuple[str, float]],
+        cosine: dict[str, float],
+        plan: _Plan,
+    ) -> list[Hit]:
+        lex = {sc.chunk.id: (r, sc.score) for r, sc in enumerate(lexical, 1)}
+        den = {sc.chunk.id: (r, sc.score) for r, sc in enumerate(dense, 1)}
+        missing = [cid for cid, _ in picked if cid not in den and cid not in cosine]
+        if missing and vec is not None:
+            cosine.update(zip(missing, (self._vectors(collection, missing) @ vec).tolist(), strict=True))
+        mmr_on = plan.mmr_lambda is not None
+        hits = []
+        for pos, (cid, f) in enumerate(picked, 1):
+            lr, ls = lex.get(cid, (None, None))
+            dr, ds = den.get(cid, (None, cosine.get(cid)))
+            why = Explanation(lr, ls, dr, ds, f, pos if mmr_on else None)
+            hits.append(Hit(chunks[cid], f, why))
+        return hits
+
+    def _vectors(self, collection: str, ids: list[str]) -> np.ndarray:
+        import numpy as np
+
+        if not ids:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.asarray(self.store.get_vectors(collection, ids), dtype=np.float32)
+
+
+def clean_query(query: object) -> str:
+    """``query`` stripped, checked to be non-empty text, with lone surrogates replaced.
+
+    >>> clean_query("  what is RRF?\\n")
+    'what is RRF?'
+    """
+    if not isinstance(query, str):
+        raise InputError(f"the query must be text, got {type(query).__name__}")
+    text = query.strip()
+    if not text:
+        raise InputError("the query is empty", hint="type a question or a few keywords")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable command-line bytes
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
