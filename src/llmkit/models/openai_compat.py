@@ -1,0 +1,265 @@
+"""Chat with any OpenAI-compatible server (vLLM, Ollama, TGI, llama.cpp server, OpenAI) through the ``openai`` client.
+
+Token counts in ``usage`` are the server's. ``count_tokens`` is only an *estimate* (the remote
+tokenizer is not known here): it errs high, so prompt budgets built on it stay inside the window.
+A prompt the server finds too long comes back as ``ContextLengthExceeded``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from llmkit.errors import BackendUnavailable, ContextLengthExceeded, ModelError, NotFound, RateLimited
+from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, Usage
+
+if TYPE_CHECKING:
+    from llmkit.config import Settings
+
+#: Window assumed when neither the settings nor the server say (most current models allow more).
+DEFAULT_CONTEXT_WINDOW = 8192
+_CONTEXT_WORDS = re.compile(r"context.length|context window|maximum context|too many tokens|prompt is too long", re.I)
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+}
+
+
+class OpenAIChatModel:
+    """A ``ChatModel`` served over the OpenAI chat-completions API.
+
+    ``api_key`` falls back to ``$OPENAI_API_KEY``; a local server (``base_url`` set) may need none.
+    ``context_window``: if not given, asked once from the server's model card (vLLM's
+    ``max_model_len`` and similar), else ``DEFAULT_CONTEXT_WINDOW``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 120,
+        context_window: int | None = None,
+        max_retries: int = 2,
+    ) -> None:
+        if not model:
+            raise ModelError("a remote model id is needed (model.name)")
+        self.name = model
+        self.base_url = base_url
+        self._api_key = api_key
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self._window = context_window
+        self._client: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIChatModel:
+        """The model ``settings.model`` names (``name`` may be ``openai:ID`` or a URL, see ``llmkit.registry``)."""
+        from llmkit.registry import split_model_name
+
+        m = settings.model
+        url, model_id = split_model_name(m.name, "openai")
+        key = m.api_key.get_secret_value() if m.api_key else None
+        return cls(
+            model_id, base_url=m.base_url or url, api_key=key, timeout_s=m.timeout_s, context_window=m.context_window
+        )
+
+    # ------------------------------------------------------------------ ChatModel protocol
+
+    @property
+    def context_window(self) -> int:
+        if self._window is None:
+            self._window = self._window_from_server() or DEFAULT_CONTEXT_WINDOW
+        return self._window
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate that errs high: one token per 3 UTF-8 bytes (English BPE averages about 4)."""
+        return math.ceil(len(text.encode("utf-8")) / 3)
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        """Estimated prompt tokens: each message's text plus 4 tokens of chat-template overhead, plus 3."""
+        return sum(self.count_tokens(m.content) + 4 for m in messages) + 3
+
+    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
+        params = params or GenerationParams()
+        t0 = time.perf_counter()
+        try:
+            resp = self.client().chat.completions.create(**self._request(messages, params))
+        except Exception as e:
+            self._reraise(e, messages, params)
+        choice = resp.choices[0] if resp.choices else None
+        return ChatResponse(
+            text=(choice.message.content or "") if choice else "",
+            usage=_usage(resp.usage),
+            finish_reason=_FINISH.get(choice.finish_reason if choice else "", "stop"),
+            model=resp.model or self.name,
+            latency_s=time.perf_counter() - t0,
+        )
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
+        params = params or GenerationParams()
+        request = self._request(messages, params) | {"stream": True, "stream_options": {"include_usage": True}}
+        try:
+            events = self.client().chat.completions.create(**request)
+        except Exception as e:
+            self._reraise(e, messages, params)
+        finish: FinishReason = "stop"
+        usage = Usage(None, None)
+        try:
+            for event in events:
+                if event.usage is not None:
+                    usage = _usage(event.usage)
+                for choice in event.choices or ():
+                    if choice.delta and choice.delta.content:
+                        yield ChatChunk(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = _FINISH.get(choice.finish_reason, "stop")
+        except Exception as e:
+            self._reraise(e, messages, params)
+        finally:
+            events.close()  # a consumer that stops early ends the request
+        yield ChatChunk("", finish_reason=finish, usage=usage)
+
+    # ------------------------------------------------------------------ client and errors
+
+    def client(self) -> Any:
+        """The ``openai.OpenAI`` client (made on first use)."""
+        if self._client is None:
+            self._client = make_client(self.base_url, self._api_key, self.timeout_s, self.max_retries)
+        return self._client
+
+    def _request(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
+        if not messages:
+            from llmkit.errors import InputError
+
+            raise InputError("no messages to send")
+        req: dict[str, Any] = {"model": self.name, "messages": [m.to_dict() for m in messages]}
+        optional = {"max_tokens": params.max_tokens, "temperature": params.temperature, "top_p": params.top_p}
+        req.update({k: v for k, v in optional.items() if v is not None})
+        if params.seed is not None:
+            req["seed"] = params.seed
+        if params.stop:
+            req["stop"] = list(params.stop)
+        return req
+
+    def _reraise(self, error: Exception, messages: Sequence[Message], params: GenerationParams) -> NoReturn:
+        ours = self._translate(error, messages, params)
+        if ours is error:
+            raise error
+        raise ours from error
+
+    def _translate(self, error: Exception, messages: Sequence[Message], params: GenerationParams) -> Exception:
+        import openai
+
+        if isinstance(error, openai.BadRequestError) and _CONTEXT_WORDS.search(str(error)):
+            # "maximum context length is 2048 tokens. However, you requested 5000 tokens ..."
+            numbers = [int(n) for n in re.findall(r"\d+", _message(error))]
+            available = numbers[0] if numbers else (self._window or DEFAULT_CONTEXT_WINDOW)
+            estimate = self.count_message_tokens(messages) + (params.max_tokens or 0)
+            needed = max(numbers) if numbers and max(numbers) > available else max(estimate, available + 1)
+            return ContextLengthExceeded(needed, available)
+        return translate_error(error, model=self.name, base_url=self.base_url)
+
+    def _window_from_server(self) -> int | None:
+        try:
+            card = self.client().with_options(timeout=5, max_retries=0).models.retrieve(self.name)
+        except Exception:  # an optional nicety: any failure means "unknown"
+            return None
+        extra = getattr(card, "model_extra", None) or {}
+        for key in ("max_model_len", "context_length", "context_window", "n_ctx"):
+            if isinstance(extra.get(key), int) and extra[key] > 0:
+                return int(extra[key])
+        return None
+
+
+def make_client(base_url: str | None, api_key: str | None, timeout_s: float, max_retries: int = 2) -> Any:
+    """An ``openai.OpenAI`` client; the key comes from ``api_key`` or ``$OPENAI_API_KEY``."""
+    try:
+        import openai
+    except ImportError:
+        raise BackendUnavailable("the 'openai' package is not installed", hint="pip install 'openai>=1.40'") from None
+    key = api_key or os.environ.get("OPENAI_API_KEY")
+    if not key:
+        if base_url is None:
+            raise ModelError("no API key for the OpenAI API", hint="set OPENAI_API_KEY or model.api_key in llmkit.toml")
+        key = "no-key"  # local servers (vLLM, Ollama, llama.cpp) usually need none
+    return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout_s, max_retries=max_retries)
+
+
+def translate_error(error: Exception, *, model: str, base_url: str | None) -> Exception:
+    """The llmkit error for an ``openai`` exception (anything else is returned unchanged)."""
+    import openai
+
+    where = base_url or "the OpenAI API"
+    if isinstance(error, openai.APIConnectionError):  # includes timeouts
+        kind = "timed out" if isinstance(error, openai.APITimeoutError) else "cannot connect"
+        return BackendUnavailable(f"{where}: {kind} ({error})", hint="is the server running? check model.base_url")
+    if isinstance(error, openai.RateLimitError):
+        return RateLimited(
+            f"{where} is rate limiting requests: {_message(error)}", retry_after=retry_after(error.response.headers)
+        )
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ModelError(f"{where} refused the API key: {_message(error)}", hint="set model.api_key or OPENAI_API_KEY")
+    if isinstance(error, openai.NotFoundError):
+        return NotFound(
+            f"{where} has no model {model!r}: {_message(error)}", hint="check model.name against /v1/models"
+        )
+    if isinstance(error, openai.APIStatusError):
+        cls = BackendUnavailable if error.status_code >= 500 else ModelError
+        return cls(f"{where} answered HTTP {error.status_code}: {_message(error)}")
+    if isinstance(error, openai.OpenAIError):
+        return ModelError(f"{where}: {error}")
+    return error
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``.
+
+    >>> retry_after({"retry-after": "7"})
+    7.0
+    >>> retry_after({"retry-after-ms": "1500"})
+    1.5
+    >>> retry_after({}) is None
+    True
+    """
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _message(error: Any) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return str(getattr(error, "message", error))
+
+
+def _usage(u: Any) -> Usage:
+    if u is None:
+        return Usage(None, None)
+    return Usage(getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None))
