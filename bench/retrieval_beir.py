@@ -127,7 +127,10 @@ def main() -> None:
         rate = index["chunks"] / index["ingest_s"]
         raw, n, chars = raw_embed_rate(kit, args.raw_sample)
         print(f"index: {index['ingest_s']:.1f}s for {index['chunks']} chunks = {rate:.1f} chunks/s through llmkit")
-        print(f"raw embedder on {n} of the same chunks (avg {chars:.0f} chars): {raw:.1f} chunks/s; ratio {rate / raw:.3f}")
+        print(
+            f"raw embedder on {n} of the same chunks (avg {chars:.0f} chars): {raw:.1f} chunks/s;"
+            f" ratio {rate / raw:.3f}"
+        )
     else:
         print("index: reused the cached collection (pass --rebuild to time ingestion)")
     kit.search("warm up", k=10)

@@ -49,8 +49,16 @@ _LAZY = {
     **{
         name: ("llmkit.types", name)
         for name in (
-            "Answer", "ChatChunk", "ChatResponse", "Chunk", "Citation", "GenerationParams", "Hit", "IngestReport",
-            "Message", "Usage",
+            "Answer",
+            "ChatChunk",
+            "ChatResponse",
+            "Chunk",
+            "Citation",
+            "GenerationParams",
+            "Hit",
+            "IngestReport",
+            "Message",
+            "Usage",
         )
     },
 }

@@ -215,7 +215,7 @@ def _describe(error: ValidationError, config: Path | None) -> str:
 
 def default_config_text() -> str:
     """The commented ``llmkit.toml`` that ``llmkit init`` writes."""
-    return '''# llmkit project settings. Every key can also be set as LLMKIT_<SECTION>__<KEY>.
+    return """# llmkit project settings. Every key can also be set as LLMKIT_<SECTION>__<KEY>.
 collection = "default"
 
 [model]
@@ -240,4 +240,4 @@ k = 5
 
 [rag]
 min_relevance = 0.25
-'''
+"""

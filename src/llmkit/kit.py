@@ -110,7 +110,11 @@ class Kit:
         prune: bool = False,
         progress: Callable[..., None] | None = None,
     ) -> IngestReport:
-        """Load, split, embed and store ``inputs`` (files, folders, globs, or ``"-"`` for stdin)."""
+        """Load, split, embed and store ``inputs`` (files, folders, globs, or ``"-"`` for stdin).
+
+        Files inside the project folder are named relative to it, others by their absolute path, so a
+        file keeps one name (and one document id) whichever folder the command ran from.
+        """
         from llmkit.ingest.pipeline import Ingestor
 
         if not inputs:
@@ -118,7 +122,14 @@ class Kit:
         name = self._collection_name(collection)
         self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim)
         ingestor = Ingestor(self.store, self.embedder, self.settings.ingest)
-        return ingestor.run([str(i) for i in inputs], name, progress=progress, metadata=metadata, prune=prune)
+        return ingestor.run(
+            [str(i) for i in inputs],
+            name,
+            progress=progress,
+            metadata=metadata,
+            prune=prune,
+            base=self.settings.project_dir,
+        )
 
     def documents(self, collection: str | None = None, *, limit: int | None = None) -> list[DocumentInfo]:
         return self.store.list_documents(self._existing(collection), limit=limit)

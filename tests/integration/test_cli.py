@@ -52,7 +52,7 @@ def test_bad_files_are_reported_and_skipped(project: Path, capsys: pytest.Captur
     (bad / "garbage.bin").write_bytes(bytes(range(256)) * 64)
     (bad / "truncated.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog")
     (bad / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me br\xfbl\xe9e recipe for the Widget.".encode("latin-1"))
-    code, out, err = run(capsys, "-C", str(project), "ingest", str(bad), "--json")
+    code, out, _err = run(capsys, "-C", str(project), "ingest", str(bad), "--json")
     report = json.loads(out)
     failed = {Path(s).name for s, _ in report["failed"]}
     assert code == 0 and {"empty.txt", "garbage.bin", "truncated.pdf"} <= failed

@@ -12,9 +12,10 @@ app = typer.Typer(help="List and delete collections and their documents.", no_ar
 
 
 @app.callback(invoke_without_command=True)
-def _default(ctx: typer.Context) -> None:
+def _default(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Without a subcommand: list collections (same as `collections list`)."""
     if ctx.invoked_subcommand is None:
-        list_(ctx)
+        list_(ctx, as_json)
 
 
 @app.command("list")

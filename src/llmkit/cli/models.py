@@ -15,14 +15,18 @@ def _catalog(ctx: typer.Context):
     from llmkit.config import load_settings
     from llmkit.models.catalog import Catalog
 
-    settings = load_settings((ctx.find_root().obj or {}).get("project"))
-    return Catalog(settings.models_dir)
+    return Catalog.from_settings(load_settings((ctx.find_root().obj or {}).get("project")))
 
 
 @app.callback(invoke_without_command=True)
-def _default(ctx: typer.Context) -> None:
+def _default(
+    ctx: typer.Context,
+    available: Annotated[bool, typer.Option("--available", help="Show catalog entries, pulled or not.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Without a subcommand: list pulled models (same as `models list`)."""
     if ctx.invoked_subcommand is None:
-        list_(ctx)
+        list_(ctx, available, as_json)
 
 
 @app.command("list")

@@ -13,9 +13,14 @@ app = typer.Typer(help="List and show traces of model calls.")
 
 
 @app.callback(invoke_without_command=True)
-def _default(ctx: typer.Context) -> None:
+def _default(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, max=10_000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Without a subcommand: the most recent traces (same as `traces list`)."""
     if ctx.invoked_subcommand is None:
-        list_(ctx)
+        list_(ctx, limit, as_json)
 
 
 @app.command("list")

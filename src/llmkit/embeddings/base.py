@@ -15,8 +15,7 @@ class Embedder(Protocol):
     name: str
 
     @property
-    def dim(self) -> int:
-        ...
+    def dim(self) -> int: ...
 
     @property
     def max_tokens(self) -> int:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from llmkit.config import IngestSettings
 from llmkit.errors import LoaderError
 from llmkit.ingest.loaders import load
-from llmkit.ingest.sources import SourceItem, expand
+from llmkit.ingest.sources import SourceItem, expand, source_name
 from llmkit.ingest.splitter import split, to_chunks
 from llmkit.store.base import DocumentWrite
 from llmkit.types import Chunk, IngestReport
@@ -86,14 +86,16 @@ class Ingestor:
         metadata: Mapping[str, Any] | None = None,
         prune: bool = False,
         stdin: BinaryIO | None = None,
+        base: str | Path | None = None,
     ) -> IngestReport:
         """Ingest ``inputs`` (files, folders, globs, ``-``) into ``collection``.
 
         ``metadata`` is stored with every document. With ``prune=True``, documents of the collection
-        under the given folders (or named as files) whose files are gone are deleted.
+        under the given folders (or named as files) whose files are gone are deleted. ``base`` names
+        files relative to the project folder (see ``sources.source_name``).
         """
         inputs = list(inputs)
-        expansion = expand(inputs, self.settings, stdin=stdin)
+        expansion = expand(inputs, self.settings, stdin=stdin, base=base)
         self.store.create_collection(collection, embedder=self.embedder.name, dim=self.embedder.dim)
         state = _State(time.perf_counter(), len(expansion.items) + len(expansion.problems), progress)
         state.failed.extend(expansion.problems)
@@ -104,7 +106,7 @@ class Ingestor:
         for item in expansion.items:
             self._one(item, ids[item.name], existing, dict(metadata or {}), writer, state)
         writer.flush()
-        removed = self._prune(collection, inputs, expansion) if prune else 0
+        removed = self._prune(collection, inputs, expansion, base) if prune else 0
         return IngestReport(
             added=state.added,
             updated=state.updated,
@@ -164,11 +166,14 @@ class Ingestor:
             found.update(self.store.document_hashes(collection, ids[i : i + 500]))
         return found
 
-    def _prune(self, collection: str, inputs: Sequence[str | Path], expansion: Any) -> int:
+    def _prune(self, collection: str, inputs: Sequence[str | Path], expansion: Any, base: str | Path | None) -> int:
+        def named(p: str | Path) -> str:
+            return str(Path(p)).replace("\\", "/") if base is None else source_name(p, base)
+
         seen = {item.name for item in expansion.items} | {name for name, _ in expansion.problems}
-        folders = [str(Path(p)).replace("\\", "/").rstrip("/") + "/" for p in inputs if Path(p).is_dir()]
+        folders = [named(p).rstrip("/") + "/" for p in inputs if Path(p).is_dir()]
         folders = ["" if f == "./" else f for f in folders]
-        files = {str(p) for p in inputs if not Path(p).is_dir()}
+        files = {named(p) for p in inputs if not Path(p).is_dir()}
         removed = 0
         for info in self.store.list_documents(collection):
             covered = info.source in files or any(info.source.startswith(f) for f in folders)

@@ -54,8 +54,18 @@ class Expansion:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (name, reason) of what was skipped
 
 
-def expand(inputs: Iterable[str | Path], settings: IngestSettings, *, stdin: BinaryIO | None = None) -> Expansion:
-    """Every file under ``inputs``; what cannot be taken goes in ``problems`` with its reason."""
+def expand(
+    inputs: Iterable[str | Path],
+    settings: IngestSettings,
+    *,
+    stdin: BinaryIO | None = None,
+    base: str | Path | None = None,
+) -> Expansion:
+    """Every file under ``inputs``; what cannot be taken goes in ``problems`` with its reason.
+
+    With ``base`` (the project folder), files are named by ``source_name`` — relative to ``base`` when
+    inside it — so the same file keeps one name whichever folder the command ran from.
+    """
     out, seen = Expansion(), set[str]()
     limit = int(settings.max_file_mb * 1024 * 1024)
     for raw in inputs:
@@ -72,8 +82,20 @@ def expand(inputs: Iterable[str | Path], settings: IngestSettings, *, stdin: Bin
             if real in seen:
                 continue
             seen.add(real)
-            _take(name, path, limit, settings, out)
+            _take(name if base is None else source_name(path, base), path, limit, settings, out)
     return out
+
+
+def source_name(path: str | Path, base: str | Path) -> str:
+    """A file's name in the store: relative to ``base`` when inside it, else absolute; ``/``-separated.
+
+    >>> source_name("/proj/docs/a.md", "/proj"), source_name("/elsewhere/b.md", "/proj")
+    ('docs/a.md', '/elsewhere/b.md')
+    """
+    full, root = os.path.abspath(path), os.path.abspath(base)
+    if full == root or full.startswith(root.rstrip(os.sep) + os.sep):
+        return _clean(os.path.relpath(full, root))
+    return _clean(full)
 
 
 def _take(name: str, path: Path, limit: int, settings: IngestSettings, out: Expansion) -> None:

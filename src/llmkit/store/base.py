@@ -71,8 +71,7 @@ class Store(Protocol):
         """``{doc_id: content_hash}`` for those of ``ids`` that are stored."""
         ...
 
-    def list_documents(self, collection: str, *, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]:
-        ...
+    def list_documents(self, collection: str, *, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]: ...
 
     def delete_document(self, collection: str, doc_id: str) -> bool:
         """Delete a document and its chunks; False if it was not there."""
@@ -93,9 +92,7 @@ class Store(Protocol):
         """Top ``k`` chunks by cosine similarity (score in [-1, 1], higher is better)."""
         ...
 
-    def search_lexical(
-        self, collection: str, query: str, k: int, *, filter: Filter | None = None
-    ) -> list[ScoredChunk]:
+    def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
         """Top ``k`` chunks by BM25 (score higher is better). Any user text is a valid query."""
         ...
 

@@ -60,7 +60,7 @@ def test_bad_settings_give_clear_errors(tmp_path: Path, text: str, needle: str) 
 
 def test_bad_env_var_names_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMKIT_MODEL__TEMPERATURE", "hot")
-    with pytest.raises(ConfigError, match="model.temperature"):
+    with pytest.raises(ConfigError, match=r"model\.temperature"):
         load_settings(tmp_path)
 
 

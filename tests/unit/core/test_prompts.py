@@ -16,5 +16,5 @@ def test_missing_input_is_a_clear_error() -> None:
 
 
 def test_values_are_not_reinterpreted() -> None:
-    (sys, user) = RAG_ANSWER.render(context="{question}", question="{context}")
+    (_sys, user) = RAG_ANSWER.render(context="{question}", question="{context}")
     assert "{question}" in user.content and user.content.endswith("Question: {context}\nAnswer:")

@@ -63,7 +63,7 @@ def test_passages_are_packed_under_the_context_budget() -> None:
     rag = pipeline([hit(1, long), hit(2, "short passage"), hit(3, long)], model)
     messages, kept = rag.build_messages("q?", rag.retriever.hits)
     assert model.count_message_tokens(messages) + 20 <= 200
-    assert [h.chunk.id for h in kept][0] == "d1:0"  # the first passage is cut to fit, not dropped
+    assert next(h.chunk.id for h in kept) == "d1:0"  # the first passage is cut to fit, not dropped
     assert "d3:0" not in [h.chunk.id for h in kept]
 
 

@@ -23,7 +23,9 @@ def _offsets_exact(doc) -> None:
 def _pdf(pages: list[list[str]]) -> bytes:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_samples", SAMPLES.parents[1] / "scripts" / "make_sample_docs.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_samples", SAMPLES.parents[1] / "scripts" / "make_sample_docs.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.pdf_bytes(pages)
