@@ -78,6 +78,38 @@ def _truncate(text: str, budget: int, count_tokens: Callable[[str], int]) -> str
     return text[:lo]
 
 
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    "a an and are as at be but by can do does for from has have how i if in is it its no not of on or "
+    "so that the their there these they this to was what when where which who why will with would you your".split()
+)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+def supporting_passages(answer: str, question: str, hits: Sequence[Hit], threshold: float = 0.5) -> tuple[int, ...]:
+    """Numbers of the passages holding at least ``threshold`` of the answer's new content words.
+
+    Words already in the question are left out, so a passage is not credited for repeating it.
+
+    >>> from llmkit.types import Chunk
+    >>> hits = [Hit(Chunk(f"d:{i}", "d", "d.md", t, 0, 0, len(t)), 1.0) for i, t in enumerate(
+    ...     ["The warranty lasts three years from purchase.", "Shipping takes five days."])]
+    >>> supporting_passages("Three years from the purchase date.", "How long is the warranty?", hits)
+    (1,)
+    """
+    new = _content_words(answer) - _content_words(question)
+    if not new:
+        return ()
+    found = []
+    for n, hit in enumerate(hits, 1):
+        if len(new & _content_words(hit.chunk.text)) / len(new) >= threshold:
+            found.append(n)
+    return tuple(found)
+
+
 def citations_for(hits: Sequence[Hit]) -> tuple[Citation, ...]:
     return tuple(
         Citation(
@@ -136,7 +168,9 @@ class AnswerStream:
                 if chunk.usage is not None:
                     usage = chunk.usage
         text = "".join(parts).strip()
-        self._finish(Answer(text, self.citations, self.hits, usage, True, span.trace_id, self.model.name))
+        question = str((self.attributes or {}).get("question", ""))
+        support = supporting_passages(text, question, self.hits)
+        self._finish(Answer(text, self.citations, self.hits, usage, True, span.trace_id, self.model.name, support))
 
     def _finish(self, answer: Answer) -> None:
         self.answer = answer

@@ -249,11 +249,19 @@ class Answer:
     found: bool  # False when retrieval found nothing relevant and the model was not asked
     trace_id: str | None = None
     model: str | None = None
+    #: Passage numbers whose text supports the answer, found by word overlap when the model wrote no
+    #: ``[n]`` markers itself (small models often don't).
+    supported_by: tuple[int, ...] = ()
+
+    @property
+    def marked(self) -> tuple[Citation, ...]:
+        """The citations the answer text marks with ``[n]``."""
+        return tuple(c for c in self.citations if f"[{c.n}]" in self.text)
 
     @property
     def cited(self) -> tuple[Citation, ...]:
-        """The citations the answer text actually uses."""
-        return tuple(c for c in self.citations if f"[{c.n}]" in self.text)
+        """The answer's sources: those it marks with ``[n]``, else those matched by word overlap."""
+        return self.marked or tuple(c for c in self.citations if c.n in self.supported_by)
 
 
 @dataclass(frozen=True, slots=True)

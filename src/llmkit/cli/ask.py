@@ -69,8 +69,14 @@ def print_sources(answer: Answer) -> None:
     if not answer.found:
         return
     cited = answer.cited
+    if answer.marked:
+        note = ""
+    elif cited:
+        note = " [dim](matched to the answer by word overlap; the model marked none)[/]"
+    else:
+        note = " [dim](passages given to the model; none matched the answer)[/]"
     out = console()
-    out.print("\n[bold]Sources[/]" + ("" if cited else " [dim](passages given to the model; none cited)[/]"))
+    out.print("\n[bold]Sources[/]" + note)
     for c in cited or answer.citations:
         out.print(f"  [{c.n}] [cyan]{escape(c.source)}[/] ({escape(c.location)})")
     u = answer.usage

@@ -90,3 +90,16 @@ def test_empty_question_is_rejected() -> None:
 def test_pack_passages_worked_example() -> None:
     context, kept = pack_passages([hit(1, "a b c"), hit(2, "d e f")], budget=1000, count_tokens=len)
     assert context.startswith("[1] doc1.md") and "\n\n[2] doc2.md" in context and len(kept) == 2
+
+
+def test_unmarked_answers_are_matched_to_supporting_passages() -> None:
+    model = FakeChatModel(["It lasts three years from purchase."])
+    hits = [hit(1, "Shipping is free."), hit(2, "The warranty lasts three years from the date of purchase.")]
+    answer = pipeline(hits, model).ask("c", "How long is the warranty?")
+    assert answer.marked == () and [c.n for c in answer.cited] == [2] and answer.supported_by == (2,)
+
+
+def test_marked_citations_win_over_overlap() -> None:
+    model = FakeChatModel(["Free shipping [1]."])
+    answer = pipeline([hit(1, "Shipping is free."), hit(2, "free shipping free")], model).ask("c", "shipping?")
+    assert [c.n for c in answer.cited] == [1]
