@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from llmkit.errors import LoaderError
 from llmkit.ingest.loaders import load
+from shared_data import SHARED_DATA, shared_data_missing
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "loader-docs"
-pytestmark = pytest.mark.skipif(not (DATA / "manifest.jsonl").exists(), reason="shared/data/loader-docs not found")
+DATA = SHARED_DATA / "loader-docs"
+pytestmark = pytest.mark.skipif(
+    shared_data_missing(DATA / "manifest.jsonl"), reason="shared/data/loader-docs not found"
+)
 
 #: lowest mean recall per format; every single file must reach FLOOR (except the listed ones)
 MEAN_RECALL = {"pdf": 0.95, "html": 0.95, "docx": 0.9, "md": 0.98, "csv": 0.98}

@@ -17,12 +17,13 @@ import pytest
 from llmkit.config import IngestSettings, load_settings
 from llmkit.ingest import Ingestor
 from llmkit.ingest.pipeline import embed_text
+from shared_data import SHARED_DATA, shared_data_missing
 
-SCIFACT = Path(__file__).resolve().parents[4] / "shared" / "data" / "beir-scifact" / "corpus.jsonl"
+SCIFACT = SHARED_DATA / "beir-scifact" / "corpus.jsonl"
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(not SCIFACT.exists(), reason="shared/data/beir-scifact not found"),
+    pytest.mark.skipif(shared_data_missing(SCIFACT), reason="shared/data/beir-scifact not found"),
 ]
 
 
