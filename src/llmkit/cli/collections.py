@@ -8,7 +8,7 @@ import typer
 
 from llmkit.cli._common import console, kit_from, print_json
 
-app = typer.Typer(help="List and delete collections and their documents.", no_args_is_help=False)
+app = typer.Typer(help="List and delete collections and their documents.", no_args_is_help=False, rich_markup_mode=None)
 
 
 @app.callback(invoke_without_command=True)

@@ -8,7 +8,7 @@ import typer
 
 from llmkit.cli._common import console, err_console, print_json
 
-app = typer.Typer(help="Pull, list and remove model files (kept once per user in LLMKIT_HOME).")
+app = typer.Typer(help="Pull, list and remove model files (kept once per user in LLMKIT_HOME).", rich_markup_mode=None)
 
 
 def _catalog(ctx: typer.Context):

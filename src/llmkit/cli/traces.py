@@ -9,7 +9,7 @@ import typer
 
 from llmkit.cli._common import console, kit_from, print_json
 
-app = typer.Typer(help="List and show traces of model calls.")
+app = typer.Typer(help="List and show traces of model calls.", rich_markup_mode=None)
 
 
 @app.callback(invoke_without_command=True)
