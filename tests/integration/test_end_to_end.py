@@ -51,3 +51,25 @@ def test_unrelated_question_is_not_answered_from_thin_air(kit, project: Path) ->
 def test_asking_an_empty_project_says_what_to_do(kit) -> None:
     with pytest.raises(NotFound, match="no collection"):
         kit.ask(QUESTION)
+
+
+def test_chat_keeps_turns_and_retrieves_each_time(kit, project: Path) -> None:
+    kit.ingest(project / "docs")
+    chat = kit.chat()
+    first = chat.ask(QUESTION)
+    second = chat.ask("What does the warranty cover?")
+    assert first.found and second.found and len(chat.history) == 4
+    sent = kit.trace(second.trace_id).messages
+    assert any(m.role == "assistant" and m.content == first.text for m in sent)  # the earlier turn was sent
+    assert sent[-1].content.endswith("Question: What does the warranty cover?\nAnswer:")
+
+
+def test_stdin_is_ingested(kit, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    fake = io.TextIOWrapper(io.BytesIO(b"The Acme Gizmo ships with a purple charging cable."))
+    monkeypatch.setattr(sys, "stdin", fake)
+    report = kit.ingest("-")
+    assert report.added == 1
+    assert kit.search("purple charging cable", k=1, mode="lexical")[0].chunk.source == "stdin"
