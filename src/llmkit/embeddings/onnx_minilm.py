@@ -103,9 +103,9 @@ class OnnxEmbedder:
             return out
         encodings = self._tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = self._embed_batch([encodings[i].ids for i in idx])
+        for idx in token_batches([len(encodings[i].ids) for i in order], self.batch_size, BATCH_TOKENS):
+            rows = [order[i] for i in idx]
+            out[rows] = self._embed_batch([encodings[i].ids for i in rows])
         return out
 
     # ------------------------------------------------------------------ internals
@@ -179,6 +179,28 @@ class OnnxEmbedder:
             return ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime's errors share no useful base class
             raise BackendUnavailable(f"{self.model_path}: cannot load as an ONNX model ({e})") from None
+
+
+#: Padded tokens per onnxruntime call. Measured on 2 cores with SciFact abstracts (~240 tokens):
+#: 8 per batch embedded 15 passages/s, 32 per batch 10/s; short texts still batch 64 at a time.
+BATCH_TOKENS = 2048
+
+
+def token_batches(lengths: Sequence[int], max_items: int, max_tokens: int) -> list[range]:
+    """Split ascending ``lengths`` into runs of at most ``max_items`` whose padded size fits ``max_tokens``.
+
+    >>> [list(r) for r in token_batches([10, 10, 300, 300, 300], 8, 600)]
+    [[0, 1], [2, 3], [4]]
+    """
+    batches, start = [], 0
+    for i, n in enumerate(lengths):
+        size = i - start + 1
+        if i > start and (size > max_items or size * n > max_tokens):
+            batches.append(range(start, i))
+            start = i
+    if start < len(lengths):
+        batches.append(range(start, len(lengths)))
+    return batches
 
 
 def mean_pool_normalize(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
