@@ -55,6 +55,7 @@ class Kit:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.RLock()
+        self._checked: set[str] = set()  # collections known to exist with the configured embedder
 
     # ------------------------------------------------------------------ parts (lazy)
 
@@ -141,6 +142,7 @@ class Kit:
         return self.store.list_collections()
 
     def delete_collection(self, name: str) -> None:
+        self._checked.discard(name)
         self.store.delete_collection(name)
 
     # ------------------------------------------------------------------ retrieval and answers
@@ -212,7 +214,10 @@ class Kit:
         return name or self.settings.collection
 
     def _existing(self, name: str | None) -> str:
+        """``name`` (or the default) after checking, once per Kit, that it exists and fits the embedder."""
         name = self._collection_name(name)
+        if name in self._checked:
+            return name
         try:
             info = self.store.get_collection(name)
         except NotFound:
@@ -223,6 +228,8 @@ class Kit:
                 f"collection {name!r} was embedded with {info.embedder!r} but the embedder is {self.embedder.name!r}",
                 hint="set [embedder] name back, or ingest into a new collection",
             )
+        if "embedder" in self.__dict__:
+            self._checked.add(name)
         return name
 
 

@@ -19,7 +19,9 @@ and embedder it wraps allow).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from llmkit.errors import InputError
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 MAX_K = 10_000
+_POOL_LOCK = threading.Lock()
 
 
 class _Plan(NamedTuple):
@@ -59,6 +62,7 @@ class Retriever:
 
             settings = RetrievalSettings()
         self.settings = settings
+        self._executor: ThreadPoolExecutor | None = None
 
     def search(
         self,
@@ -75,6 +79,14 @@ class Retriever:
         """The best ``k`` hits for ``query``, best first. Empty query: InputError; bad filter: the store's."""
         text = clean_query(query)
         plan = self._plan(k, mode, mmr, mmr_lambda)
+        if plan.mode == "hybrid":  # BM25 runs in SQLite (no GIL) while the query is embedded here
+            lexical = self._pool().submit(self.store.search_lexical, collection, text, plan.pool, filter=filter)
+            try:
+                vec = self.embedder.embed([text])[0]
+                dense = self.store.search_dense(collection, vec, plan.pool, filter=filter)
+            finally:
+                found = lexical.result()
+            return self._hybrid(collection, vec, found, dense, plan, explain)
         vec = None if plan.mode == "lexical" else self.embedder.embed([text])[0]
         return self._run(collection, text, vec, plan, filter, explain)
 
@@ -100,6 +112,13 @@ class Retriever:
         ]
 
     # ------------------------------------------------------------------ internals
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads for the lexical side of hybrid queries, made on first use (shared by all callers)."""
+        with _POOL_LOCK:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llmkit-lexical")
+            return self._executor
 
     def _plan(self, k: int | None, mode: str | None, mmr: bool | None, mmr_lambda: float | None) -> _Plan:
         s = self.settings

@@ -67,7 +67,26 @@ class ExactIndex:
             keys, matrix = keys[rows], matrix[rows]
         if len(keys) == 0 or k <= 0:
             return keys[:0], np.zeros(0, dtype=np.float32)
-        return top_k(keys, matrix @ vector, k)
+        with one_blas_thread():
+            scores = matrix @ vector
+        return top_k(keys, scores, k)
+
+
+def one_blas_thread() -> Any:
+    """Hold numpy's BLAS to one thread for a mat-vec.
+
+    OpenBLAS's worker threads busy-wait after each call, taking the cores onnxruntime needs to embed
+    the next query: on 2 cores a SciFact hybrid query took 25 ms with them and 19 ms without.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER: Any = None
 
 
 @dataclass(frozen=True)
