@@ -66,7 +66,7 @@ def test_hybrid_mode_fuses_both_sides(store: Any, embedder: HashEmbedder) -> Non
 def test_default_settings_are_hybrid_top_5(store: Any, embedder: HashEmbedder) -> None:
     hits = Retriever(store, embedder).search(COLLECTION, "the cat")
     assert len(hits) == 5 and embedder.calls == 1
-    assert 0 < hits[0].score <= 2 / 61
+    assert 0 < hits[0].score <= 2 / (RetrievalSettings().rrf_k + 1)
 
 
 def test_k_larger_than_collection_returns_everything_once(store: Any, embedder: HashEmbedder) -> None:
@@ -115,7 +115,7 @@ def test_explain_hybrid_gives_every_hit_its_dense_cosine(store: Any) -> None:
     qv = emb.embed(["cat"])[0]
     assert cat.explain.dense_score == pytest.approx(float(qv @ emb.embed([cat.chunk.text])[0]), abs=1e-5)
     assert _ids(r.search(COLLECTION, "cat", k=1, mode="dense")) == ["c4"]  # so the dense side did not have it
-    assert cat.explain.fused_score == cat.score == pytest.approx(2 / 61)
+    assert cat.explain.fused_score == cat.score == pytest.approx(2 / (RetrievalSettings().rrf_k + 1))
 
 
 def test_explain_hybrid_ranks_and_scores_agree_with_each_side(store: Any, embedder: HashEmbedder) -> None:
