@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,8 @@ def test_ingest_search_ask_json(project: Path, capsys: pytest.CaptureFixture[str
 def test_ask_streams_then_prints_sources(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "-C", str(project), "ingest", str(project / "docs"))
     code, out, _ = run(capsys, "-C", str(project), "ask", "What does the Acme Widget 3000 warranty cover?")
-    assert code == 0 and "Sources" in out and "[1]" in out
+    sources = out.split("Sources", 1)[-1]
+    assert code == 0 and "Sources" in out and re.search(r"^  \[\d+\] \S", sources, re.MULTILINE)
 
 
 def test_bad_files_are_reported_and_skipped(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
