@@ -53,7 +53,7 @@ models: $(BIN)/python
 	$(BIN)/llmkit models pull smollm2-135m-instruct all-minilm-l6-v2
 
 demo: install models
-	$(BIN)/llmkit -C $(DEMO) ingest examples/sample_docs
+	$(BIN)/llmkit -C $(DEMO) ingest $(DEMO)/docs
 	$(BIN)/llmkit -C $(DEMO) ask "$(QUESTION)"
 
 test: dev models

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parents[1] / "examples" / "sample_docs"
+HERE = Path(__file__).resolve().parents[1] / "examples" / "demo" / "docs"
 
 WARRANTY_PAGES = [
     [

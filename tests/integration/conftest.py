@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sample_docs"
+SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "demo" / "docs"
 
 
 def _pulled() -> bool:

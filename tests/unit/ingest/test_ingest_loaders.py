@@ -12,7 +12,7 @@ import pytest
 from llmkit.errors import LoaderError
 from llmkit.ingest.loaders import DOCX, HTML, JSON, JSONL, MD, PDF, TXT, detect, docx, load
 
-SAMPLES = Path(__file__).parents[3] / "examples" / "sample_docs"
+SAMPLES = Path(__file__).parents[3] / "examples" / "demo" / "docs"
 
 
 def _offsets_exact(doc) -> None:
@@ -24,7 +24,7 @@ def _pdf(pages: list[list[str]]) -> bytes:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "make_samples", SAMPLES.parents[1] / "scripts" / "make_sample_docs.py"
+        "make_samples", SAMPLES.parents[2] / "scripts" / "make_sample_docs.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -19,7 +19,7 @@ from llmkit.ingest.progress import rich_progress
 from llmkit.ingest.splitter import split
 from llmkit.testing import HashEmbedder
 
-SAMPLES = Path(__file__).parents[3] / "examples" / "sample_docs"
+SAMPLES = Path(__file__).parents[3] / "examples" / "demo" / "docs"
 
 
 @dataclass

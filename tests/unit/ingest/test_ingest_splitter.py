@@ -15,7 +15,7 @@ from llmkit.ingest.loaders.base import DocBuilder
 from llmkit.ingest.splitter import split, to_chunks
 from llmkit.testing import HashEmbedder
 
-SAMPLES = Path(__file__).parents[3] / "examples" / "sample_docs"
+SAMPLES = Path(__file__).parents[3] / "examples" / "demo" / "docs"
 VOCAB = ["the", "widget", "warranty", "lasts", "three", "years", "from", "purchase"]
 VOCAB += ["and", "covers", "parts", "labour", "filters"]
 
