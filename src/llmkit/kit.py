@@ -121,8 +121,7 @@ class Kit:
         if not inputs:
             raise InputError("nothing to ingest: give files, folders, globs or - for stdin")
         name = self._collection_name(collection)
-        self.store.create_collection(name, embedder=self.embedder.name, dim=self.embedder.dim)
-        ingestor = Ingestor(self.store, self.embedder, self.settings.ingest)
+        ingestor = Ingestor(self.store, self.embedder, self.settings.ingest)  # creates the collection
         return ingestor.run(
             [str(i) for i in inputs],
             name,
