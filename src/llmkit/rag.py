@@ -141,6 +141,7 @@ class AnswerStream:
     """
 
     hits: tuple[Hit, ...]
+    question: str = ""
     citations: tuple[Citation, ...] = ()
     model: ChatModel | None = None
     messages: Sequence[Message] = ()
@@ -168,8 +169,7 @@ class AnswerStream:
                 if chunk.usage is not None:
                     usage = chunk.usage
         text = "".join(parts).strip()
-        question = str((self.attributes or {}).get("question", ""))
-        support = supporting_passages(text, question, self.hits)
+        support = supporting_passages(text, self.question, self.hits)
         self._finish(Answer(text, self.citations, self.hits, usage, True, span.trace_id, self.model.name, support))
 
     def _finish(self, answer: Answer) -> None:
@@ -247,7 +247,7 @@ class RagPipeline:
             raise InputError("the question is empty")
         hits = self.retrieve(collection, question, k=k, filter=filter)
         if not self.is_relevant(hits):
-            return AnswerStream(tuple(hits), (), None, None)
+            return AnswerStream(tuple(hits), question)
         messages, kept = self.build_messages(question, hits, history)
         attrs = {
             "kind": "rag",
@@ -256,7 +256,7 @@ class RagPipeline:
             "prompt": self.template.ref,
             "chunks": [h.chunk.id for h in kept],
         }
-        return AnswerStream(tuple(kept), citations_for(kept), self.model, messages, self.params, attrs)
+        return AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, self.params, attrs)
 
     def ask(
         self,
