@@ -222,13 +222,12 @@ class Kit:
         except NotFound:
             hint = f"ingest documents first: llmkit ingest PATH -c {name}"
             raise NotFound(f"no collection {name!r}", hint=hint) from None
-        if "embedder" in self.__dict__ and info.embedder != self.embedder.name:
+        if info.embedder != self.embedder.name:  # constructing the embedder is cheap: it loads on first use
             raise ConfigError(
                 f"collection {name!r} was embedded with {info.embedder!r} but the embedder is {self.embedder.name!r}",
                 hint="set [embedder] name back, or ingest into a new collection",
             )
-        if "embedder" in self.__dict__:
-            self._checked.add(name)
+        self._checked.add(name)
         return name
 
 

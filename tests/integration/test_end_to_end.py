@@ -73,3 +73,14 @@ def test_stdin_is_ingested(kit, project: Path, monkeypatch: pytest.MonkeyPatch) 
     report = kit.ingest("-")
     assert report.added == 1
     assert kit.search("purple charging cable", k=1, mode="lexical")[0].chunk.source == "stdin"
+
+
+def test_a_collection_from_another_embedder_is_refused_on_the_first_search(project: Path) -> None:
+    import llmkit
+    from llmkit.errors import ConfigError
+    from llmkit.testing import HashEmbedder
+
+    with llmkit.open(project) as kit:
+        kit.store.create_collection("other", embedder=HashEmbedder().name, dim=HashEmbedder().dim)
+    with llmkit.open(project) as fresh, pytest.raises(ConfigError, match="was embedded with"):
+        fresh.search("anything", collection="other", mode="lexical")
