@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from llmkit.errors import InputError
@@ -85,8 +85,8 @@ class Retriever:
                 vec = self.embedder.embed([text])[0]
                 dense = self.store.search_dense(collection, vec, plan.pool, filter=filter)
             finally:
-                found = lexical.result()
-            return self._hybrid(collection, vec, found, dense, plan, explain)
+                wait([lexical])  # never leave a query running behind an error
+            return self._hybrid(collection, vec, lexical.result(), dense, plan, explain)
         vec = None if plan.mode == "lexical" else self.embedder.embed([text])[0]
         return self._run(collection, text, vec, plan, filter, explain)
 
