@@ -19,12 +19,54 @@ Metadata = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and a JSON Schema for its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    def to_openai(self) -> dict[str, Any]:
+        """The ``tools`` entry of an OpenAI chat request."""
+        fn = {"name": self.name, "description": self.description, "parameters": dict(self.parameters)}
+        return {"type": "function", "function": fn}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asked for. ``arguments`` is the JSON text as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as a dict; ``InputError`` when they are not a JSON object."""
+        import json
+
+        from llmkit.errors import InputError
+
+        try:
+            value = json.loads(self.arguments or "{}")
+        except json.JSONDecodeError as e:
+            raise InputError(f"tool call {self.name!r}: arguments are not valid JSON ({e.msg})") from None
+        if not isinstance(value, dict):
+            raise InputError(f"tool call {self.name!r}: arguments must be a JSON object, got {type(value).__name__}")
+        return value
+
+    def to_openai(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """One chat turn."""
+    """One chat turn. An assistant turn may carry ``tool_calls``; a ``tool`` turn answers one by id."""
 
     role: Role
     content: str
     name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
     @classmethod
     def system(cls, content: str) -> Message:
@@ -35,14 +77,32 @@ class Message:
         return cls("user", content)
 
     @classmethod
-    def assistant(cls, content: str) -> Message:
-        return cls("assistant", content)
+    def assistant(cls, content: str, tool_calls: tuple[ToolCall, ...] = ()) -> Message:
+        return cls("assistant", content, tool_calls=tuple(tool_calls))
 
-    def to_dict(self) -> dict[str, str]:
-        d = {"role": self.role, "content": self.content}
+    @classmethod
+    def tool(cls, content: str, tool_call_id: str, name: str | None = None) -> Message:
+        return cls("tool", content, name=name, tool_call_id=tool_call_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The OpenAI wire form (also what chat templates and the trace store read)."""
+        d: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.name:
             d["name"] = self.name
+        if self.tool_calls:
+            d["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+        if self.tool_call_id:
+            d["tool_call_id"] = self.tool_call_id
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Message:
+        """Inverse of ``to_dict`` (accepts OpenAI wire messages; ``content`` may be null)."""
+        calls = tuple(
+            ToolCall(c.get("id", ""), c["function"]["name"], c["function"].get("arguments") or "{}")
+            for c in d.get("tool_calls") or ()
+        )
+        return cls(d["role"], d.get("content") or "", d.get("name"), calls, d.get("tool_call_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +114,12 @@ class GenerationParams:
     top_p: float | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    #: The reply must be JSON valid against this schema (``{}`` = any JSON object). Enforced by grammar on
+    #: llama.cpp, by ``response_format`` on OpenAI-compatible endpoints.
+    json_schema: Mapping[str, Any] | None = None
+    #: Tools the model may call; ``tool_choice`` is "auto", "none", "required" or one tool's name.
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"
 
     def __post_init__(self) -> None:
         from llmkit.errors import InputError
@@ -66,6 +132,10 @@ class GenerationParams:
             raise InputError(f"top_p must be in (0, 1], got {self.top_p}")
         if isinstance(self.stop, str):  # a single stop string is a common slip
             object.__setattr__(self, "stop", (self.stop,))
+        object.__setattr__(self, "tools", tuple(self.tools))
+        names = {t.name for t in self.tools}
+        if self.tool_choice not in ("auto", "none", "required") and self.tool_choice not in names:
+            raise InputError(f"tool_choice {self.tool_choice!r} names no tool; tools: {sorted(names) or 'none'}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +144,8 @@ class GenerationParams:
             "top_p": self.top_p,
             "seed": self.seed,
             "stop": list(self.stop),
+            **({"json_schema": dict(self.json_schema)} if self.json_schema is not None else {}),
+            **({"tools": [t.name for t in self.tools], "tool_choice": self.tool_choice} if self.tools else {}),
         }
 
 
@@ -98,15 +170,18 @@ class ChatResponse:
     finish_reason: FinishReason
     model: str
     latency_s: float | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ChatChunk:
-    """A piece of a streamed reply. The last chunk has ``finish_reason`` and ``usage`` set."""
+    """A piece of a streamed reply. The last chunk has ``finish_reason`` and ``usage`` set, and the whole
+    ``tool_calls`` when the model called tools."""
 
     text: str
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 # ----------------------------------------------------------------------------- documents

@@ -157,7 +157,7 @@ class TraceStore:
 def _from_row(r: Sequence[Any]) -> Trace:
     return Trace(
         id=r[0], created=r[1], kind=r[2], model=r[3],
-        messages=tuple(Message(**m) for m in json.loads(r[4])), params=json.loads(r[5]),
+        messages=tuple(Message.from_dict(m) for m in json.loads(r[4])), params=json.loads(r[5]),
         output=r[6], finish_reason=r[7], usage=Usage(r[8], r[9]), latency_ms=r[10], ttft_ms=r[11],
         error=r[12], attributes=json.loads(r[13]),
     )  # fmt: skip
