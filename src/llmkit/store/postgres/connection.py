@@ -85,9 +85,9 @@ def translated(where: str) -> Iterator[None]:
             f"{where} lacks part of llmkit's schema: {_first_line(e)}", hint="run `llmkit store migrate`"
         ) from e
     except psycopg.DataError as e:
-        raise InputError(
-            f"PostgreSQL refused a value: {_first_line(e)}", hint="text may not contain NUL (\\x00)"
-        ) from e
+        nul = "NUL" in str(e) or "0x00" in str(e)
+        hint = "PostgreSQL text cannot hold NUL (\\x00) characters: remove them" if nul else None
+        raise InputError(f"PostgreSQL refused a value: {_first_line(e)}", hint=hint) from e
     except psycopg.InterfaceError:
         raise  # a bug in llmkit, not a problem with the server
     except psycopg.Error as e:

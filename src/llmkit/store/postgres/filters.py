@@ -68,9 +68,9 @@ class _PgSql:
             return " OR ".join(parts)
         col, kind = BUILTINS[key]
         parts = [f"({col} IS NULL)"] if any(v is None for v in values) else []
-        same = [v for v in values if _kind(v) == kind]
+        same = [v if kind == "text" else repr(v) for v in values if _kind(v) == kind]  # numbers as text: 1 and 2.5
         if same:
-            parts.append(f"({col} = ANY({self._bind(same)}::{'text[]' if kind == 'text' else 'numeric[]'}))")
+            parts.append(f"({col} = ANY({self._bind(same)}::text[]{'' if kind == 'text' else '::numeric[]'}))")
         return " OR ".join(parts) or "false"
 
     def range(self, key: str, op: str, value: Any) -> str:
