@@ -8,6 +8,8 @@ import unicodedata
 from llmkit.store.fts import MAX_TERMS, STOPWORDS
 
 _TERM = re.compile(r"\w+")
+#: Unicode's combining diacritical marks (the blocks NFKD moves accents into).
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def fold(text: str) -> str:
@@ -18,8 +20,7 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return text
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("\x00", " ")
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
 def search_text(text: str) -> str | None:

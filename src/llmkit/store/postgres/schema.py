@@ -111,7 +111,7 @@ def index_name(collection_id: int) -> str:
 def create_index_sql(collection_id: int, dim: int, *, m: int, ef_construction: int) -> str | None:
     """DDL for one collection's HNSW index (cosine), or None when ``dim`` is too large for HNSW.
 
-    >>> create_index_sql(3, 384, m=16, ef_construction=64)[:63]
+    >>> create_index_sql(3, 384, m=16, ef_construction=64)[:64]
     'CREATE INDEX IF NOT EXISTS llmkit_chunks_hnsw_3 ON llmkit_chunks'
     """
     if dim > HNSW_MAX_DIM:

@@ -337,6 +337,34 @@ class PostgresStore:
             rows = conn.execute(sql, (tsq, *params, k)).fetchall()
         return [ScoredChunk(_row_to_chunk(r[1:]), float(r[0])) for r in rows]
 
+    # bulk loading -----------------------------------------------------------------------
+    @contextmanager
+    def bulk_load(self, collection: str, *, maintenance_work_mem: str = "1GB") -> Iterator[None]:
+        """Drop the collection's HNSW index while a large load runs, then build it once.
+
+        Building once after loading is several times faster than updating the graph row by row. Dense
+        search stays correct meanwhile (an exact scan), only slower.
+        """
+        self.drop_index(collection)
+        yield
+        self.build_index(collection, maintenance_work_mem=maintenance_work_mem)
+
+    def drop_index(self, collection: str) -> None:
+        """Drop the collection's HNSW index (dense search becomes exact and slower until ``build_index``)."""
+        with self._conn() as conn:
+            cid = self._collection(conn, collection, lock=True)[0]
+            conn.execute(f"DROP INDEX IF EXISTS {schema.index_name(cid)}")
+
+    def build_index(self, collection: str, *, maintenance_work_mem: str = "1GB") -> None:
+        """Build the collection's HNSW index if it is missing (see ``bulk_load``)."""
+        with self._conn() as conn:
+            cid, _, dim = self._collection(conn, collection)
+            ddl = schema.create_index_sql(cid, dim, **self.hnsw)
+            if ddl:
+                conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,))
+                conn.execute(ddl)
+            conn.execute("ANALYZE llmkit_chunks")  # fresh statistics, so the planner sees the loaded rows
+
     # lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
         """Close the pool. Idempotent."""
