@@ -41,7 +41,7 @@ def migrate(
         if hasattr(store, "migrate"):
             before, after = store.migrate()
             said = "up to date" if before == after else f"migrated from version {before}"
-            console().print(f"{getattr(store, 'where', url)}: schema version {after} ({said})")
+            console().print(f"{getattr(store, 'where', url)}: schema version {after} ({said})", soft_wrap=True)
         else:  # SQLite migrates when it opens
             store.list_collections()
             console().print(f"{getattr(store, 'path', url)}: schema up to date")
@@ -76,7 +76,10 @@ def copy(
         print_json(reports)
         return
     for r in reports:
-        console().print(f"{r.collection}: {r.copied} documents copied ({r.chunks} chunks), {r.skipped} already there")
+        console().print(
+            f"{r.collection}: {r.copied} documents copied ({r.chunks} chunks), {r.skipped} already there",
+            soft_wrap=True,
+        )
 
 
 def _progress(name: str) -> Any:

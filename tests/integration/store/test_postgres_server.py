@@ -208,3 +208,31 @@ def test_copy_sqlite_to_postgres_resumes_and_round_trips(tmp_path: Path, pg_url:
     finally:
         for s in (sqlite, pg, back):
             s.close()
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from llmkit.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_store_migrate_and_copy(tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    _sqlite_with_docs(tmp_path / "a.db", 12).close()
+    code, out, _ = _run(capsys, "-C", str(tmp_path), "store", "migrate", pg_url)
+    assert code == 0 and "schema version 1 (migrated from version 0)" in out
+    code, out, _ = _run(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url, "--json")
+    assert code == 0 and json.loads(out)[0] == {"collection": "docs", "copied": 12, "skipped": 0, "chunks": 24}
+    code, out, _ = _run(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url)
+    assert code == 0 and "0 documents copied (0 chunks), 12 already there" in out
+    code, out, err = _run(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url, "-c", "nope")
+    assert code == 66 and "no collection named 'nope'" in err
+    code, _, err = _run(capsys, "-C", str(tmp_path), "store", "migrate", "postgresql://x@127.0.0.1:9/none")
+    assert code == 75 and "retry" in err

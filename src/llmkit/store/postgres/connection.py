@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
 SCHEMES = ("postgresql://", "postgres://")
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]+@")
 
 
 def is_postgres_url(url: str) -> bool:
