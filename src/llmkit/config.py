@@ -59,7 +59,9 @@ class EmbedderSettings(_Section):
 
 
 class StoreSettings(_Section):
-    url: str = Field(f"{DATA_DIR}/store.db", description="SQLite path (relative to the project) or a store URL")
+    url: str = Field(
+        f"{DATA_DIR}/store.db", description="SQLite path (relative to the project), sqlite:///path or postgresql://…"
+    )
     hnsw_threshold: int = Field(20_000, ge=0, description="chunks above which dense search uses the HNSW index")
 
 
@@ -252,6 +254,7 @@ name = "all-minilm-l6-v2"
 
 [store]
 url = ".llmkit/store.db"
+# url = "postgresql://app@db.internal/llm"   # PostgreSQL + pgvector: pip install 'llmkit[postgres]'
 
 [ingest]
 chunk_tokens = 200
