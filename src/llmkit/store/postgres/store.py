@@ -308,9 +308,12 @@ class PostgresStore:
             query = check_vector(vector, dim)
             if k == 0:
                 return []
-            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(min(1000, max(self.ef_search, k))),))
-            if filter:
-                conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
+            # Iterative scans continue past ef_search only when rows are still missing (a filter, or k > 1000).
+            conn.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true),"
+                " set_config('hnsw.iterative_scan', 'strict_order', true)",
+                (str(min(1000, max(self.ef_search, k))),),
+            )
             dist = f"c.embedding::vector({int(dim)}) <=> %s::vector({int(dim)})"
             sql = (
                 f"SELECT {dist} AS distance, {CHUNK_COLUMNS} FROM llmkit_chunks c"
