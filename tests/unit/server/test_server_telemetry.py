@@ -30,16 +30,16 @@ def test_spans_nest_request_retrieve_generate(make_client: Callable[..., Any]) -
     by_id = {s.context.span_id: s for s in finished}
     request = next(s for s in finished if "llmkit.request_id" in (s.attributes or {}))
 
-    def ancestors(span: Any) -> list[str]:
-        names = []
+    def ancestors(span: Any) -> list[int]:
+        ids = []
         while span.parent is not None:
             span = by_id[span.parent.span_id]
-            names.append(span.name)
-        return names
+            ids.append(span.context.span_id)
+        return ids
 
     for name in ("retrieve", "generate"):
         span = next(s for s in finished if s.name == name)
-        assert request.name in ancestors(span) and span.context.trace_id == request.context.trace_id
+        assert request.context.span_id in ancestors(span) and span.context.trace_id == request.context.trace_id
     assert request.attributes["llmkit.request_id"] == r.headers["x-request-id"]
 
 
