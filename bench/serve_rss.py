@@ -34,8 +34,10 @@ settings = load_settings(sys.argv[1], server=server, model={"threads": 1, "max_t
 kw = {}
 if not real:
     from llmkit.testing import FakeChatModel, HashEmbedder
-    kw = {"chat_model": FakeChatModel(["A short reply for the benchmark."], name="smollm2-135m-instruct"),
-          "embedder": HashEmbedder(dim=384)}
+    import collections
+    model = FakeChatModel(["A short reply for the benchmark."], name="smollm2-135m-instruct")
+    model.calls = collections.deque(maxlen=8)  # the fake keeps every call for tests; not the server's memory
+    kw = {"chat_model": model, "embedder": HashEmbedder(dim=384)}
 port = free_port()
 print(port, flush=True)
 uvicorn.run(create_app(settings, **kw), host="127.0.0.1", port=port, log_level="error", access_log=False)
@@ -78,7 +80,7 @@ def main() -> None:
     args = ap.parse_args()
     project = tempfile.mkdtemp(prefix="llmkit-rss-")
     proc = subprocess.Popen([sys.executable, "-c", CHILD, project, "real" if args.real else "fake"],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     try:
         port = int(proc.stdout.readline())  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}"
@@ -106,7 +108,7 @@ def main() -> None:
     change = (last - base) / base * 100
     print(json.dumps({"mode": "real" if args.real else "fake", "requests": args.n, "seconds": round(seconds, 1),
                       "rss_mb": [(n, round(m, 1)) for n, m in samples], "change_pct": round(change, 2),
-                      "within_5pct": abs(change) <= 5}, indent=1))  # fmt: skip
+                      "within_5pct": abs(change) <= 5}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ class ServerState:
         from llmkit.registry import load_chat_model
 
         s = self.settings
-        raw = model if model is not None else load_chat_model(s)
+        raw = self._raw_model = model if model is not None else load_chat_model(s)
         priced = PricedModel(raw, self.prices, s.model.name)
         wrapped: Any = TracedModel(priced, self.kit.trace_store) if s.traces else priced
         self.kit.__dict__["model"] = wrapped  # Kit.model is a cached_property: RAG answers use this one too
@@ -137,5 +137,8 @@ class ServerState:
     def close(self) -> None:
         self.chat.worker.shutdown()
         self.embed_worker.shutdown()
+        close_model = getattr(self._raw_model, "close", None)  # llama.cpp frees its model and thread
+        if callable(close_model):
+            close_model()
         self.keys.close()
         self.kit.close()
