@@ -7,11 +7,12 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmkit import __version__
 from llmkit.errors import LlmkitError
@@ -83,14 +84,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return respond(request, validation_error(list(exc.errors())))
 
-    @app.exception_handler(404)
-    async def _missing(request: Request, exc: Any) -> JSONResponse:
-        return respond(request, ApiError(404, f"no route {request.url.path}", type="not_found_error", code="not_found"))
-
-    @app.exception_handler(405)
-    async def _method(request: Request, exc: Any) -> JSONResponse:
-        msg = f"{request.method} is not allowed on {request.url.path}"
-        return respond(request, ApiError(405, msg, code="method_not_allowed"))
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: ("not_found_error", "not_found"), 405: ("invalid_request_error", "method_not_allowed"),
+                 413: ("invalid_request_error", "request_too_large")}  # fmt: skip
+        kind, code = kinds.get(exc.status_code, ("invalid_request_error", "http_error"))
+        message = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+        return respond(request, ApiError(exc.status_code, message, type=kind, code=code))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
@@ -140,8 +140,8 @@ class RequestMiddleware:
         async def wrapped() -> Message:
             message = await receive()
             seen[0] += len(message.get("body", b""))
-            if seen[0] > self.max_body:
-                raise ApiError(413, self._too_large_text(), code="request_too_large")
+            if seen[0] > self.max_body:  # an HTTPException, which FastAPI's body parsing lets through
+                raise StarletteHTTPException(413, self._too_large_text())
             return message
 
         return wrapped

@@ -29,7 +29,7 @@ def setup_otlp(endpoint: str | None) -> None:
     except ImportError:
         from llmkit.errors import MissingExtra
 
-        raise MissingExtra("opentelemetry-exporter-otlp-proto-http", "serve") from None
+        raise MissingExtra("opentelemetry-exporter-otlp-proto-http", "otlp") from None
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider

@@ -167,6 +167,10 @@ def test_body_and_upload_limits(make_client: Callable[..., Any]) -> None:
     client = make_client(max_body_mb=0.01)
     r = client.post("/v1/chat/completions", content=b"x" * 20_000, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+    chunked = client.post(
+        "/v1/embeddings", content=iter([b"x" * 8000] * 3), headers={"content-type": "application/json"}
+    )
+    assert chunked.status_code == 413  # no Content-Length: counted as it arrives
     assert upload(client, name="evil.exe").status_code == 415
     assert upload(client, name="../../etc/passwd.md").json()["added"] == 1  # stored by its bare name
     assert upload(client, name="empty.md", text="").status_code == 400

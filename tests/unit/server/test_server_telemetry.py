@@ -52,3 +52,17 @@ def test_json_log_lines_carry_the_request_id() -> None:
     finally:
         REQUEST_ID.reset(token)
     assert line["request_id"] == "req-7" and line["status"] == 200 and line["msg"] == "request"
+
+
+def test_otlp_export_needs_its_extra_and_is_off_by_default() -> None:
+    import importlib.util
+
+    import pytest
+
+    from llmkit.errors import MissingExtra
+    from llmkit.server.telemetry import setup_otlp
+
+    setup_otlp(None)  # not configured: nothing happens, nothing is imported
+    if importlib.util.find_spec("opentelemetry.exporter") is None:
+        with pytest.raises(MissingExtra, match="otlp"):
+            setup_otlp("http://127.0.0.1:4318/v1/traces")
