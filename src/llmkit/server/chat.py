@@ -36,7 +36,6 @@ class Call:
     params: GenerationParams
     n: int
     kind: str  # "chat" or "text"
-    cache_key: str | None = None
 
     @property
     def model_id(self) -> str:
