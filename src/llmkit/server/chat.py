@@ -8,7 +8,7 @@ iterator, which stops generation.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -36,26 +36,32 @@ class Call:
     params: GenerationParams
     n: int
     kind: str  # "chat" or "text"
+    #: True once the client has gone away (``Request.is_disconnected``): a whole reply then stops early
+    gone: Callable[[], Awaitable[bool]] | None = None
 
     @property
     def model_id(self) -> str:
         return self.state.chat.id
 
 
-async def chat_completion(state: ServerState, caller: Caller, body: ChatRequest) -> Any:
+async def chat_completion(
+    state: ServerState, caller: Caller, body: ChatRequest, gone: Callable[[], Awaitable[bool]] | None = None
+) -> Any:
     if body.model.startswith(RAG_PREFIX):
         return await rag.rag_completion(state, caller, body)
     _check_model(state, body.model)
     caller.require("chat")
     messages = [convert.to_message(m) for m in body.messages]
     params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
-    call = Call(state, caller, messages, params, body.n, "chat")
+    call = Call(state, caller, messages, params, body.n, "chat", gone)
     if body.stream:
         return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
     return await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
 
 
-async def text_completion(state: ServerState, caller: Caller, body: CompletionRequest) -> Any:
+async def text_completion(
+    state: ServerState, caller: Caller, body: CompletionRequest, gone: Callable[[], Awaitable[bool]] | None = None
+) -> Any:
     _check_model(state, body.model)
     caller.require("chat")
     if isinstance(body.prompt, list) and len(body.prompt) != 1:
@@ -64,7 +70,7 @@ async def text_completion(state: ServerState, caller: Caller, body: CompletionRe
     if not prompt.strip():
         raise InputError("prompt is empty")
     params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
-    call = Call(state, caller, [Message.user(prompt)], params, body.n, "text")
+    call = Call(state, caller, [Message.user(prompt)], params, body.n, "text", gone)
     if body.stream:
         return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
     return await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
@@ -113,11 +119,8 @@ async def _semantic(call: Call, key: str, request: dict[str, Any]) -> dict[str, 
 
 
 async def _complete(call: Call) -> dict[str, Any]:
-    served = call.state.chat
-    replies: list[ChatResponse] = []
-    async with served.gate.slot():
-        for _ in range(call.n):
-            replies.append(await served.worker.run(_generate, call))
+    async with call.state.chat.gate.slot():
+        replies = await _collect(call)
     usage = Usage(0, 0)
     for r in replies:
         usage = convert.add_usage(usage, r.usage)
@@ -138,11 +141,24 @@ def _finish(reply: ChatResponse | ChatChunk) -> str | None:
     return "tool_calls" if reply.tool_calls else reply.finish_reason
 
 
-def _generate(call: Call) -> ChatResponse:
-    """On the model's worker thread: check the token budget, then generate (traced)."""
-    _check_budget(call)
-    with tracer().start_as_current_span("generate"), _attributes(call):
-        return call.state.chat.model.chat(call.messages, call.params)
+async def _collect(call: Call) -> list[ChatResponse]:
+    """Whole replies, generated as streams so that a client that goes away stops its generation."""
+    pieces: dict[int, list[str]] = {}
+    last: dict[int, ChatChunk] = {}
+    items = call.state.chat.worker.iterate(lambda: _chunks(call))
+    try:
+        async for index, chunk in items:
+            pieces.setdefault(index, []).append(chunk.text)
+            last[index] = chunk
+            if call.gone is not None and await call.gone():
+                raise ApiError(499, "the client closed the request", code="client_closed")
+    finally:
+        await items.aclose()
+    return [
+        ChatResponse("".join(pieces[i]), last[i].usage or Usage(), last[i].finish_reason or "stop", call.model_id,
+                     tool_calls=last[i].tool_calls)
+        for i in sorted(pieces)
+    ]  # fmt: skip
 
 
 def _check_budget(call: Call) -> None:

@@ -105,3 +105,22 @@ def test_client_disconnect_stops_generation(live: Live) -> None:
     assert time.perf_counter() - start < 4  # 400 tokens would take ~5 s or more on this machine
     traces = httpx.get(f"{live.url}/v1/traces", headers=live.headers(), params={"limit": 5}).json()["data"]
     assert any(t["finish_reason"] == "abandoned" for t in traces)
+
+
+def test_client_disconnect_stops_a_whole_reply(live: Live) -> None:
+    """A non-streamed request whose client gives up is generated as a stream and stopped at the next token."""
+    rid = f"gone-{time.time_ns()}"
+    headers = {**live.headers("chat"), "X-Request-ID": rid}
+    long = {"model": MODEL, "messages": [{"role": "user", "content": "Write a long story about a cat."}],
+            "max_tokens": 400, "temperature": 0.8}  # fmt: skip
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{live.url}/v1/chat/completions", headers=headers, json=long, timeout=2.0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        traces = httpx.get(f"{live.url}/v1/traces", headers=live.headers(), params={"limit": 10}).json()["data"]
+        mine = [t for t in traces if t["attributes"].get("request_id") == rid]
+        if mine:
+            break
+        time.sleep(0.5)
+    assert mine and mine[0]["finish_reason"] == "abandoned"
+    assert len(mine[0]["output"].split()) < 300

@@ -218,7 +218,7 @@ def test_semantic_cache(make_client: Callable[..., Any]) -> None:
 def test_queue_full_is_429(make_client: Callable[..., Any]) -> None:
     import threading
 
-    client = make_client(delay_s=0.5, queue_size=0)
+    client = make_client(delay_s=2.0, queue_size=0)
     statuses: list[int] = []
 
     def one() -> None:

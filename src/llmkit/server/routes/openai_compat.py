@@ -7,7 +7,7 @@ import base64
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from llmkit.errors import InputError
 from llmkit.server import chat
@@ -21,13 +21,17 @@ _MAX_EMBED_CHARS = 100_000
 
 
 @router.post("/chat/completions", summary="Chat (plain or streamed); rag/<collection> models answer with citations")
-async def chat_completions(body: ChatRequest, state: State, who: Annotated[Caller, Depends(caller(None))]) -> Any:
-    return await chat.chat_completion(state, who, body)
+async def chat_completions(
+    body: ChatRequest, request: Request, state: State, who: Annotated[Caller, Depends(caller(None))]
+) -> Any:
+    return await chat.chat_completion(state, who, body, request.is_disconnected)
 
 
 @router.post("/completions", summary="Text completion of one prompt (sent to the chat model as a user turn)")
-async def completions(body: CompletionRequest, state: State, who: Annotated[Caller, Depends(caller("chat"))]) -> Any:
-    return await chat.text_completion(state, who, body)
+async def completions(
+    body: CompletionRequest, request: Request, state: State, who: Annotated[Caller, Depends(caller("chat"))]
+) -> Any:
+    return await chat.text_completion(state, who, body, request.is_disconnected)
 
 
 @router.post("/embeddings", summary="Embed texts with the configured embedder (float or base64)")
