@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from conftest import Live
+from live_server import Live
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,8 +10,7 @@ import httpx
 import numpy as np
 import openai
 import pytest
-
-from conftest import MODEL, Live
+from live_server import MODEL, Live
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ASK = [{"role": "user", "content": "Say hello."}]

@@ -7,8 +7,7 @@ import socket
 
 import httpx
 import pytest
-
-from conftest import MODEL, Live
+from live_server import MODEL, Live
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from conftest import MODEL, Live
+from live_server import MODEL, Live
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,11 +10,6 @@ import pytest
 
 from llmkit.testing import FakeChatModel, HashEmbedder
 
-FAQ = (
-    "# Warranty\n\nThe Acme Widget has a three year warranty from the date of purchase.\n\n"
-    "# Shipping\n\nShipping takes five days.\n"
-)
-
 
 @pytest.fixture
 def make_client(tmp_path: Path) -> Iterator[Callable[..., Any]]:
@@ -44,9 +39,3 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 @pytest.fixture
 def client(make_client: Callable[..., Any]) -> Any:
     return make_client()
-
-
-def upload(client: Any, collection: str = "docs", name: str = "faq.md", text: str = FAQ) -> Any:
-    return client.post(
-        f"/v1/collections/{collection}/documents", files={"files": (name, text.encode(), "text/markdown")}
-    )

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_fakes import upload
 
-from conftest import upload
 from llmkit.config import load_settings
 from llmkit.errors import ConfigError
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-
-from conftest import upload
+from server_fakes import upload
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from conftest import upload
+from server_fakes import upload
+
 from llmkit.server.telemetry import REQUEST_ID, JsonFormatter
 
 
