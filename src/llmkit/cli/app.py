@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import ask, collections, ingest, init, models, search, store, traces
+from llmkit.cli import ask, collections, ingest, init, keys, models, search, serve, store, traces
 
 app = typer.Typer(
     name="llmkit",
@@ -52,4 +52,6 @@ app.command("chat")(ask.chat)
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
 app.add_typer(store.app, name="store")
