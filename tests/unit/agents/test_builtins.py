@@ -212,13 +212,11 @@ def test_python_sandbox_runs_code_and_holds_its_limits(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not network_isolation(), reason="this kernel does not allow network namespaces")
 def test_python_sandbox_has_no_network_even_without_the_audit_hook(tmp_path: Path) -> None:
-    from llmkit.agents.builtins.sandbox import network_isolation as isolation
-
     import subprocess
     import sys
 
     code = "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=1)\nexcept OSError as e:\n    print(e)"
-    out = subprocess.run([*isolation(), sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    out = subprocess.run([*network_isolation(), sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
     assert "unreachable" in out.stdout or "refused" in out.stdout
 
 
