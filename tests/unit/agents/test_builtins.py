@@ -215,7 +215,7 @@ def test_python_sandbox_has_no_network_even_without_the_audit_hook(tmp_path: Pat
     import subprocess
     import sys
 
-    code = "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=1)\nexcept OSError as e:\n    print(e)"
+    code = "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), 1)\nexcept OSError as e:\n    print(e)"
     command = [*network_isolation(), sys.executable, "-c", code]
     out = subprocess.run(command, capture_output=True, text=True, timeout=20)
     assert "unreachable" in out.stdout or "refused" in out.stdout
