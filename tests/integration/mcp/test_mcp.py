@@ -32,10 +32,11 @@ def test_time_server_tools_in_an_agent() -> None:
         tools = {t.name: t for t in server.tools()}
         assert {"get_current_time", "convert_time"} <= set(tools)
         assert not tools["get_current_time"].side_effects  # the server marks it read-only
+        convert = '{"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}'
         turns = [
             [ToolCall("a", "get_current_time", '{"tz": "UTC"}'),  # schema-invalid: stopped before the server
              ToolCall("b", "get_current_time", '{"timezone": "Mars/Olympus"}'),  # the server's own error
-             ToolCall("c", "convert_time", '{"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}')],
+             ToolCall("c", "convert_time", convert)],
             "It is 21:00 in Tokyo.",
         ]  # fmt: skip
         result = Agent(ScriptedToolModel(turns=turns), list(tools.values())).run("Noon UTC in Tokyo?")
