@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax")
+HEAVY += ("mcp", "jsonschema", "uvicorn", "starlette")  # agents extra
 
 
 def loaded_after(code: str) -> set[str]:
