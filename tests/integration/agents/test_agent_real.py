@@ -50,7 +50,7 @@ def test_cli_agent_streams_steps(project: Path, capsys: pytest.CaptureFixture[st
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
     out, err = capsys.readouterr()
-    assert code == 0 and "stopped:" in err
+    assert code == 0 and "stopped:" in err and (out.strip() or "→ calculator" in out or "max_steps" in err)
     code = 0
     try:
         main(["-C", str(project), "agent", "x", "--tools", "nope"])
