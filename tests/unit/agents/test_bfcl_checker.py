@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
 from shared_data import SHARED_DATA, shared_data_missing
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "bfcl.py"
