@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from llmkit.errors import InputError
 from llmkit.types import Usage
 
-StopReason = str  # "answer", "max_steps", "max_tokens", "max_seconds", "max_cost", "error"
+#: Why a run ended: "answer", "max_steps", "max_tokens", "max_seconds", "max_cost", or "context_length" (the
+#: conversation outgrew the model's context window).
+StopReason = str
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from llmkit.agents.budget import Budget, Meter, StopReason
 from llmkit.agents.memory import Memory
 from llmkit.agents.tools import Tool, ToolResult
 from llmkit.agents.trace import record_tool_call
-from llmkit.errors import InputError
+from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.observe.traces import TracedModel, TraceStore, trace_attributes
 from llmkit.types import ChatResponse, GenerationParams, Message, ToolCall, Usage
@@ -155,7 +155,12 @@ class Agent:
             if reason:
                 break
             messages = [Message.system(self.system), *history, *new]
-            reply, step, reason = self._ask(messages, meter, run_id)
+            try:
+                reply, step, reason = self._ask(messages, meter, run_id)
+            except ContextLengthExceeded:
+                if not steps:
+                    raise  # the task alone does not fit: the caller must know
+                reply, step, reason = None, None, "context_length"
             if step is not None:
                 steps.append(step)
                 yield step

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from llmkit.agents import Agent, Budget, Memory, Prices, tool, untrusted
-from llmkit.errors import InputError
+from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.observe.traces import TraceStore
 from llmkit.testing import ScriptedToolModel
-from llmkit.types import Message, ToolCall
+from llmkit.types import GenerationParams, Message, ToolCall
 
 SEEN: list[tuple[int, int]] = []
 
@@ -206,3 +206,16 @@ def test_iter_streams_steps_and_sets_result() -> None:
     run = Agent(model, [add]).iter("2+2")
     kinds = [s.kind for s in run]
     assert kinds == ["model", "tool", "model", "stop"] and run.result is not None and run.result.answer == "4"
+
+
+def test_outgrowing_the_context_window_ends_the_run() -> None:
+    @tool
+    def page() -> str:
+        """A long page."""
+        return "word " * 300
+
+    model = ScriptedToolModel(turns=[call("page", "{}")], window=900)
+    result = Agent(model, [page], params=GenerationParams(max_tokens=50)).run("read")
+    assert result.stop_reason == "context_length" and result.steps[-1].kind == "stop"
+    with pytest.raises(ContextLengthExceeded):
+        Agent(model, [page], params=GenerationParams(max_tokens=50)).run("word " * 1000)
