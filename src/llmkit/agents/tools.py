@@ -26,6 +26,8 @@ from llmkit.types import ToolCall, ToolSpec
 
 #: Longest observation (in characters) a tool's result may put into the prompt; the rest is cut.
 MAX_RESULT_CHARS = 8000
+#: Longest arguments text accepted from the model.
+MAX_ARGUMENT_CHARS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +129,16 @@ class Tool:
 
     def invoke(self, call: ToolCall) -> ToolResult:
         """Validate, then run; every failure becomes an error result the model can read."""
+        if len(call.arguments or "") > MAX_ARGUMENT_CHARS:
+            return ToolResult(
+                f"error: the arguments for {self.name} are longer than {MAX_ARGUMENT_CHARS} characters", True
+            )
         try:
             args = self.check(call)
         except InputError as e:
             return ToolResult(f"error: {e.message}. Call {self.name} again with arguments matching its schema.", True)
+        except (RecursionError, ValueError, TypeError) as e:  # e.g. absurdly nested JSON
+            return ToolResult(f"error: the arguments for {self.name} could not be read ({type(e).__name__})", True)
         try:
             value = self.fn(**args)
         except Exception as e:

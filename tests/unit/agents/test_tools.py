@@ -103,3 +103,16 @@ def test_long_results_are_cut() -> None:
 
     out = big.invoke(ToolCall("1", "big", "{}")).content
     assert len(out) < 8100 and "more characters" in out
+
+
+def test_hostile_arguments_are_refused_not_raised() -> None:
+    for arguments in (
+        "[" * 100_000 + "]" * 100_000,
+        "[" * 20_000 + "]" * 20_000,
+        '{"width": "' + "9" * 200_000 + '"}',
+        "",
+        "null",
+        "{}",
+    ):
+        result = area.invoke(ToolCall("1", "area", arguments))
+        assert result.is_error, arguments[:20]
