@@ -203,7 +203,8 @@ class Agent:
         params = replace(self.params, max_tokens=allowance, tools=specs, tool_choice="auto")
         index = meter.steps
         meter.steps += 1
-        with trace_attributes(kind="agent", agent=self.name, agent_run=run_id, step=index) as span:
+        tool_specs = [spec.to_openai() for spec in specs]  # the whole request: messages, params and these
+        with trace_attributes(kind="agent", agent=self.name, agent_run=run_id, step=index, tools=tool_specs) as span:
             reply, timed_out = _stream(self.model, messages, params, meter.time_left())
         completion = self.model.count_tokens(reply.text)
         meter.add(reply.usage, prompt, completion)

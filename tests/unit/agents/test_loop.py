@@ -173,6 +173,7 @@ def test_every_step_is_traced(tmp_path: Path) -> None:
     assert {t.attributes["agent_run"] for t in traces} == {result.run_id}
     first = traces[0]
     assert first.messages[-1].content == "2+3?" and first.params["tools"] == ["add"]
+    assert first.attributes["tools"][0]["function"]["parameters"]["required"] == ["a", "b"]
     assert first.usage.prompt_tokens and first.usage.completion_tokens is not None
     bad, good = traces[1], traces[3]
     assert bad.error and "invalid arguments" in bad.output and good.output == "5" and good.error is None
