@@ -12,7 +12,10 @@ run's id. Tool output enters the prompt wrapped as untrusted data (``untrusted``
 
 from __future__ import annotations
 
+import contextvars
 import json
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +31,7 @@ from llmkit.agents.trace import record_tool_call
 from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.observe.traces import TracedModel, TraceStore, trace_attributes
-from llmkit.types import ChatResponse, GenerationParams, Message, ToolCall, Usage
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, ToolCall, Usage
 
 SYSTEM = (
     "You are a careful assistant that can call tools. Call a tool when it helps; when you know the answer, "
@@ -244,26 +247,52 @@ class Agent:
 def _stream(
     model: ChatModel, messages: list[Message], params: GenerationParams, time_left: float | None
 ) -> tuple[ChatResponse, bool]:
-    """Stream a reply, stopping early when ``time_left`` runs out. Returns the reply and whether time ran out."""
+    """Stream a reply; stop waiting when ``time_left`` runs out. Returns the reply and whether time ran out.
+
+    The stream is read on a helper thread so the deadline holds even when a backend sends nothing until
+    the end (llama.cpp sends a tool-protocol reply whole): the loop returns on time, and the abandoned
+    stream is closed (and traced as abandoned) at its next chunk.
+    """
     start = time.monotonic()
+    chunks: queue.Queue[ChatChunk | BaseException | None] = queue.Queue()
+    abandon = threading.Event()
+
+    def pump() -> None:
+        stream = model.stream(messages, params)
+        try:
+            for chunk in stream:
+                chunks.put(chunk)
+                if abandon.is_set():
+                    break
+        except BaseException as e:
+            chunks.put(e)
+        finally:
+            stream.close()  # type: ignore[attr-defined]
+            chunks.put(None)
+
+    context = contextvars.copy_context()  # the trace attributes travel with the call
+    threading.Thread(target=context.run, args=(pump,), name="llmkit-agent-stream", daemon=True).start()
     parts: list[str] = []
-    last = None
+    last: ChatChunk | None = None
     timed_out = False
-    stream = model.stream(messages, params)
-    try:
-        for chunk in stream:
-            parts.append(chunk.text)
-            last = chunk
-            if time_left is not None and time.monotonic() - start >= time_left:
-                timed_out = chunk.finish_reason is None
-                break
-    finally:
-        stream.close()  # type: ignore[attr-defined]
+    while True:
+        wait = None if time_left is None else max(time_left - (time.monotonic() - start), 0.0)
+        try:
+            item = chunks.get(timeout=wait)
+        except queue.Empty:
+            abandon.set()
+            timed_out = True
+            break
+        if item is None:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        parts.append(item.text)
+        last = item
     usage = last.usage if last is not None and last.usage is not None else Usage()
     finish = last.finish_reason if last is not None and last.finish_reason else "length"
     calls = last.tool_calls if last is not None and not timed_out else ()
-    reply = ChatResponse("".join(parts), usage, finish, model.name, time.monotonic() - start, calls)
-    return reply, timed_out
+    return ChatResponse("".join(parts), usage, finish, model.name, time.monotonic() - start, calls), timed_out
 
 
 def _invoke_all(

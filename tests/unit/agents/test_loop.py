@@ -139,6 +139,19 @@ def test_budget_max_seconds_with_a_slow_model() -> None:
     assert result.stop_reason == "max_seconds" and 0.9 <= elapsed <= 1.1
 
 
+def test_budget_max_seconds_when_the_reply_arrives_whole(tmp_path: Path) -> None:
+    """llama.cpp sends a tool-protocol reply in one piece at the end: the deadline must hold anyway."""
+    store = TraceStore(tmp_path / "traces.db")
+    model = ScriptedToolModel(turns=[call("add", '{"a": 1, "b": 1}')], delay_s=2.0)
+    start = time.monotonic()
+    result = Agent(model, [add], budget=Budget(max_steps=None, max_seconds=0.5), trace_store=store).run("loop")
+    assert result.stop_reason == "max_seconds" and 0.45 <= time.monotonic() - start <= 0.55
+    assert SEEN == []  # the call that came too late is not run
+    time.sleep(1.8)  # the abandoned stream ends in the background and is traced with the run's attributes
+    (trace,) = store.list()
+    assert trace.attributes["agent_run"] == result.run_id and trace.finish_reason == "abandoned"
+
+
 def test_budget_max_seconds_with_a_slow_tool() -> None:
     @tool
     def slow() -> str:
