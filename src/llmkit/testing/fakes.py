@@ -141,9 +141,12 @@ Turn = str | ToolCall | Sequence[ToolCall] | tuple[str, Sequence[ToolCall]]
 class ScriptedToolModel(FakeChatModel):
     """A ``FakeChatModel`` whose turns may call tools: each turn is text, a ``ToolCall``, a list of them
     (parallel calls), or ``(text, calls)``. The last turn repeats; ``turns`` may be a function of the messages.
+    Calls are dropped when the request offers no tools or says ``tool_choice="none"``.
 
-    >>> m = ScriptedToolModel([ToolCall("c1", "add", '{"a": 2}'), "4"])
-    >>> m.chat([Message.user("2+2?")]).tool_calls[0].name, m.chat([Message.user("ok")]).text
+    >>> m = ScriptedToolModel(turns=[ToolCall("c1", "add", '{"a": 2}'), "4"])
+    >>> from llmkit.types import ToolSpec
+    >>> p = GenerationParams(tools=(ToolSpec("add"),))
+    >>> m.chat([Message.user("2+2?")], p).tool_calls[0].name, m.chat([Message.user("ok")], p).text
     ('add', '4')
     """
 
@@ -166,6 +169,8 @@ class ScriptedToolModel(FakeChatModel):
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
         params = params or GenerationParams()
         text, calls = self._turn(messages)
+        if params.tool_choice == "none" or not params.tools:
+            calls = ()  # as a real backend: no tools offered, no calls
         self.replies = [text + "".join(c.arguments for c in calls)]  # what the turn costs in tokens
         pieces, finish, prompt_tokens = self._reply(messages, params)
         completion = self.count_tokens("".join(pieces))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -109,15 +110,20 @@ def test_tool_output_is_marked_untrusted_and_cannot_close_the_tag() -> None:
     assert untrusted("t", "x").endswith("</tool_output>")
 
 
+def never_answers(text: str = ""):
+    """Turns that call ``add`` with new arguments every time (a repeated call would be answered from memory)."""
+    return lambda messages: (text, [call("add", json.dumps({"a": len(messages), "b": 1}))])
+
+
 def test_budget_max_steps() -> None:
-    model = ScriptedToolModel(turns=[call("add", '{"a": 1, "b": 1}')])  # never answers
+    model = ScriptedToolModel(turns=never_answers())
     result = Agent(model, [add], budget=Budget(max_steps=5)).run("loop")
     assert result.stop_reason == "max_steps" and len(model.calls) == 5
 
 
 def test_budget_max_tokens_is_never_passed() -> None:
     chatter = ("word " * 60).strip()
-    model = ScriptedToolModel(turns=[(chatter, [call("add", '{"a": 1, "b": 1}')])])
+    model = ScriptedToolModel(turns=never_answers(chatter))
     result = Agent(model, [add], budget=Budget(max_steps=None, max_tokens=1000)).run("loop")
     assert result.stop_reason == "max_tokens"
     assert 900 <= result.usage.total_tokens <= 1000
@@ -125,14 +131,14 @@ def test_budget_max_tokens_is_never_passed() -> None:
 
 def test_budget_max_cost_is_never_passed() -> None:
     chatter = ("word " * 60).strip()
-    model = ScriptedToolModel(turns=[(chatter, [call("add", '{"a": 1, "b": 1}')])])
+    model = ScriptedToolModel(turns=never_answers(chatter))
     budget = Budget(max_steps=None, max_cost=2.0, prices=Prices(prompt_per_1k=0.5, completion_per_1k=10.0))
     result = Agent(model, [add], budget=budget).run("loop")
     assert result.stop_reason == "max_cost" and 1.8 <= result.cost <= 2.0
 
 
 def test_budget_max_seconds_with_a_slow_model() -> None:
-    model = ScriptedToolModel(turns=[("thinking " * 20, [call("add", '{"a": 1, "b": 1}')])], delay_s=0.3)
+    model = ScriptedToolModel(turns=never_answers("thinking " * 20), delay_s=0.3)
     start = time.monotonic()
     result = Agent(model, [add], budget=Budget(max_steps=None, max_seconds=1.0)).run("loop")
     elapsed = time.monotonic() - start
@@ -224,12 +230,22 @@ def test_iter_streams_steps_and_sets_result() -> None:
 
 def test_outgrowing_the_context_window_ends_the_run() -> None:
     @tool
-    def page() -> str:
+    def page(n: int) -> str:
         """A long page."""
         return "word " * 300
 
-    model = ScriptedToolModel(turns=[call("page", "{}")], window=900)
+    model = ScriptedToolModel(turns=lambda ms: call("page", json.dumps({"n": len(ms)})), window=900)
     result = Agent(model, [page], params=GenerationParams(max_tokens=50)).run("read")
     assert result.stop_reason == "context_length" and result.steps[-1].kind == "stop"
     with pytest.raises(ContextLengthExceeded):
         Agent(model, [page], params=GenerationParams(max_tokens=50)).run("word " * 1000)
+
+
+def test_a_repeated_call_is_not_run_again_and_the_next_reply_must_answer() -> None:
+    same = call("add", '{"a": 2, "b": 3}')
+    model = ScriptedToolModel(turns=[same, ToolCall("c2", "add", '{"b": 3, "a": 2}'), "5"])
+    result = Agent(model, [add]).run("2+3?")
+    assert SEEN == [(2, 3)] and result.answer == "5"
+    second = [s for s in result.steps if s.kind == "tool"][1].result
+    assert second.content.startswith("5\n(this exact call was already made")
+    assert [p.tool_choice for _, p in model.calls] == ["auto", "auto", "none"]

@@ -50,4 +50,5 @@ def main():
     exec(code, {"__name__": "__main__", "__file__": script})
 
 
-main()
+if __name__ == "__main__":
+    main()
