@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
             parsed_all += parsed
             seconds.append(took)
             results.append({"id": row["id"], "category": category, "correct": ok, "calls": calls, "tokens": tokens})
+            print("+" if ok else ".", end="", file=sys.stderr, flush=True)
         n = len(rows)
         totals.append((n, correct))
         print(

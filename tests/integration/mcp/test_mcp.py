@@ -110,8 +110,8 @@ def test_llmkit_mcp_serve_http_with_llmkit_client(http_server: str) -> None:
         assert not any(t.side_effects for t in tools.values())
         cols = tools["collections"].invoke(ToolCall("1", "collections", "{}"))
         assert "samples" in cols.content
-        answer = tools["ask"].invoke(ToolCall("2", "ask", '{"question": "How long is the Acme Widget 3000 warranty?"}'))
-        assert not answer.is_error and json.loads(answer.content)["citations"]
+        hits = tools["search"].invoke(ToolCall("2", "search", '{"query": "Acme Widget 3000 warranty", "k": 2}'))
+        assert not hits.is_error and len(json.loads(hits.content)["result"]) == 2  # (ask: see tests/unit/mcp)
         missing = tools["search"].invoke(ToolCall("3", "search", '{"query": "x", "collection": "nope"}'))
         assert missing.is_error and "no collection" in missing.content
 
