@@ -41,7 +41,18 @@ def _hook(event, args):
             raise PermissionError(f"sandbox: {event} outside the scratch folder is not allowed")
 
 
+def _limits(cpu_s, memory_mb, file_mb):
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb << 20, file_mb << 20))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main():
+    _limits(*(int(a) for a in sys.argv[2:5]))  # set here, not in preexec_fn (unsafe when the parent has threads)
     script = os.path.join(SCRATCH, "main.py")
     with open(script, encoding="utf-8") as f:
         code = compile(f.read(), "main.py", "exec")

@@ -5,7 +5,8 @@ Isolation, in layers (each says what it stops):
 - a fresh network namespace via ``unshare -n`` (or ``unshare -rn`` without root) where the kernel
   allows it: no interface but a down loopback, so no connection can leave; ``network_isolation()``
   reports which applied;
-- rlimits: CPU seconds, address space (memory), largest file written, open files, no core dumps;
+- rlimits (set by the child on itself before the program runs): CPU seconds, address space (memory),
+  largest file written, open files, no core dumps;
 - a wall-clock timeout that kills the whole process group;
 - an empty environment, ``python -I`` (no user site, no PYTHON* variables), the scratch folder as cwd;
 - a Python audit hook (``_sandbox_boot.py``) refusing sockets, subprocesses, ``fork``/``exec``,
@@ -48,16 +49,6 @@ def network_isolation() -> tuple[str, ...]:
     return ()
 
 
-def _limits(cpu_s: int, memory_mb: int, file_mb: int) -> None:  # runs in the child before exec
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb << 20, file_mb << 20))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def run_python(
     code: str, scratch: Path, *, cpu_s: int = 5, memory_mb: int = 512, timeout_s: float = 10.0, file_mb: int = 16
 ) -> tuple[int | None, str]:
@@ -68,11 +59,12 @@ def run_python(
         raise InputError(f"the program is longer than {MAX_CODE} characters")
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "main.py").write_text(code, encoding="utf-8")
-    command = [*network_isolation(), sys.executable, "-I", str(BOOT), str(scratch)]
+    limits = [str(cpu_s), str(memory_mb), str(file_mb)]
+    command = [*network_isolation(), sys.executable, "-I", str(BOOT), str(scratch), *limits]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
     proc = subprocess.Popen(
         command, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True, preexec_fn=functools.partial(_limits, cpu_s, memory_mb, file_mb),
+        start_new_session=True,
     )  # fmt: skip
     try:
         out, _ = proc.communicate(timeout=timeout_s)
