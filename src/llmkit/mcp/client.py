@@ -117,13 +117,14 @@ class MCPClient:
                 return tools
 
     def call(self, name: str, arguments: Mapping[str, Any]) -> str:
-        """Call a tool; its text content, or ``MCPToolError`` when the server says it failed."""
+        """Call a tool; its structured result as JSON (else its text), or ``MCPToolError`` when it failed."""
         result = self._run(self._client.call_tool(name, dict(arguments)))
-        text = "\n".join(_content_text(c) for c in result.content)
-        if not text and result.structured_content is not None:
+        if result.structured_content is not None and not result.is_error:  # one JSON value, not one block per item
             import json
 
             text = json.dumps(result.structured_content, ensure_ascii=False)
+        else:
+            text = "\n".join(_content_text(c) for c in result.content)
         if result.is_error:
             raise MCPToolError(text or "the tool failed")
         return text
