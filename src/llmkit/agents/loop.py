@@ -12,15 +12,9 @@ run's id. Tool output enters the prompt wrapped as untrusted data (``untrusted``
 
 from __future__ import annotations
 
-import contextvars
 import json
-import queue
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -28,10 +22,11 @@ from llmkit.agents.budget import Budget, Meter, StopReason
 from llmkit.agents.memory import Memory
 from llmkit.agents.tools import Tool, ToolResult
 from llmkit.agents.trace import record_tool_call
+from llmkit.agents.waiting import invoke_all, stream_reply
 from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.observe.traces import TracedModel, TraceStore, trace_attributes
-from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, ToolCall, Usage
+from llmkit.types import ChatResponse, GenerationParams, Message, ToolCall, Usage
 
 SYSTEM = (
     "You are a careful assistant that can call tools. Call a tool when it helps; when you know the answer, "
@@ -214,7 +209,7 @@ class Agent:
         meter.steps += 1
         tool_specs = [spec.to_openai() for spec in specs]  # the whole request: messages, params and these
         with trace_attributes(kind="agent", agent=self.name, agent_run=run_id, step=index, tools=tool_specs) as span:
-            reply, timed_out = _stream(self.model, messages, params, meter.time_left())
+            reply, timed_out = stream_reply(self.model, messages, params, meter.time_left())
         step = Step(index, "model", reply.text, reply.tool_calls, usage=reply.usage, trace_id=span.trace_id)
         if timed_out:  # what the abandoned reply spent is unknown (and the backend may still be busy with it)
             meter.add(Usage(), prompt, 0)
@@ -232,7 +227,7 @@ class Agent:
         runnable = {
             i: (c, self.tools[c.name]) for i, (c, v) in enumerate(zip(calls, verdicts, strict=True)) if v is None
         }
-        results = _invoke_all(runnable, meter.time_left()) if runnable else {}
+        results = invoke_all(runnable, meter.time_left()) if runnable else {}
         for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True)):
             if verdict is None:
                 result, seconds = results[i]
@@ -267,76 +262,3 @@ def _key(call: ToolCall) -> tuple[str, str]:
         return call.name, json.dumps(json.loads(call.arguments or "{}"), sort_keys=True)
     except (ValueError, RecursionError):
         return call.name, call.arguments
-
-
-def _stream(
-    model: ChatModel, messages: list[Message], params: GenerationParams, time_left: float | None
-) -> tuple[ChatResponse, bool]:
-    """Stream a reply; stop waiting when ``time_left`` runs out. Returns the reply and whether time ran out.
-
-    The stream is read on a helper thread so the deadline holds even when a backend sends nothing until
-    the end (llama.cpp sends a tool-protocol reply whole): the loop returns on time, and the abandoned
-    stream is closed (and traced as abandoned) at its next chunk.
-    """
-    start = time.monotonic()
-    chunks: queue.Queue[ChatChunk | BaseException | None] = queue.Queue()
-    abandon = threading.Event()
-
-    def pump() -> None:
-        stream = model.stream(messages, params)
-        try:
-            for chunk in stream:
-                chunks.put(chunk)
-                if abandon.is_set():
-                    break
-        except BaseException as e:
-            chunks.put(e)
-        finally:
-            stream.close()  # type: ignore[attr-defined]
-            chunks.put(None)
-
-    context = contextvars.copy_context()  # the trace attributes travel with the call
-    threading.Thread(target=context.run, args=(pump,), name="llmkit-agent-stream", daemon=True).start()
-    parts: list[str] = []
-    last: ChatChunk | None = None
-    timed_out = False
-    while True:
-        wait = None if time_left is None else max(time_left - (time.monotonic() - start), 0.0)
-        try:
-            item = chunks.get(timeout=wait)
-        except queue.Empty:
-            abandon.set()
-            timed_out = True
-            break
-        if item is None:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        parts.append(item.text)
-        last = item
-    usage = last.usage if last is not None and last.usage is not None else Usage()
-    finish = last.finish_reason if last is not None and last.finish_reason else "length"
-    calls = last.tool_calls if last is not None and not timed_out else ()
-    return ChatResponse("".join(parts), usage, finish, model.name, time.monotonic() - start, calls), timed_out
-
-
-def _invoke_all(
-    runnable: dict[int, tuple[ToolCall, Tool]], time_left: float | None
-) -> dict[int, tuple[ToolResult, float]]:
-    """Run the calls concurrently; a call still running when time is up gets an error result."""
-
-    def timed(call: ToolCall, tool: Tool) -> tuple[ToolResult, float]:
-        start = time.monotonic()
-        return tool.invoke(call), time.monotonic() - start
-
-    out: dict[int, tuple[ToolResult, float]] = {}
-    pool = ThreadPoolExecutor(max_workers=min(4, len(runnable)), thread_name_prefix="llmkit-tool")
-    futures = {i: (call, pool.submit(timed, call, tool)) for i, (call, tool) in runnable.items()}
-    deadline = None if time_left is None else time.monotonic() + max(time_left, 0.0)
-    for i, (call, future) in futures.items():
-        try:
-            out[i] = future.result(None if deadline is None else max(deadline - time.monotonic(), 0.0))
-        except FutureTimeout:
-            out[i] = (ToolResult(f"error: {call.name} did not finish before the time budget ran out", True), 0.0)
-    pool.shutdown(wait=False, cancel_futures=True)
-    return out
