@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         plain["tokens"].append(reply.usage.total_tokens or 0)
         plain["ok"] += correct(final_number(reply.text), expected)
 
+        ok_before = tooled["ok"]
         agent = Agent(model, [calculator()], system=TOOLED, budget=budget, params=params)
         result = agent.run(p["question"])
         tooled["seconds"].append(result.seconds)
@@ -105,7 +106,10 @@ def main(argv: list[str] | None = None) -> None:
         tooled["calls"] += len(tool_steps)
         tooled["rejected"] += sum(1 for s in tool_steps if s.result is not None and s.result.is_error)
         tooled["stops"][result.stop_reason] = tooled["stops"].get(result.stop_reason, 0) + 1
-        print(".", end="", flush=True)
+        mark = (
+            f"{'+' if correct(final_number(reply.text), expected) else '.'}{'+' if tooled['ok'] > ok_before else '.'}"
+        )
+        print(mark, end=" ", file=sys.stderr, flush=True)  # plain, with calculator
     print()
     n = len(problems)
     print(f"{'mode':<18} {'accuracy':>9} {'tokens/q':>9} {'s/q':>7}")
