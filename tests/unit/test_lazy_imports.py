@@ -6,8 +6,11 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax")
-HEAVY += ("mcp", "jsonschema", "uvicorn", "starlette")  # agents extra
+HEAVY = (
+    "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
+    "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
+)  # fmt: skip
+HEAVY += ("mcp", "jsonschema")  # agents extra
 
 
 def loaded_after(code: str) -> set[str]:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import agent, ask, collections, ingest, init, mcp, models, search, traces
+from llmkit.cli import agent, ask, collections, ingest, init, keys, mcp, models, search, serve, traces
 
 app = typer.Typer(
     name="llmkit",
@@ -54,3 +54,5 @@ app.add_typer(mcp.app, name="mcp")
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
