@@ -99,6 +99,11 @@ class RagSettings(_Section):
     )
 
 
+class PromptSettings(_Section):
+    dir: str = Field("prompts", description="folder of the project's prompt files (NAME.md), relative to the project")
+    rag: str = Field("rag-answer", description="the RAG answer prompt: NAME, NAME@LABEL or NAME@VERSION")
+
+
 class Settings(BaseSettings):
     """Everything llmkit reads from the environment. Construct with ``load_settings``."""
 
@@ -116,6 +121,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     rag: RagSettings = RagSettings()
+    prompts: PromptSettings = PromptSettings()
 
     @classmethod
     def settings_customise_sources(
