@@ -219,6 +219,16 @@ def load_beir(folder: str | Path, *, split: str = "train", limit: int | None = N
     return _validated(rows, p, limit)
 
 
+def load_any(path: str | Path, *, fmt: str = "auto", split: str = "train", limit: int | None = None) -> list[EvalItem]:
+    """An eval file, a BEIR folder (has ``qrels/``) or a SQuAD folder (``qa.jsonl`` + ``passages.jsonl``)."""
+    p = Path(path)
+    if fmt == "beir" or (fmt == "auto" and p.is_dir() and (p / "qrels").is_dir()):
+        return load_beir(p, split=split, limit=limit)
+    if fmt == "squad" or (fmt == "auto" and p.is_dir()):
+        return load_squad(p, limit=limit)
+    return load_dataset(p, limit=limit)
+
+
 def save_jsonl(items: Iterable[EvalItem], path: str | Path) -> int:
     """Write items as JSONL; returns how many."""
     n = 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmkit.evals.cache import CachedModel
-from llmkit.evals.dataset import EvalItem, load_beir, load_dataset, load_squad
+from llmkit.evals.dataset import EvalItem, load_any
 from llmkit.evals.scoring import JUDGED, ScoringContext, score_item
 from llmkit.evals.stats import bootstrap_ci
 from llmkit.evals.store import EvalStore, Row, Run
@@ -46,12 +46,8 @@ class RunResult:
 
 
 def load_items(suite: Suite) -> list[EvalItem]:
-    path, fmt, limit = suite.dataset_path(), suite.dataset.format, suite.dataset.limit
-    if fmt == "beir" or (fmt == "auto" and path.is_dir() and (path / "qrels").is_dir()):
-        return load_beir(path, split=suite.dataset.split, limit=limit)
-    if fmt == "squad" or (fmt == "auto" and path.is_dir()):
-        return load_squad(path, limit=limit)
-    return load_dataset(path, limit=limit)
+    d = suite.dataset
+    return load_any(suite.dataset_path(), fmt=d.format, split=d.split, limit=d.limit)
 
 
 def hit_key(hit: Hit, match: str) -> str:
