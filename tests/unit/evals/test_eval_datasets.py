@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shared_data import SHARED_DATA, shared_data_missing
 
 from llmkit.errors import InputError, NotFound
 from llmkit.evals.dataset import load_any, load_beir, load_dataset, load_squad, save_jsonl
+from shared_data import SHARED_DATA, shared_data_missing
 
 SQUAD = SHARED_DATA / "squad-v1.1"
 BEIR = SHARED_DATA / "beir-scifact"

@@ -42,7 +42,7 @@ def test_versions_labels_and_diff(reg: PromptRegistry, tmp_path: Path) -> None:
     assert "-one {{ x }}" in diff and "+two {{ x }}" in diff
     reg.label(f"p@{v2}", "prod")
     assert reg.get("p").version == v2
-    assert [i for i in reg.list() if i.name == "p"][0].labels == {"prod": v2}
+    assert next(i for i in reg.list() if i.name == "p").labels == {"prod": v2}
 
 
 def test_errors(reg: PromptRegistry, tmp_path: Path) -> None:
