@@ -113,6 +113,8 @@ class Runner:
                 done += 1
                 if progress:
                     progress(done, len(tasks))
+        for counter in {id(c): c for c in (self.model, self.judge) if c is not None}.values():
+            counter.flush()
         run = self._summarise(run_id, items, rows, time.perf_counter() - start)
         self.store.save_run(run, rows)
         return RunResult(run, rows)

@@ -133,7 +133,20 @@ class EvalStore:
         return json.loads(row[0]) if row else None
 
     def cache_put(self, key: str, value: dict[str, Any]) -> None:
-        self._exec("INSERT OR REPLACE INTO cache VALUES (?,?,?)", (key, time.time(), _dump(value)))
+        self.cache_put_many([(key, value)])
+
+    def cache_put_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Write several replies in one transaction (one commit instead of one per call)."""
+        now = time.time()
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT OR REPLACE INTO cache VALUES (?,?,?)", [(k, now, _dump(v)) for k, v in entries])
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"eval store {self.path}: {e}") from None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
