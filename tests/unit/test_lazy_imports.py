@@ -6,7 +6,21 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax")
+HEAVY = (
+    "torch",
+    "transformers",
+    "onnxruntime",
+    "llama_cpp",
+    "usearch",
+    "openai",
+    "pypdf",
+    "docx",
+    "selectolax",
+    "jinja2",
+    "yaml",
+    "sacrebleu",
+    "pytrec_eval",
+)
 
 
 def loaded_after(code: str) -> set[str]:
