@@ -53,7 +53,7 @@ def main() -> None:
         st = run_once(items, model_ms, cache)
         over = st["seconds"] - st["model_seconds"]
         print(
-            f"{model_ms:8.0f} {str(cache):>5} {st['seconds']:7.2f} {st['model_seconds']:8.2f} {over:10.3f} "
+            f"{model_ms:8.0f} {cache!s:>5} {st['seconds']:7.2f} {st['model_seconds']:8.2f} {over:10.3f} "
             f"{over / len(items) * 1000:8.2f} {over / st['seconds']:7.1%}"
         )
 

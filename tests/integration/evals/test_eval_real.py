@@ -23,9 +23,9 @@ metrics: [f1, hit@2, context_recall_tokens, faithfulness_emb]
 
 def test_eval_run_on_real_models(kit, project: Path) -> None:
     kit.ingest(project / "docs")
-    source = next(d.source for d in kit.documents() if "warranty" in d.source)
+    sources = [d.source for d in kit.documents() if "warranty" in d.source or "faq" in d.source]
     row = {"id": "w", "input": "How long is the warranty on the Acme Widget 3000?", "references": ["three years"],
-           "doc_ids": [source]}  # fmt: skip
+           "doc_ids": sources}  # fmt: skip
     (project / "qa.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     (project / "suite.yaml").write_text(SUITE, encoding="utf-8")
     # the project's own RAG prompt, chosen by label, replaces the built-in one
@@ -41,7 +41,7 @@ def test_eval_run_on_real_models(kit, project: Path) -> None:
         str(project),
         "eval",
         "run",
-        "suite.yaml",
+        str(project / "suite.yaml"),
         "--fail-under",
         "hit@2=0.5",
         "--report",
@@ -64,5 +64,5 @@ def test_eval_run_on_real_models(kit, project: Path) -> None:
     assert second.exit_code == 0, second.output
     again = store.get_run("latest")
     assert again.stats["calls"] == 0 and again.stats["cache_hits"] == 1 and again.summary == run.summary
-    gate = runner.invoke(app, ["-C", str(project), "eval", "run", "suite.yaml", "--fail-under", "f1=1.01"])
+    gate = runner.invoke(app, [*args[:5], "--fail-under", "f1=1.01"])
     assert gate.exit_code == 1 and "gate failed" in gate.output
