@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmkit.errors import ModelError
 from llmkit.evals.cache import CachedModel
 from llmkit.evals.dataset import EvalItem, load_any
 from llmkit.evals.scoring import JUDGED, ScoringContext, score_item
@@ -102,8 +103,12 @@ class Runner:
         def one(task: tuple[EvalItem, int]) -> Row:
             item, repeat = task
             with trace_attributes(eval_run=run_id, item=item.id):
-                pred = self.predict(item, repeat)
-                scores, details = score_item(item, pred, self.suite.metrics, ctx)
+                try:
+                    pred = self.predict(item, repeat)
+                    scores, details = score_item(item, pred, self.suite.metrics, ctx)
+                except ModelError as e:  # one item's model failure is recorded; the run goes on
+                    pred = {"input": item.input, "answer": "", "error": f"{type(e).__name__}: {e}"}
+                    scores, details = dict.fromkeys(self.suite.metrics), {"error": str(e)}
             return Row(item.id, repeat, pred, scores, details)
 
         rows: list[Row] = []

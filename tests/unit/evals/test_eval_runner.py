@@ -147,3 +147,13 @@ def test_prompt_params_and_suite_params_layer(tmp_path: Path) -> None:
     Runner(s, EvalStore(tmp_path / "e.db"), model=model, prompt=prompt, items=ITEMS[:1]).run()
     params = model.calls[0][1]
     assert params.max_tokens == 7 and params.stop == ("\n",)
+
+
+def test_a_model_error_is_recorded_per_item(tmp_path: Path) -> None:
+    model = FakeChatModel(answer, window=120)  # the longest prompt does not fit
+    items = [*ITEMS[:2], EvalItem("long", "Capital of Italy? " + "word " * 200, ("Rome",))]
+    s = suite(pipeline={"kind": "generate", "params": {"max_tokens": 4}})
+    result = Runner(s, EvalStore(tmp_path / "e.db"), model=model, prompt=builtin("qa-short"), items=items).run()
+    failed = next(r for r in result.rows if r.item_id == "long")
+    assert failed.metrics == {"exact_match": None, "f1": None} and "ContextLengthExceeded" in failed.prediction["error"]
+    assert result.run.summary["exact_match"]["n"] == 2
