@@ -24,7 +24,9 @@ def run(
     ctx: typer.Context,
     suite_path: Annotated[Path, typer.Argument(metavar="SUITE.yaml", help="The suite file.")],
     fail_under: FailUnder = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the HTML report here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="HTML report path (default: .llmkit/reports/RUN.html).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Use the first N items of the dataset.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached prompts.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
@@ -48,14 +50,16 @@ def run(
         with Progress(*columns, console=err_console(), transient=True, disable=as_json) as bar:
             task = bar.add_task(suite.name, total=None)
             result = runner.run(lambda done, total: bar.update(task, completed=done, total=total))
-        if report:
-            _write_report(kit, result.run.id, report)
+        report = report or kit.settings.data_dir / "reports" / f"{result.run.id}.html"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        _write_report(kit, result.run.id, report)
     if as_json:
         print_json(result.run)
     else:
         from llmkit.evals.report import print_summary
 
         print_summary(result.run, console())
+        console().print(f"[dim]report: {report}[/]")
     _exit_on(gate_fail_under(result.run.summary, limits))
 
 
