@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 VERDICT_SCHEMA = {
     "type": "object",
-    "properties": {"reasoning": {"type": "string"}, "score": {"type": "integer", "minimum": 1, "maximum": 5}},
-    "required": ["reasoning", "score"],
+    # score first: a reply cut at max_tokens still carries it (read leniently below)
+    "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "reasoning": {"type": "string"}},
+    "required": ["score", "reasoning"],
 }
 _SCORE = re.compile(r'"?score"?\s*[:=]\s*"?([1-5])\b|\b([1-5])\s*/\s*5\b', re.I)
 
@@ -41,7 +42,7 @@ class Verdict:
 
 
 def parse_verdict(text: str) -> Verdict:
-    """Read ``{"reasoning": ..., "score": 1-5}``, or a bare ``score: 4`` / ``4/5`` in free text.
+    """Read ``{"score": 1-5, "reasoning": ...}``, or a bare ``score: 4`` / ``4/5`` in free text (a cut reply).
 
     >>> parse_verdict('{"reasoning": "all in passage 1", "score": 5}').score
     1.0

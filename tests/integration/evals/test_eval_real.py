@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SUITE = """name: samples
 dataset: {path: qa.jsonl}
 pipeline: {kind: rag, k: 2, params: {max_tokens: 12}}
-metrics: [f1, hit@2, context_recall_tokens, faithfulness_emb]
+metrics: [f1, hit@2, context_recall_tokens, faithfulness_emb, faithfulness]
 """
 
 
@@ -53,16 +53,19 @@ def test_eval_run_on_real_models(kit, project: Path) -> None:
     store = EvalStore(project / ".llmkit" / "evals.db")
     run = store.get_run("latest")
     assert run.prompts["pipeline"] == expected and run.models["pipeline"] == "smollm2-135m-instruct"
-    assert run.summary["hit@2"]["mean"] == 1.0 and run.stats["calls"] == 1
+    assert run.summary["hit@2"]["mean"] == 1.0 and run.stats["calls"] == 2  # the answer and the judge
+    assert run.summary["faithfulness"]["n"] == 1  # the grammar-constrained verdict was read
+    assert run.prompts["faithfulness"] == kit.prompts.get("judge-faithfulness").ref
     assert all(k in run.summary[m] for m in run.summary for k in ("mean", "low", "high"))
     (item,) = store.rows(run.id)
     assert "Short answer:" in item.prediction["messages"][-1]["content"]
     trace = next(t for t in kit.traces(limit=5) if t.kind == "eval")
+    assert next(t for t in kit.traces(limit=5) if t.kind == "judge").params["json_schema"]["required"][0] == "score"
     assert trace.prompt == expected and trace.attributes["eval_run"] == run.id
 
     second = runner.invoke(app, [*args[:-2]])
     assert second.exit_code == 0, second.output
     again = store.get_run("latest")
-    assert again.stats["calls"] == 0 and again.stats["cache_hits"] == 1 and again.summary == run.summary
+    assert again.stats["calls"] == 0 and again.stats["cache_hits"] == 2 and again.summary == run.summary
     gate = runner.invoke(app, [*args[:5], "--fail-under", "f1=1.01"])
     assert gate.exit_code == 1 and "gate failed" in gate.output
