@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--sets", type=int, default=2)
     parser.add_argument("--max-context", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     args = parser.parse_args()
 
     import llmkit
@@ -49,7 +50,7 @@ def main() -> None:
     from llmkit.prompts.optimize import Task, optimize
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    kit = llmkit.open(CACHE)
+    kit = llmkit.open(CACHE, model={"threads": args.threads} if args.threads else None)
     store = EvalStore(kit.settings.data_dir / "evals.db")
     train, dev = split(args.max_context, args.train, args.dev)
     prompt = kit.prompts.get("qa-short")

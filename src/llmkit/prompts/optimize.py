@@ -126,7 +126,7 @@ def optimize(
     shots = [tuple(rng.sample(pool, min(k, len(pool)))) for _ in range(sets)] if pool else []
     system = prompt.system.strip() if prompt.system.strip() else None
     variants = [None, *instructions] if system else [None]
-    candidates = [(i, s) for i in variants for s in [(), *shots] if i is not None or s]
+    candidates = list(dict.fromkeys((i, s) for i in variants for s in [(), *shots] if i is not None or s))
     rng.shuffle(candidates)
     trials = [Trial(system or "", (), baseline)]
     for instruction, examples in candidates:
