@@ -7,20 +7,10 @@ import subprocess
 import sys
 
 HEAVY = (
-    "torch",
-    "transformers",
-    "onnxruntime",
-    "llama_cpp",
-    "usearch",
-    "openai",
-    "pypdf",
-    "docx",
-    "selectolax",
-    "jinja2",
-    "yaml",
-    "sacrebleu",
-    "pytrec_eval",
-)
+    "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
+    "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
+    "jinja2", "yaml", "sacrebleu", "pytrec_eval",
+)  # fmt: skip
 
 
 def loaded_after(code: str) -> set[str]:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import ask, collections, evals, ingest, init, models, prompts, search, traces
+from llmkit.cli import ask, collections, evals, ingest, init, keys, models, prompts, search, serve, traces
 
 app = typer.Typer(
     name="llmkit",
@@ -52,5 +52,7 @@ app.command("chat")(ask.chat)
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
 app.add_typer(evals.app, name="eval")
 app.add_typer(prompts.app, name="prompts")
