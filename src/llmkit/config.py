@@ -16,14 +16,15 @@ model catalog keeps its files (default ``~/.local/share/llmkit``).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from llmkit.errors import ConfigError
 
@@ -58,8 +59,21 @@ class EmbedderSettings(_Section):
 
 
 class StoreSettings(_Section):
-    url: str = Field(f"{DATA_DIR}/store.db", description="SQLite path (relative to the project) or a store URL")
+    url: str = Field(
+        f"{DATA_DIR}/store.db", description="SQLite path (relative to the project), sqlite:///path or postgresql://…"
+    )
     hnsw_threshold: int = Field(20_000, ge=0, description="chunks above which dense search uses the HNSW index")
+
+
+class PostgresSettings(_Section):
+    """Used when ``store.url`` is a ``postgresql://`` URL (extra ``postgres``)."""
+
+    pool_size: int = Field(8, ge=1, le=1000, description="most connections the store's pool opens")
+    timeout_s: float = Field(10.0, gt=0, description="seconds to wait for a connection before failing")
+    hnsw_m: int = Field(16, ge=2, le=100, description="HNSW links per node, for new collections' indexes")
+    hnsw_ef_construction: int = Field(64, ge=4, le=1000, description="HNSW build-time candidate list")
+    ef_search: int = Field(100, ge=1, le=1000, description="HNSW query-time candidate list (at least k is used)")
+    migrate: bool = Field(True, description="bring the schema up to date on first use (else: llmkit store migrate)")
 
 
 class IngestSettings(_Section):
@@ -145,7 +159,8 @@ class Settings(BaseSettings):
     traces: bool = Field(True, description="record every model call in .llmkit/traces.db")
     model: ModelSettings = ModelSettings()
     embedder: EmbedderSettings = EmbedderSettings()
-    store: StoreSettings = StoreSettings()
+    store: Annotated[StoreSettings, NoDecode] = StoreSettings()  # NoDecode: LLMKIT_STORE may be a bare URL
+    postgres: PostgresSettings = PostgresSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     rag: RagSettings = RagSettings()
@@ -163,6 +178,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {})
         return (init_settings, env_settings, toml)
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_url(cls, v: Any) -> Any:
+        """``store = "postgresql://..."`` (or ``LLMKIT_STORE``) is short for ``[store] url = ...``."""
+        if isinstance(v, str):
+            return json.loads(v) if v.lstrip().startswith("{") else {"url": v}
+        return v
 
     # ------------------------------------------------------------------ derived paths
 
@@ -266,6 +289,7 @@ name = "all-minilm-l6-v2"
 
 [store]
 url = ".llmkit/store.db"
+# url = "postgresql://app@db.internal/llm"   # PostgreSQL + pgvector: pip install 'llmkit[postgres]'
 
 [ingest]
 chunk_tokens = 200

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import ask, collections, evals, ingest, init, keys, models, prompts, search, serve, traces
+from llmkit.cli import ask, collections, evals, ingest, init, keys, models, prompts, search, serve, store, traces
 
 app = typer.Typer(
     name="llmkit",
@@ -54,5 +54,6 @@ app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+app.add_typer(store.app, name="store")
 app.add_typer(evals.app, name="eval")
 app.add_typer(prompts.app, name="prompts")
