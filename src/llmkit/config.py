@@ -133,6 +133,11 @@ class AgentSettings(_Section):
     mcp: tuple[str, ...] = Field((), description="MCP servers: a command line (stdio) or an http(s) URL")
 
 
+class PromptSettings(_Section):
+    dir: str = Field("prompts", description="folder of the project's prompt files (NAME.md), relative to the project")
+    rag: str = Field("rag-answer", description="the RAG answer prompt: NAME, NAME@LABEL or NAME@VERSION")
+
+
 class PriceSettings(_Section):
     """US dollars per million tokens, for one model (``[server.prices."model-id"]``)."""
 
@@ -180,6 +185,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     rag: RagSettings = RagSettings()
     agent: AgentSettings = AgentSettings()
+    prompts: PromptSettings = PromptSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

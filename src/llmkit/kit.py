@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
     from llmkit.models.base import ChatModel
     from llmkit.observe.traces import Trace, TraceStore
+    from llmkit.prompts.registry import PromptRegistry
     from llmkit.rag import AnswerStream, RagPipeline
     from llmkit.retrieve.retriever import Retriever
     from llmkit.store.base import Filter, Store
@@ -112,7 +113,16 @@ class Kit:
 
         m = self.settings.model
         params = GenerationParams(max_tokens=m.max_tokens, temperature=m.temperature, top_p=m.top_p, seed=m.seed)
-        return RagPipeline(self.retriever, self.model, settings=self.settings.rag, params=params)
+        template = self.prompts.get(self.settings.prompts.rag)
+        return RagPipeline(self.retriever, self.model, settings=self.settings.rag, params=params, template=template)
+
+    @cached_property
+    def prompts(self) -> PromptRegistry:
+        """The project's prompt files and saved versions, then llmkit's built-ins."""
+        from llmkit.prompts.registry import PromptRegistry
+
+        s = self.settings
+        return PromptRegistry([s.resolve(s.prompts.dir)], s.data_dir / "prompts")
 
     # ------------------------------------------------------------------ documents
 

