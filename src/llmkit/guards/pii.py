@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from llmkit.errors import ConfigError
+from llmkit.guards.base import Finding, GuardContext, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +204,44 @@ def restore(text: str, placeholders: Mapping[str, str]) -> str:
         return text
     pattern = re.compile("|".join(re.escape(k) for k in sorted(placeholders, key=len, reverse=True)))
     return pattern.sub(lambda m: placeholders[m.group()], text)
+
+
+class PiiGuard:
+    """Finds PII and redacts it (``action="redact"``, the default), or flags or blocks the text instead.
+
+    ``ner`` adds a recogniser for the types patterns cannot find (see ``llmkit.guards.ner``). Findings name
+    the type and span, never the value, so verdicts can be traced safely.
+    """
+
+    name = "pii"
+
+    def __init__(
+        self,
+        entities: Iterable[str] = SUPPORTED,
+        *,
+        mode: str = "placeholder",
+        action: str = "redact",
+        salt: str = "",
+        ner: Callable[[str], list[Entity]] | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"unknown redaction mode {mode!r}", hint=f"use one of: {', '.join(MODES)}")
+        self.entities = tuple(entities)
+        self.mode, self.action, self.salt, self.ner = mode, action, salt, ner
+
+    def find(self, text: str) -> list[Entity]:
+        found = recognise(text, self.entities)
+        if self.ner is not None:
+            extra = [e for e in self.ner(text) if e.type in self.entities]
+            found = resolve_overlaps([(9, e) for e in found] + [(1, e) for e in extra])
+        return found
+
+    def check(self, text: str, ctx: GuardContext) -> Verdict:
+        entities = self.find(text)
+        if not entities:
+            return Verdict("allow", text)
+        findings = tuple(Finding(self.name, e.type, f"{e.type} found", e.start, e.end, 1.0, self.action) for e in entities)  # type: ignore[arg-type]
+        if self.action != "redact":
+            return Verdict(self.action, text, findings)  # type: ignore[arg-type]
+        redacted, mapping = redact(text, entities, self.mode, salt=self.salt, known=ctx.placeholders)
+        return Verdict("redact", redacted, findings, mapping)
