@@ -120,7 +120,9 @@ class GuardSettings(_Section):
     ner: bool = Field(False, description="add Presidio/spaCy NER for names and places (pip install 'llmkit[ner]')")
     injection_threshold: float = Field(0.5, gt=0, le=1, description="classifier probability that counts as injection")
     injection_heuristics: bool = Field(True, description="also fire on the hand-written injection patterns")
-    injection_model: str | None = Field(None, description="a model from `llmkit guard train-injection` (default: shipped)")
+    injection_model: str | None = Field(
+        None, description="a model from `llmkit guard train-injection` (default: shipped)"
+    )
     injection_action: Literal["flag", "block"] = "block"
     deny_keywords: tuple[str, ...] = ()
     deny_patterns: tuple[str, ...] = Field((), description="regular expressions (case-insensitive)")

@@ -68,7 +68,11 @@ class Verdict:
              "score": None if f.score is None else round(f.score, 4), "action": f.action}
             for f in self.findings
         ]  # fmt: skip
-        return {"action": self.action, "findings": findings, "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}}
+        return {
+            "action": self.action,
+            "findings": findings,
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
 
 
 ALLOW = Verdict("allow", "")
@@ -99,7 +103,8 @@ def combine(text: str, verdicts: Sequence[tuple[str, Verdict, float]]) -> Verdic
 
     The guards ran in order on each other's output, so the last verdict's text is the text to pass on.
 
-    >>> v = combine("a", [("x", Verdict("flag", "a", (Finding("x", "l", "r"),)), 1.0), ("y", Verdict("allow", "a"), 2.0)])
+    >>> flagged = Verdict("flag", "a", (Finding("x", "l", "r"),))
+    >>> v = combine("a", [("x", flagged, 1.0), ("y", Verdict("allow", "a"), 2.0)])
     >>> v.action, len(v.findings), dict(v.timings_ms)
     ('flag', 1, {'x': 1.0, 'y': 2.0})
     """

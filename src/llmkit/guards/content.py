@@ -41,10 +41,22 @@ class DenyListGuard:
         found = []
         if self.keywords is not None:
             for m in self.keywords.finditer(text):
-                found.append(Finding(self.name, "keyword", f"denied keyword {m.group()!r}", m.start(), m.end(), 1.0, self.action))
+                found.append(
+                    Finding(self.name, "keyword", f"denied keyword {m.group()!r}", m.start(), m.end(), 1.0, self.action)
+                )
         for p in self.patterns:
             for m in p.finditer(text):
-                found.append(Finding(self.name, "pattern", f"matches denied pattern {p.pattern!r}", m.start(), m.end(), 1.0, self.action))
+                found.append(
+                    Finding(
+                        self.name,
+                        "pattern",
+                        f"matches denied pattern {p.pattern!r}",
+                        m.start(),
+                        m.end(),
+                        1.0,
+                        self.action,
+                    )
+                )
         return _verdict(text, found, self.action)
 
 
@@ -53,9 +65,16 @@ class TopicGuard:
 
     name = "topic"
 
-    def __init__(self, topics: Sequence[str], embedder: Callable[[], Embedder], *, threshold: float = 0.5, action: Action = "block") -> None:
+    def __init__(
+        self,
+        topics: Sequence[str],
+        embedder: Callable[[], Embedder],
+        *,
+        threshold: float = 0.5,
+        action: Action = "block",
+    ) -> None:
         if not topics:
-            raise ConfigError("guards.deny_topics is empty", hint="list topic descriptions, e.g. [\"medical advice\"]")
+            raise ConfigError("guards.deny_topics is empty", hint='list topic descriptions, e.g. ["medical advice"]')
         self.topics = tuple(topics)
         self.threshold = threshold
         self.action: Action = action
@@ -68,7 +87,15 @@ class TopicGuard:
             self._vectors = emb.embed(list(self.topics))
         sims = self._vectors @ emb.embed([text])[0]
         found = [
-            Finding(self.name, topic, f"about a denied topic ({topic!r}, similarity {s:.2f})", None, None, float(s), self.action)
+            Finding(
+                self.name,
+                topic,
+                f"about a denied topic ({topic!r}, similarity {s:.2f})",
+                None,
+                None,
+                float(s),
+                self.action,
+            )
             for topic, s in zip(self.topics, sims.tolist(), strict=True)
             if s >= self.threshold
         ]
@@ -120,7 +147,15 @@ class LeakageGuard:
         n, start, end = shared_run(text[:50_000], ctx.system_prompt[:50_000], self.min_words)
         if n < self.min_words:
             return Verdict("allow", text)
-        f = Finding(self.name, "system_prompt", f"repeats {n} consecutive words of the system prompt", start, end, float(n), self.action)
+        f = Finding(
+            self.name,
+            "system_prompt",
+            f"repeats {n} consecutive words of the system prompt",
+            start,
+            end,
+            float(n),
+            self.action,
+        )
         return Verdict(self.action, text, (f,))
 
 
@@ -136,7 +171,11 @@ class LengthGuard:
         n = len(text)
         if self.min_chars <= n <= self.max_chars:
             return Verdict("allow", text)
-        why = f"{n} characters, more than the limit of {self.max_chars}" if n > self.max_chars else f"{n} characters, fewer than {self.min_chars}"
+        why = (
+            f"{n} characters, more than the limit of {self.max_chars}"
+            if n > self.max_chars
+            else f"{n} characters, fewer than {self.min_chars}"
+        )
         return Verdict(self.action, text, (Finding(self.name, "length", why, None, None, float(n), self.action),))
 
 
@@ -149,8 +188,10 @@ _STOPWORDS = {
     "nl": "de het een en is van dat niet ik je wat hoe met op zijn voor".split(),
     "pt": "o a os as e é que de um uma para não com em se como por está".split(),
 }
-_SCRIPTS = {"ru": r"[\u0400-\u04FF]", "el": r"[\u0370-\u03FF]", "ar": r"[\u0600-\u06FF]", "he": r"[\u0590-\u05FF]",
-            "zh": r"[\u4E00-\u9FFF]", "ja": r"[\u3040-\u30FF]", "ko": r"[\uAC00-\uD7AF]", "hi": r"[\u0900-\u097F]"}  # fmt: skip
+_SCRIPTS = {
+    "ru": r"[\u0400-\u04FF]", "el": r"[\u0370-\u03FF]", "ar": r"[\u0600-\u06FF]", "he": r"[\u0590-\u05FF]",
+    "zh": r"[\u4E00-\u9FFF]", "ja": r"[\u3040-\u30FF]", "ko": r"[\uAC00-\uD7AF]", "hi": r"[\u0900-\u097F]",
+}  # fmt: skip
 
 
 _SCRIPT_RES = {lang: re.compile(p) for lang, p in _SCRIPTS.items()}
@@ -187,5 +228,7 @@ class LanguageGuard:
         lang = detect_language(text)
         if lang is None or lang in self.allowed:
             return Verdict("allow", text)
-        f = Finding(self.name, lang, f"written in {lang!r}, not one of {sorted(self.allowed)}", None, None, None, self.action)
+        f = Finding(
+            self.name, lang, f"written in {lang!r}, not one of {sorted(self.allowed)}", None, None, None, self.action
+        )
         return Verdict(self.action, text, (f,))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def ngrams(text: str, char_sizes: tuple[int, ...] = (3, 4, 5)) -> Counter[str]:
     """
     words = _WORD.findall(text.lower())
     grams: Counter[str] = Counter(f"w:{w}" for w in words)
-    grams.update(f"w:{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    grams.update(f"w:{a} {b}" for a, b in pairwise(words))
     for w in words:
         padded = f" {w} "
         for n in char_sizes:

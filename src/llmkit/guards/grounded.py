@@ -80,7 +80,15 @@ class GroundednessGuard:
         doubtful = [(s, e, t) for s, e, t in sentences(text) if lexical_support(t, words) < self.lexical]
         scores = self._similarities([t for _, _, t in doubtful], ctx.passages) if doubtful else []
         found = [
-            Finding(self.name, "ungrounded", f"not supported by the passages (best similarity {sim:.2f})", s, e, sim, self.action)
+            Finding(
+                self.name,
+                "ungrounded",
+                f"not supported by the passages (best similarity {sim:.2f})",
+                s,
+                e,
+                sim,
+                self.action,
+            )
             for (s, e, _), sim in zip(doubtful, scores, strict=True)
             if sim < self.threshold
         ]

@@ -24,8 +24,8 @@ RULES: dict[str, re.Pattern[str]] = {
         "override_ru": r"(?:забудь|игнорируй|забудьте|игнорируйте)",
         "new_role": r"\b(?:you\s+are\s+now|from\s+now\s+on|act\s+as|pretend\s+(?:to\s+be|you\s+are|that)|"
         r"roleplay|role-play|imagine\s+you\s+are|now\s+you\s+are|you\s+will\s+now)\b",
-        "new_role_de": r"\b(?:stell\s+dir\s+vor|tu\s+so\s+als|du\s+bist\s+(?:jetzt|nun|ab\s+jetzt)|ab\s+(?:jetzt|sofort)|"
-        r"nun\s+bist\s+du|jetzt\s+bist\s+du|spiel(?:e)?\s+(?:die\s+rolle|eine?n?))\b",
+        "new_role_de": r"\b(?:stell\s+dir\s+vor|tu\s+so\s+als|du\s+bist\s+(?:jetzt|nun|ab\s+jetzt)|"
+        r"ab\s+(?:jetzt|sofort)|nun\s+bist\s+du|jetzt\s+bist\s+du|spiel(?:e)?\s+(?:die\s+rolle|eine?n?))\b",
         "reveal": r"\b(?:system\s+prompt|your\s+(?:instructions|prompt|rules|guidelines)|initial\s+prompt|"
         r"(?:print|show|reveal|repeat|output)\s+(?:the\s+|your\s+)?(?:prompt|instructions|text\s+above))\b",
         "jailbreak": r"\b(?:DAN|jailbreak|developer\s+mode|do\s+anything\s+now|no\s+(?:restrictions|limits|filters)|"
@@ -37,8 +37,8 @@ RULES: dict[str, re.Pattern[str]] = {
         r"additional\s+instructions?|instead\s*,?\s+(?:write|say|tell|answer|output))\b",
         "off_docs": r"\b(?:own\s+knowledge|not\s+(?:by|from|according\s+to)\s+the\s+(?:provided\s+)?(?:articles?|"
         r"documents?|context|texts?)|nicht\s+(?:nach|aus)\s+den\s+(?:artikeln|dokumenten|texten))",
-        "say_exactly": r"\b(?:say|write|output|print|answer\s+with|sag(?:e)?|schreib(?:e)?)\s+(?:only\s+|just\s+|nur\s+)?"
-        r"[\"'“„].{1,80}?[\"'”“]|\bsay\s+(?:yes|no)\b",
+        "say_exactly": r"\b(?:say|write|output|print|answer\s+with|sag(?:e)?|schreib(?:e)?)\s+"
+        r"(?:only\s+|just\s+|nur\s+)?[\"'“„].{1,80}?[\"'”“]|\bsay\s+(?:yes|no)\b",
     }.items()
 }
 

@@ -44,7 +44,11 @@ class InjectionModel:
 
         idx, val = hashed(text, self.dim)
         z = float(self.weights[idx] @ val) + self.bias
-        z += sum(float(self.weights[self.dim + self.rules.index(r)]) * RULE_WEIGHT for r, _, _ in matches(text) if r in self.rules)
+        z += sum(
+            float(self.weights[self.dim + self.rules.index(r)]) * RULE_WEIGHT
+            for r, _, _ in matches(text)
+            if r in self.rules
+        )
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
     def save(self, path: str | Path) -> None:
@@ -66,9 +70,13 @@ class InjectionModel:
                 rules = tuple(str(r) for r in z["rules"])
                 return cls(z["weights"].astype(np.float32), float(z["bias"]), int(z["dim"]), rules, str(z["meta"]))
         except FileNotFoundError:
-            raise NotFound(f"no injection model at {source}", hint="train one: llmkit guard train-injection DATA") from None
+            raise NotFound(
+                f"no injection model at {source}", hint="train one: llmkit guard train-injection DATA"
+            ) from None
         except (OSError, KeyError, ValueError) as e:
-            raise InputError(f"{source} is not an injection model ({e})", hint="retrain: llmkit guard train-injection DATA") from None
+            raise InputError(
+                f"{source} is not an injection model ({e})", hint="retrain: llmkit guard train-injection DATA"
+            ) from None
 
 
 def features(texts: Sequence[str], dim: int = DEFAULT_DIM) -> np.ndarray:
@@ -97,7 +105,7 @@ def load_examples(path: str | Path) -> list[tuple[str, int]]:
             row = json.loads(line)
             text, label = row["text"], int(row["label"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise InputError(f"{path}:{n}: expected {{\"text\": str, \"label\": 0 or 1}}") from None
+            raise InputError(f'{path}:{n}: expected {{"text": str, "label": 0 or 1}}') from None
         if label not in (0, 1) or not isinstance(text, str):
             raise InputError(f"{path}:{n}: label must be 0 or 1 and text a string")
         rows.append((text, label))
@@ -149,7 +157,12 @@ class InjectionGuard:
     name = "injection"
 
     def __init__(
-        self, threshold: float = 0.5, *, action: Action = "block", heuristics: bool = True, model_path: str | Path | None = None
+        self,
+        threshold: float = 0.5,
+        *,
+        action: Action = "block",
+        heuristics: bool = True,
+        model_path: str | Path | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise InputError(f"injection threshold must be in (0, 1], got {threshold}")
@@ -166,12 +179,18 @@ class InjectionGuard:
         return self._model
 
     def check(self, text: str, ctx: GuardContext) -> Verdict:
-        where = {"user": "the message", "passage": "a retrieved passage", "tool": "tool output"}.get(ctx.kind, "the text")
+        where = {"user": "the message", "passage": "a retrieved passage", "tool": "tool output"}.get(
+            ctx.kind, "the text"
+        )
         findings = []
         if self.heuristics:
             for rule, start, end in matches(text):
-                findings.append(Finding(self.name, rule, f"{where} looks like an injection ({rule})", start, end, 1.0, self.action))
+                findings.append(
+                    Finding(self.name, rule, f"{where} looks like an injection ({rule})", start, end, 1.0, self.action)
+                )
         p = self.model.score(text)
         if p >= self.threshold:
-            findings.append(Finding(self.name, "classifier", f"{where} scores {p:.2f} for injection", None, None, p, self.action))
+            findings.append(
+                Finding(self.name, "classifier", f"{where} scores {p:.2f} for injection", None, None, p, self.action)
+            )
         return Verdict(self.action if findings else "allow", text, tuple(findings))

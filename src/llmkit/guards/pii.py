@@ -240,7 +240,9 @@ class PiiGuard:
         entities = self.find(text)
         if not entities:
             return Verdict("allow", text)
-        findings = tuple(Finding(self.name, e.type, f"{e.type} found", e.start, e.end, 1.0, self.action) for e in entities)  # type: ignore[arg-type]
+        findings = tuple(
+            Finding(self.name, e.type, f"{e.type} found", e.start, e.end, 1.0, self.action) for e in entities
+        )  # type: ignore[arg-type]
         if self.action != "redact":
             return Verdict(self.action, text, findings)  # type: ignore[arg-type]
         redacted, mapping = redact(text, entities, self.mode, salt=self.salt, known=ctx.placeholders)

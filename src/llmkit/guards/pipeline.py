@@ -39,14 +39,18 @@ def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], o
         return pii.PiiGuard(g.pii_entities, mode=g.pii_mode, action=g.pii_action, salt=g.pii_salt, ner=ner)
     if name == "injection":
         model = g.injection_model
-        return injection.InjectionGuard(g.injection_threshold, action=g.injection_action, heuristics=g.injection_heuristics, model_path=model)
+        return injection.InjectionGuard(
+            g.injection_threshold, action=g.injection_action, heuristics=g.injection_heuristics, model_path=model
+        )
     makers: dict[str, Callable[[], Guard]] = {
         "denylist": lambda: content.DenyListGuard(g.deny_keywords, g.deny_patterns, action=act),
         "topic": lambda: content.TopicGuard(g.deny_topics, embedder, threshold=g.topic_threshold, action=act),
         "length": lambda: content.LengthGuard(g.max_output_chars if output else g.max_input_chars, action=act),
         "language": lambda: content.LanguageGuard(g.languages, action=g.language_action),
         "leakage": lambda: content.LeakageGuard(g.leakage_min_words),
-        "grounded": lambda: grounded.GroundednessGuard(embedder, threshold=g.grounded_threshold, action=g.grounded_action),
+        "grounded": lambda: grounded.GroundednessGuard(
+            embedder, threshold=g.grounded_threshold, action=g.grounded_action
+        ),
     }
     return makers[name]()
 
@@ -136,7 +140,7 @@ class GuardPipeline:
         import time as _time
         import uuid
 
-        from llmkit.observe.traces import Trace, _SPAN
+        from llmkit.observe.traces import _SPAN, Trace
         from llmkit.types import Usage
 
         span = _SPAN.get()
