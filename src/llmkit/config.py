@@ -119,6 +119,9 @@ class GuardSettings(_Section):
     pii_salt: str = Field("", description="salt for pii_mode = hash")
     ner: bool = Field(False, description="add Presidio/spaCy NER for names and places (pip install 'llmkit[ner]')")
     injection_threshold: float = Field(0.5, gt=0, le=1, description="classifier probability that counts as injection")
+    injection_passage_threshold: float = Field(
+        0.9, gt=0, le=1, description="the same for retrieved passages and tool output (prose, not requests)"
+    )
     injection_heuristics: bool = Field(True, description="also fire on the hand-written injection patterns")
     injection_model: str | None = Field(
         None, description="a model from `llmkit guard train-injection` (default: shipped)"

@@ -120,6 +120,10 @@ def train_injection(
     out: Annotated[
         Path | None, typer.Option(help="Where to write the model (.npz); default: the shipped model's path.")
     ] = None,
+    benign: Annotated[
+        Path | None, typer.Option(help="JSONL of benign texts (text, or GSM8K question/answer) added as negatives.")
+    ] = None,
+    benign_limit: Annotated[int | None, typer.Option(min=1, help="Use the first N lines of --benign.")] = None,
     cv: Annotated[bool, typer.Option(help="Report stratified k-fold cross-validation first.")] = True,
     folds: Annotated[int, typer.Option(min=2, max=20)] = 5,
     repeats: Annotated[int, typer.Option(min=1, max=20, help="Cross-validation repeats with new shuffles.")] = 3,
@@ -131,19 +135,22 @@ def train_injection(
     from llmkit.errors import InputError
     from llmkit.guards import injection
 
-    examples = injection.load_examples(data)
-    if cv:
-        if min(sum(1 for _, y in examples if y == c) for c in (0, 1)) < folds:
-            raise InputError(f"each label needs at least {folds} examples for {folds}-fold cross-validation")
-        r = injection.cross_validate(examples, k=folds, repeats=repeats, threshold=threshold)
-        console().print(f"{folds}-fold x {repeats} cross-validation on {len(examples)} examples:")
-        for name in ("precision", "recall", "f1"):
-            mean, sd = r[name]
-            console().print(f"  {name:<9} {mean:.4f} ± {sd:.4f}")
-    model = injection.train(examples)
     target = out or Path(str(resources.files("llmkit.guards") / "data" / "injection.npz"))
     if target.suffix != ".npz":
         raise InputError(f"{target}: the model file name must end in .npz")
+    examples = injection.load_examples(data)
+    extra = injection.load_benign(benign, benign_limit) if benign else []
+    if cv:
+        if min(sum(1 for _, y in examples if y == c) for c in (0, 1)) < folds:
+            raise InputError(f"each label needs at least {folds} examples for {folds}-fold cross-validation")
+        r = injection.cross_validate(examples, benign=extra, k=folds, repeats=repeats, threshold=threshold)
+        console().print(
+            f"{folds}-fold x {repeats} cross-validation on {len(examples)} examples (+{len(extra)} benign):"
+        )
+        for name in ("precision", "recall", "f1"):
+            mean, sd = r[name]
+            console().print(f"  {name:<9} {mean:.4f} ± {sd:.4f}")
+    model = injection.train(examples, benign=extra)
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)
     console().print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")

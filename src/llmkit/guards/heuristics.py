@@ -22,18 +22,18 @@ RULES: dict[str, re.Pattern[str]] = {
         rf"(?:{_DE_PREV}|anweisungen|befehle|auftr[äa]ge|regeln)",
         "override_de_end": rf"\b{_DE_PREV}\b(?:\W+\w+){{0,3}}?\W+(?:ignorieren|vergessen|missachten)\b",
         "override_ru": r"(?:забудь|игнорируй|забудьте|игнорируйте)",
-        "new_role": r"\b(?:you\s+are\s+now|from\s+now\s+on|act\s+as|pretend\s+(?:to\s+be|you\s+are|that)|"
-        r"roleplay|role-play|imagine\s+you\s+are|now\s+you\s+are|you\s+will\s+now)\b",
+        "new_role": r"(?:^|[.!?:]\s+)\s*act\s+as\b|\b(?:you\s+are\s+now|from\s+now\s+on|"
+        r"pretend\s+(?:to\s+be|you\s+are|that)|roleplay|role-play|imagine\s+you\s+are|now\s+you\s+are|you\s+will\s+now)\b",
         "new_role_de": r"\b(?:stell\s+dir\s+vor|tu\s+so\s+als|du\s+bist\s+(?:jetzt|nun|ab\s+jetzt)|"
         r"ab\s+(?:jetzt|sofort)|nun\s+bist\s+du|jetzt\s+bist\s+du|spiel(?:e)?\s+(?:die\s+rolle|eine?n?))\b",
         "reveal": r"\b(?:system\s+prompt|your\s+(?:instructions|prompt|rules|guidelines)|initial\s+prompt|"
         r"(?:print|show|reveal|repeat|output)\s+(?:the\s+|your\s+)?(?:prompt|instructions|text\s+above))\b",
-        "jailbreak": r"\b(?:DAN|jailbreak|developer\s+mode|do\s+anything\s+now|no\s+(?:restrictions|limits|filters)|"
-        r"unfiltered|uncensored|without\s+(?:any\s+)?(?:restrictions|censorship|filters)|"
+        "jailbreak": r"(?-i:\bDAN\b)|\b(?:jailbreak|developer\s+mode|do\s+anything\s+now|"
+        r"no\s+(?:restrictions|limits|filters)|unfiltered|uncensored|without\s+(?:any\s+)?(?:restrictions|censorship|filters)|"
         r"(?:hypothetical|theoretical|fictional|imaginary)\s+(?:world|scenario|universe))\b",
         "fake_context": r"(?:^|\n)\s*\$?(?:documents?|context|system|assistant)\s*:\s*[{\[]?",
         "alarm": r"(?-i:\b(?:STOPP?|ACHTUNG|ATTENTION|IMPORTANT|WICHTIG)\b)",
-        "new_task": r"\b(?:new\s+(?:task|instructions?|rules?|assignment)|neue\s+(?:aufgabe|anweisung(?:en)?|regeln?)|"
+        "new_task": r"\b(?:new\s+(?:task|instructions?)|neue\s+(?:aufgabe|anweisung(?:en)?|regeln?)|"
         r"additional\s+instructions?|instead\s*,?\s+(?:write|say|tell|answer|output))\b",
         "off_docs": r"\b(?:own\s+knowledge|not\s+(?:by|from|according\s+to)\s+the\s+(?:provided\s+)?(?:articles?|"
         r"documents?|context|texts?)|nicht\s+(?:nach|aus)\s+den\s+(?:artikeln|dokumenten|texten))",

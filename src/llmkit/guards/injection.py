@@ -1,15 +1,17 @@
 """Prompt-injection and jailbreak detection: a linear model over hashed n-grams and the heuristic rules.
 
 The shipped model (``guards/data/injection.npz``) is trained by ``llmkit guard train-injection DATA`` from
-deepset/prompt-injections (English and German); ``train`` and ``cross_validate`` are the same code the
-command runs. The same guard checks retrieved passages and tool output (indirect injection).
+deepset/prompt-injections (English and German) plus benign prose (GSM8K problems and worked answers) as
+extra negatives: without them the model, which saw only short questions as benign, took nearly every
+document passage for an injection. ``train`` and ``cross_validate`` are the same code the command runs.
+The same guard checks retrieved passages and tool output (indirect injection), with its own threshold.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -114,34 +116,73 @@ def load_examples(path: str | Path) -> list[tuple[str, int]]:
     return rows
 
 
-def train(examples: Sequence[tuple[str, int]], *, dim: int = DEFAULT_DIM, l2: float = L2) -> InjectionModel:
-    """Fit the injection model on ``(text, label)`` pairs."""
+def load_benign(path: str | Path, limit: int | None = None) -> list[str]:
+    """Benign texts (label 0) from JSONL: each line's ``text``, or its ``question`` and ``answer`` (GSM8K)."""
+    out: list[str] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise NotFound(f"cannot read {path}: {e.strerror}") from None
+    for n, line in enumerate(lines[:limit] if limit else lines, 1):
+        try:
+            row = json.loads(line) if line.strip() else {}
+        except json.JSONDecodeError:
+            raise InputError(f"{path}:{n}: not valid JSON") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}:{n}: expected a JSON object")
+        texts = [row.get("text")] if "text" in row else [row.get("question"), _prose(row.get("answer"))]
+        out.extend(t for t in texts if isinstance(t, str) and t.strip())
+    return out
+
+
+def _prose(answer: object) -> str | None:
+    """A GSM8K answer without its calculator notes and final ``#### n`` line."""
+    if not isinstance(answer, str):
+        return None
+    return re.sub(r"<<[^>]*>>", "", answer.split("####")[0]).strip()[:600]
+
+
+def train(
+    examples: Sequence[tuple[str, int]], *, benign: Sequence[str] = (), dim: int = DEFAULT_DIM, l2: float = L2
+) -> InjectionModel:
+    """Fit the injection model on ``(text, label)`` pairs plus ``benign`` texts as extra negatives."""
     import numpy as np
 
     from llmkit.guards.linear import fit_logistic
 
-    x = features([t for t, _ in examples], dim)
-    y = np.array([label for _, label in examples])
-    w, b = fit_logistic(x, y, l2=l2)
-    meta = json.dumps({"examples": len(examples), "positives": int(y.sum()), "l2": l2, "trained": time.time()})
-    return InjectionModel(w, b, dim, tuple(RULES), meta)
+    texts = [t for t, _ in examples] + list(benign)
+    y = np.array([label for _, label in examples] + [0] * len(benign))
+    w, b = fit_logistic(features(texts, dim), y, l2=l2)
+    meta = {"examples": len(examples), "positives": int(y.sum()), "benign": len(benign), "l2": l2, "dim": dim}
+    return InjectionModel(w, b, dim, tuple(RULES), json.dumps(meta))
 
 
 def cross_validate(
-    examples: Sequence[tuple[str, int]], *, k: int = 5, repeats: int = 3, threshold: float = 0.5, l2: float = L2
+    examples: Sequence[tuple[str, int]],
+    *,
+    benign: Sequence[str] = (),
+    k: int = 5,
+    repeats: int = 3,
+    threshold: float = 0.5,
+    l2: float = L2,
 ) -> dict[str, Any]:
-    """Stratified k-fold F1 (repeated with different shuffles) of model-or-rule detection: mean ± sd."""
+    """Stratified k-fold precision, recall and F1 (mean, sd) of model-or-rule detection on ``examples``.
+
+    ``benign`` texts join every training fold and no test fold. Repeats reshuffle the folds.
+    """
     import numpy as np
 
     from llmkit.guards.linear import fit_logistic, predict_proba, prf, stratified_folds
 
     labels = [label for _, label in examples]
     x, y = features([t for t, _ in examples]), np.array(labels)
+    xb = features(list(benign)) if benign else np.zeros((0, x.shape[1]), np.float32)
     fired = np.array([bool(matches(t)) for t, _ in examples])
     scores: list[tuple[float, float, float]] = []
     for seed in range(repeats):
         for tr, te in stratified_folds(labels, k, seed):
-            w, b = fit_logistic(x[tr], y[tr], l2=l2)
+            yb = np.concatenate([y[tr], np.zeros(len(xb), y.dtype)])
+            w, b = fit_logistic(np.vstack([x[tr], xb]), yb, l2=l2)
             pred = (predict_proba(x[te], w, b) >= threshold) | fired[te]
             scores.append(prf(y[te].tolist(), pred.astype(int).tolist()))
     cols = list(zip(*scores, strict=True))
@@ -152,7 +193,11 @@ def cross_validate(
 
 
 class InjectionGuard:
-    """Flags (or blocks) text the model scores at or above ``threshold``, or that a heuristic rule fires on."""
+    """Flags (or blocks) text the model scores at or above the threshold, or that a heuristic rule fires on.
+
+    ``threshold`` is for user messages; passages and tool output, which are prose rather than requests,
+    use ``passage_threshold``.
+    """
 
     name = "injection"
 
@@ -160,13 +205,16 @@ class InjectionGuard:
         self,
         threshold: float = 0.5,
         *,
+        passage_threshold: float = 0.9,
         action: Action = "block",
         heuristics: bool = True,
         model_path: str | Path | None = None,
     ) -> None:
-        if not 0.0 < threshold <= 1.0:
-            raise InputError(f"injection threshold must be in (0, 1], got {threshold}")
+        for t in (threshold, passage_threshold):
+            if not 0.0 < t <= 1.0:
+                raise InputError(f"injection thresholds must be in (0, 1], got {t}")
         self.threshold = threshold
+        self.passage_threshold = passage_threshold
         self.action: Action = action
         self.heuristics = heuristics
         self.model_path = model_path
@@ -189,7 +237,7 @@ class InjectionGuard:
                     Finding(self.name, rule, f"{where} looks like an injection ({rule})", start, end, 1.0, self.action)
                 )
         p = self.model.score(text)
-        if p >= self.threshold:
+        if p >= (self.threshold if ctx.kind == "user" else self.passage_threshold):
             findings.append(
                 Finding(self.name, "classifier", f"{where} scores {p:.2f} for injection", None, None, p, self.action)
             )

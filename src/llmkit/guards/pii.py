@@ -87,7 +87,7 @@ _STREET = (
 )
 #: type -> (pattern, validator, priority); a higher priority wins an overlap.
 RECOGNISERS: dict[str, tuple[re.Pattern[str], Callable[[str], bool], int]] = {
-    "EMAIL_ADDRESS": (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}\b"), lambda s: True, 9),
+    "EMAIL_ADDRESS": (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}\b"), lambda s: True, 9),
     "URL": (
         re.compile(r"\b(?:https?://|www\.)[^\s<>\"'()\[\]{}]+[^\s<>\"'()\[\]{}.,;:!?]", re.IGNORECASE),
         lambda s: True,

@@ -38,9 +38,12 @@ def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], o
             ner = NerRecogniser()
         return pii.PiiGuard(g.pii_entities, mode=g.pii_mode, action=g.pii_action, salt=g.pii_salt, ner=ner)
     if name == "injection":
-        model = g.injection_model
         return injection.InjectionGuard(
-            g.injection_threshold, action=g.injection_action, heuristics=g.injection_heuristics, model_path=model
+            g.injection_threshold,
+            passage_threshold=g.injection_passage_threshold,
+            action=g.injection_action,
+            heuristics=g.injection_heuristics,
+            model_path=g.injection_model,
         )
     makers: dict[str, Callable[[], Guard]] = {
         "denylist": lambda: content.DenyListGuard(g.deny_keywords, g.deny_patterns, action=act),
@@ -112,7 +115,7 @@ class GuardPipeline:
         """Check the model's answer; the verdict's text has input placeholders restored (or is the blocked message)."""
         ctx = GuardContext("answer", tuple(passages), system_prompt, dict(placeholders or {}))
         v = self._run(self.output, text, ctx)
-        final = self.blocked_message if v.blocked else restore(v.text, {**ctx.placeholders, **v.placeholders})
+        final = self.blocked_message if v.blocked else restore(v.text, ctx.placeholders)  # new PII stays hidden
         return self._record("output", Verdict(v.action, final, v.findings, v.placeholders, v.timings_ms))
 
     def _run(self, guards: Sequence[Guard], text: str, ctx: GuardContext) -> Verdict:
