@@ -106,12 +106,10 @@ def bench_pii(ner: bool) -> None:
         totals.update({"tp": tp, "fp": fp, "fn": fn} if t in scored else {})
         p, r, f = prf(tp, fp, fn)
         print(f"| {t} | {tp + fn} | {p} | {r} | {f} | {prf(*relaxed.get(t, (0, 0, 0)))[2]} |")
-    print(
-        f"| all supported (micro) | {totals['tp'] + totals['fn']} | {' | '.join(map(str, prf(totals['tp'], totals['fp'], totals['fn'])))} | |"
-    )
-    print(
-        f"\nlatency per sentence: find p50 {p50:.3f} ms, p95 {p95:.3f} ms; check+redact p50 {c50:.3f} ms, p95 {c95:.3f} ms"
-    )
+    micro = " | ".join(map(str, prf(totals["tp"], totals["fp"], totals["fn"])))
+    print(f"| all supported (micro) | {totals['tp'] + totals['fn']} | {micro} | |")
+    print(f"\nlatency per sentence: find p50 {p50:.3f} ms, p95 {p95:.3f} ms; ", end="")
+    print(f"check+redact p50 {c50:.3f} ms, p95 {c95:.3f} ms")
 
 
 def bench_injection(repeats: int) -> None:
@@ -164,9 +162,8 @@ def bench_grounded(n: int) -> None:
     fp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and not c[2])
     fn = sum(1 for f, c in zip(flagged, cases, strict=True) if not f and c[2])
     print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer)\n")
-    print(
-        f"ungrounded detection P/R/F1: {' / '.join(map(str, prf(tp, fp, fn)))}; latency p50 {p50:.2f} ms, p95 {p95:.2f} ms"
-    )
+    scores = " / ".join(map(str, prf(tp, fp, fn)))
+    print(f"ungrounded detection P/R/F1: {scores}; latency p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
 
 def bench_content() -> None:
