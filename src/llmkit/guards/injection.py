@@ -40,15 +40,15 @@ class InjectionModel:
     rules: tuple[str, ...] = tuple(RULES)
     meta: str = "{}"
 
-    def score(self, text: str) -> float:
-        """P(injection) for ``text``."""
+    def score(self, text: str, fired: list[tuple[str, int, int]] | None = None) -> float:
+        """P(injection) for ``text``; ``fired`` is ``heuristics.matches(text)`` when the caller has it."""
         import math
 
         idx, val = hashed(text, self.dim)
         z = float(self.weights[idx] @ val) + self.bias
         z += sum(
             float(self.weights[self.dim + self.rules.index(r)]) * RULE_WEIGHT
-            for r, _, _ in matches(text)
+            for r, _, _ in (matches(text) if fired is None else fired)
             if r in self.rules
         )
         return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
@@ -231,12 +231,13 @@ class InjectionGuard:
             ctx.kind, "the text"
         )
         findings = []
+        fired = matches(text)
         if self.heuristics:
-            for rule, start, end in matches(text):
+            for rule, start, end in fired:
                 findings.append(
                     Finding(self.name, rule, f"{where} looks like an injection ({rule})", start, end, 1.0, self.action)
                 )
-        p = self.model.score(text)
+        p = self.model.score(text, fired)
         if p >= (self.threshold if ctx.kind == "user" else self.passage_threshold):
             findings.append(
                 Finding(self.name, "classifier", f"{where} scores {p:.2f} for injection", None, None, p, self.action)
