@@ -1,0 +1,1 @@
+"""Structured output: JSON valid against a schema or pydantic model (grammar, or validate, repair, re-ask)."""
