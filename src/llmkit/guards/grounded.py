@@ -1,8 +1,10 @@
 """Groundedness: is each sentence of an answer supported by the passages it was given?
 
-A sentence counts as supported when most of its content words occur in the passages (a cheap lexical
-pass), or else when its embedding is within ``threshold`` cosine of some passage sentence. Unsupported
-sentences are findings with their spans; the verdict flags or blocks by configuration.
+A sentence is unsupported when it names a number or a proper noun found nowhere in the passages (the
+usual shape of a hallucinated fact). Otherwise it counts as supported when most of its content words
+occur in the passages (a cheap lexical pass), or else when its embedding is within ``threshold`` cosine
+of some passage sentence. Unsupported sentences are findings with their spans; the verdict flags or
+blocks by configuration.
 """
 
 from __future__ import annotations
@@ -49,6 +51,20 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
 
 
+_NAME_OR_NUMBER = re.compile(r"\b[A-Z][\w-]*|\b\d[\d,.]*\b")
+
+
+def novel_facts(sentence: str, passage_words: set[str]) -> list[str]:
+    """Numbers and capitalised words (not opening the sentence) of ``sentence`` absent from the passages.
+
+    >>> novel_facts("It was built in 1850 by Gustave Eiffel.", {"built", "1889", "eiffel"})
+    ['1850', 'Gustave']
+    """
+    text = re.sub(r"\[\d+\]", "", sentence).strip()
+    found = [m.group().rstrip(".,") for m in _NAME_OR_NUMBER.finditer(text) if m.start() > 0]
+    return [w for w in dict.fromkeys(found) if w and w.lower() not in passage_words]
+
+
 def lexical_support(sentence: str, passage_words: set[str]) -> float:
     """Share of the sentence's content words found in the passages (1.0 for a sentence with none)."""
     words = content_words(re.sub(r"\[\d+\]", "", sentence))
@@ -76,22 +92,21 @@ class GroundednessGuard:
     def check(self, text: str, ctx: GuardContext) -> Verdict:
         if not ctx.passages:
             return Verdict("allow", text)
-        words = set().union(*(content_words(p) for p in ctx.passages))
-        doubtful = [(s, e, t) for s, e, t in sentences(text) if lexical_support(t, words) < self.lexical]
+        words = {w.lower() for p in ctx.passages for w in _WORD.findall(p)}
+        found, doubtful = [], []
+        for s, e, t in sentences(text):
+            novel = novel_facts(t, words)
+            if novel:
+                why = f"names {', '.join(novel[:3])}, found nowhere in the passages"
+                found.append(Finding(self.name, "ungrounded", why, s, e, 0.0, self.action))
+            elif lexical_support(t, words) < self.lexical:
+                doubtful.append((s, e, t))
         scores = self._similarities([t for _, _, t in doubtful], ctx.passages) if doubtful else []
-        found = [
-            Finding(
-                self.name,
-                "ungrounded",
-                f"not supported by the passages (best similarity {sim:.2f})",
-                s,
-                e,
-                sim,
-                self.action,
-            )
-            for (s, e, _), sim in zip(doubtful, scores, strict=True)
-            if sim < self.threshold
-        ]
+        for (s, e, _), sim in zip(doubtful, scores, strict=True):
+            if sim < self.threshold:
+                why = f"not supported by the passages (similarity {sim:.2f})"
+                found.append(Finding(self.name, "ungrounded", why, s, e, sim, self.action))
+        found.sort(key=lambda f: f.start or 0)
         return Verdict(self.action if found else "allow", text, tuple(found))
 
     def _similarities(self, claims: Sequence[str], passages: Sequence[str]) -> list[float]:
