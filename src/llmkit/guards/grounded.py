@@ -57,12 +57,12 @@ _NAME_OR_NUMBER = re.compile(r"\b[A-Z][\w-]*|\b\d[\d,.]*\b")
 def novel_facts(sentence: str, passage_words: set[str]) -> list[str]:
     """Numbers and capitalised words (not opening the sentence) of ``sentence`` absent from the passages.
 
-    >>> novel_facts("It was built in 1850 by Gustave Eiffel.", {"built", "1889", "eiffel"})
+    >>> novel_facts("It was built in 1850 by Gustave Eiffel for WTRF-TV.", {"built", "1889", "eiffel", "wtrf", "tv"})
     ['1850', 'Gustave']
     """
     text = re.sub(r"\[\d+\]", "", sentence).strip()
     found = [m.group().rstrip(".,") for m in _NAME_OR_NUMBER.finditer(text) if m.start() > 0]
-    return [w for w in dict.fromkeys(found) if w and w.lower() not in passage_words]
+    return [w for w in dict.fromkeys(found) if w and not set(_WORD.findall(w.lower())) <= passage_words]
 
 
 def lexical_support(sentence: str, passage_words: set[str]) -> float:
