@@ -21,7 +21,7 @@ import statistics
 import time
 
 from llmkit.config import load_settings
-from llmkit.errors import ModelError
+from llmkit.errors import LlmkitError
 from llmkit.registry import load_chat_model
 from llmkit.structured.core import StructuredGenerator
 from llmkit.types import GenerationParams, Message
@@ -37,7 +37,7 @@ SCHEMAS = {
         "type": "object",
         "properties": {
             "name": {"type": "string"},
-            "email": {"type": "string", "pattern": "^[^@ ]+@[^@ ]+\\.[a-z]+$"},
+            "email": {"type": "string", "pattern": "^[^@ ]+@[^@ ]+[.][a-z]+$"},
             "age": {"type": "integer", "minimum": 0, "maximum": 120},
         },
         "required": ["name", "email", "age"],
@@ -76,7 +76,7 @@ def run(gen: StructuredGenerator, kind: str, texts: list[str]) -> dict[str, floa
         start = time.perf_counter()
         try:
             reply = gen.generate([Message.user(text)], SCHEMAS[kind], GenerationParams(max_tokens=80, temperature=0.0))
-        except ModelError:
+        except LlmkitError:  # ModelError when no valid reply came; InputError for a schema the backend rejects
             tries += gen.retries + 1
         else:
             first += reply.attempts == 1 and not reply.repaired
