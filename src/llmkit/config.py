@@ -16,14 +16,15 @@ model catalog keeps its files (default ``~/.local/share/llmkit``).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from llmkit.errors import ConfigError
 
@@ -58,8 +59,21 @@ class EmbedderSettings(_Section):
 
 
 class StoreSettings(_Section):
-    url: str = Field(f"{DATA_DIR}/store.db", description="SQLite path (relative to the project) or a store URL")
+    url: str = Field(
+        f"{DATA_DIR}/store.db", description="SQLite path (relative to the project), sqlite:///path or postgresql://…"
+    )
     hnsw_threshold: int = Field(20_000, ge=0, description="chunks above which dense search uses the HNSW index")
+
+
+class PostgresSettings(_Section):
+    """Used when ``store.url`` is a ``postgresql://`` URL (extra ``postgres``)."""
+
+    pool_size: int = Field(8, ge=1, le=1000, description="most connections the store's pool opens")
+    timeout_s: float = Field(10.0, gt=0, description="seconds to wait for a connection before failing")
+    hnsw_m: int = Field(16, ge=2, le=100, description="HNSW links per node, for new collections' indexes")
+    hnsw_ef_construction: int = Field(64, ge=4, le=1000, description="HNSW build-time candidate list")
+    ef_search: int = Field(100, ge=1, le=1000, description="HNSW query-time candidate list (at least k is used)")
+    migrate: bool = Field(True, description="bring the schema up to date on first use (else: llmkit store migrate)")
 
 
 class IngestSettings(_Section):
@@ -141,6 +155,34 @@ class GuardSettings(_Section):
     grounded_action: Literal["flag", "block"] = "flag"
 
 
+class PriceSettings(_Section):
+    """US dollars per million tokens, for one model (``[server.prices."model-id"]``)."""
+
+    input: float = Field(0.0, ge=0, description="USD per 1M prompt tokens")
+    output: float = Field(0.0, ge=0, description="USD per 1M completion tokens")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="address to bind; anything but loopback needs API keys")
+    port: int = Field(8000, ge=0, le=65535)
+    auth: Literal["keys", "none"] = Field("keys", description='"none" serves without keys, on loopback only')
+    max_body_mb: float = Field(25.0, gt=0, description="largest request body (uploads included)")
+    max_request_tokens: int = Field(8192, ge=16, description="prompt plus max_tokens allowed in one request")
+    requests_per_minute: int = Field(600, ge=1, description="per key")
+    tokens_per_minute: int = Field(200_000, ge=1, description="per key, prompt plus completion")
+    concurrency: int = Field(1, ge=1, le=1024, description="requests a model runs at once (1 for llama.cpp)")
+    queue_size: int = Field(64, ge=0, description="requests that may wait for a model; more get 429")
+    queue_timeout_s: float = Field(60.0, gt=0, description="longest wait for a model before 503")
+    cache: bool = Field(True, description="exact response cache for deterministic requests")
+    cache_entries: int = Field(1024, ge=1)
+    semantic_cache_threshold: float | None = Field(
+        None, gt=0, le=1, description="cosine above which a cached answer to a similar question is reused"
+    )
+    prices: dict[str, PriceSettings] = Field(default_factory=dict, description="per model id; extends built-ins")
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; spans are exported only if set")
+    log_json: bool = Field(True, description="one JSON line per request on stderr")
+
+
 class Settings(BaseSettings):
     """Everything llmkit reads from the environment. Construct with ``load_settings``."""
 
@@ -154,11 +196,13 @@ class Settings(BaseSettings):
     traces: bool = Field(True, description="record every model call in .llmkit/traces.db")
     model: ModelSettings = ModelSettings()
     embedder: EmbedderSettings = EmbedderSettings()
-    store: StoreSettings = StoreSettings()
+    store: Annotated[StoreSettings, NoDecode] = StoreSettings()  # NoDecode: LLMKIT_STORE may be a bare URL
+    postgres: PostgresSettings = PostgresSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     rag: RagSettings = RagSettings()
     guards: GuardSettings = GuardSettings()
+    server: ServerSettings = ServerSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -171,6 +215,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {})
         return (init_settings, env_settings, toml)
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_url(cls, v: Any) -> Any:
+        """``store = "postgresql://..."`` (or ``LLMKIT_STORE``) is short for ``[store] url = ...``."""
+        if isinstance(v, str):
+            return json.loads(v) if v.lstrip().startswith("{") else {"url": v}
+        return v
 
     # ------------------------------------------------------------------ derived paths
 
@@ -274,6 +326,7 @@ name = "all-minilm-l6-v2"
 
 [store]
 url = ".llmkit/store.db"
+# url = "postgresql://app@db.internal/llm"   # PostgreSQL + pgvector: pip install 'llmkit[postgres]'
 
 [ingest]
 chunk_tokens = 200

@@ -38,11 +38,24 @@ def open_kit(project: str | Path | None = None, **overrides: Any) -> Kit:
 
 
 def open_store(settings: Settings) -> Store:
-    """The store named by ``settings.store.url``: a SQLite path (or ``sqlite:///path``)."""
+    """The store named by ``settings.store.url``: a SQLite path (or ``sqlite:///path``), or ``postgresql://…``."""
     url = settings.store.url
+    if url.startswith(("postgresql://", "postgres://")):
+        from llmkit.store.postgres.connection import import_psycopg
+
+        import_psycopg()  # MissingExtra names the extra to install
+        from llmkit.store.postgres import PostgresStore
+
+        pg = settings.postgres
+        return PostgresStore(url, pool_size=pg.pool_size, timeout_s=pg.timeout_s, hnsw_m=pg.hnsw_m,
+                             hnsw_ef_construction=pg.hnsw_ef_construction, ef_search=pg.ef_search,
+                             migrate=pg.migrate)  # fmt: skip
     if "://" in url and not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0]
-        raise ConfigError(f"store.url: unsupported store {scheme!r}", hint="use a SQLite path such as .llmkit/store.db")
+        raise ConfigError(
+            f"store.url: unsupported store {scheme!r}",
+            hint="use a SQLite path such as .llmkit/store.db, or postgresql://user@host/db",
+        )
     from llmkit.store.sqlite import SQLiteStore
 
     path = settings.resolve(url.removeprefix("sqlite:///"))

