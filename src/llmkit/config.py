@@ -138,6 +138,48 @@ class PromptSettings(_Section):
     rag: str = Field("rag-answer", description="the RAG answer prompt: NAME, NAME@LABEL or NAME@VERSION")
 
 
+InputGuard = Literal["pii", "injection", "denylist", "topic", "length", "language"]
+OutputGuard = Literal["pii", "injection", "denylist", "topic", "length", "language", "leakage", "grounded"]
+
+
+class GuardSettings(_Section):
+    """Guards per stage, run in the order listed (see docs/guardrails.md). Empty lists: no guards."""
+
+    input: tuple[InputGuard, ...] = Field((), description="guards on the user's message")
+    passages: tuple[InputGuard, ...] = Field((), description="guards on retrieved passages and tool output")
+    output: tuple[OutputGuard, ...] = Field((), description="guards on the model's answer")
+    blocked_message: str = Field("I can't help with that request.", description="answer given when a guard blocks")
+    pii_entities: tuple[str, ...] = Field(
+        ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "URL", "STREET_ADDRESS"),
+        description="PII types to find; PERSON (and LOCATION) need ner = true",
+    )
+    pii_mode: Literal["mask", "hash", "placeholder"] = "placeholder"
+    pii_action: Literal["flag", "redact", "block"] = "redact"
+    pii_salt: str = Field("", description="salt for pii_mode = hash")
+    ner: bool = Field(False, description="add Presidio/spaCy NER for names and places (pip install 'llmkit[ner]')")
+    injection_threshold: float = Field(0.5, gt=0, le=1, description="classifier probability that counts as injection")
+    injection_passage_threshold: float = Field(
+        0.9, gt=0, le=1, description="the same for retrieved passages and tool output (prose, not requests)"
+    )
+    injection_heuristics: bool = Field(True, description="also fire on the hand-written injection patterns")
+    injection_model: str | None = Field(
+        None, description="a model from `llmkit guard train-injection` (default: shipped)"
+    )
+    injection_action: Literal["flag", "block"] = "block"
+    deny_keywords: tuple[str, ...] = ()
+    deny_patterns: tuple[str, ...] = Field((), description="regular expressions (case-insensitive)")
+    deny_topics: tuple[str, ...] = Field((), description="topic descriptions compared by embedding")
+    topic_threshold: float = Field(0.5, ge=-1, le=1)
+    content_action: Literal["flag", "block"] = Field("block", description="for denylist, topic and length")
+    max_input_chars: int = Field(8000, ge=1)
+    max_output_chars: int = Field(20000, ge=1)
+    languages: tuple[str, ...] = Field(("en",), description="allowed languages (ISO 639-1) for the language guard")
+    language_action: Literal["flag", "block"] = "flag"
+    leakage_min_words: int = Field(8, ge=3, description="consecutive system-prompt words that count as a leak")
+    grounded_threshold: float = Field(0.6, ge=-1, le=1, description="cosine below which a sentence is unsupported")
+    grounded_action: Literal["flag", "block"] = "flag"
+
+
 class PriceSettings(_Section):
     """US dollars per million tokens, for one model (``[server.prices."model-id"]``)."""
 
@@ -186,6 +228,7 @@ class Settings(BaseSettings):
     rag: RagSettings = RagSettings()
     agent: AgentSettings = AgentSettings()
     prompts: PromptSettings = PromptSettings()
+    guards: GuardSettings = GuardSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

@@ -24,6 +24,7 @@ from llmkit.types import Answer, CollectionInfo, DocumentInfo, GenerationParams,
 
 if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
+    from llmkit.guards.pipeline import GuardPipeline
     from llmkit.models.base import ChatModel
     from llmkit.observe.traces import Trace, TraceStore
     from llmkit.prompts.registry import PromptRegistry
@@ -114,7 +115,9 @@ class Kit:
         m = self.settings.model
         params = GenerationParams(max_tokens=m.max_tokens, temperature=m.temperature, top_p=m.top_p, seed=m.seed)
         template = self.prompts.get(self.settings.prompts.rag)
-        return RagPipeline(self.retriever, self.model, settings=self.settings.rag, params=params, template=template)
+        return RagPipeline(
+            self.retriever, self.model, settings=self.settings.rag, params=params, template=template, guards=self.guards
+        )
 
     @cached_property
     def prompts(self) -> PromptRegistry:
@@ -123,6 +126,14 @@ class Kit:
 
         s = self.settings
         return PromptRegistry([s.resolve(s.prompts.dir)], s.data_dir / "prompts")
+
+    @cached_property
+    def guards(self) -> GuardPipeline:
+        """The ``[guards]`` of llmkit.toml; verdicts are traced when traces are on. Agents and the server use it too."""
+        from llmkit.guards.pipeline import GuardPipeline
+
+        traces = self.trace_store if self.settings.traces else None
+        return GuardPipeline.from_settings(self.settings, embedder=lambda: self.embedder, traces=traces)
 
     # ------------------------------------------------------------------ documents
 
@@ -266,7 +277,10 @@ class ChatSession:
     def send(self, question: str) -> AnswerStream:
         """Ask the next question; iterate the result for its text. The turn is kept once it finishes."""
         stream = self.kit.ask_stream(question, collection=self.collection, k=self.k, history=tuple(self.history))
-        stream.on_done = lambda answer: self.history.extend([Message.user(question), Message.assistant(answer.text)])
+        # stream.question is the question as sent (redacted when a PII guard redacts it)
+        stream.on_done = lambda answer: self.history.extend(
+            [Message.user(stream.question), Message.assistant(answer.text)]
+        )
         return stream
 
     def ask(self, question: str) -> Answer:

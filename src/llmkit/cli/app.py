@@ -13,6 +13,7 @@ from llmkit.cli import (
     ask,
     collections,
     evals,
+    guard,
     ingest,
     init,
     keys,
@@ -69,6 +70,7 @@ app.add_typer(mcp.app, name="mcp")
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
+app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
 app.add_typer(store.app, name="store")
