@@ -143,10 +143,10 @@ class GuardPipeline:
         import time as _time
         import uuid
 
-        from llmkit.observe.traces import _SPAN, Trace
+        from llmkit.observe.traces import Trace, current_span
         from llmkit.types import Usage
 
-        span = _SPAN.get()
+        span = current_span()
         attributes: dict[str, Any] = {"stage": stage, **verdict.to_dict()}
         if span is not None and span.trace_id:
             attributes["model_trace"] = span.trace_id

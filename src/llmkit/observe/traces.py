@@ -182,6 +182,11 @@ class Span:
 _SPAN: ContextVar[Span | None] = ContextVar("llmkit_span", default=None)
 
 
+def current_span() -> Span | None:
+    """The innermost ``trace_attributes`` block's span, if any (to add attributes or read ``trace_id``)."""
+    return _SPAN.get()
+
+
 @contextmanager
 def trace_attributes(**attributes: Any) -> Iterator[Span]:
     """Attach ``attributes`` to the traces of model calls made inside the block (nesting merges)."""

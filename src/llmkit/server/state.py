@@ -76,9 +76,9 @@ class PricedModel:
             yield chunk
 
     def _note(self, usage: Usage) -> None:
-        from llmkit.observe.traces import _SPAN  # the span TracedModel records with (set by trace_attributes)
+        from llmkit.observe.traces import current_span  # the span TracedModel records with
 
-        span = _SPAN.get()
+        span = current_span()
         if span is not None:
             span.attributes["cost_usd"] = self.prices.cost(self.price_name, usage)
 
