@@ -13,6 +13,7 @@ JSON the model would have written, so a conversation reads the same to the model
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -152,9 +153,20 @@ def _gbnf(schema_json: str) -> str:
     from llmkit.errors import InputError
 
     try:
-        return json_schema_to_gbnf(schema_json)
+        grammar = json_schema_to_gbnf(schema_json)
     except Exception as e:  # the converter raises plain exceptions for features it lacks
         raise InputError(f"this JSON Schema cannot be turned into a grammar: {e}") from None
+    return _GBNF_ESCAPE.sub(_keep_known_escape, grammar)
+
+
+#: One escape in a grammar; pairs are consumed left to right, so ``\\.`` stays an escaped backslash.
+_GBNF_ESCAPE = re.compile(r"\\(.)")
+
+
+def _keep_known_escape(m: re.Match[str]) -> str:
+    """llama.cpp's grammar parser knows only these escapes; the converter writes others for regex ``pattern``s
+    (``\\.``), which the parser rejects ("unknown escape"): such a character stands for itself."""
+    return m.group(0) if m.group(1) in 'xuUtrn\\"[]' else m.group(1)
 
 
 def _arguments_schema(tool: ToolSpec) -> dict[str, Any]:

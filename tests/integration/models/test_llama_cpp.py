@@ -211,5 +211,9 @@ def test_json_schema_output_is_valid_json_of_that_shape(smollm: LlamaCppModel) -
     r = smollm.chat(ask, GenerationParams(max_tokens=60, temperature=0.0, json_schema=schema))
     value = json.loads(r.text)
     assert isinstance(value["name"], str) and isinstance(value["age"], int)
+    dotted = {"type": "object", "properties": {"host": {"type": "string", "pattern": r"^[a-z]+\.[a-z]+$"}}}
+    host = json.loads(smollm.chat(ask, GenerationParams(max_tokens=30, temperature=0.0, json_schema=dotted)).text)
+    assert set(host) <= {"host"}  # the grammar parsed (an unknown escape used to make llama.cpp reject it)
+    assert all("." in v and v.replace(".", "").isalpha() for v in host.values())
     any_object = json.loads(smollm.chat(ask, GenerationParams(max_tokens=60, temperature=0.0, json_schema={})).text)
     assert isinstance(any_object, dict)

@@ -100,3 +100,10 @@ def test_types_validate_tool_choice_and_arguments() -> None:
         ToolCall("c", "add", "[1]").parsed_arguments()
     assert ToolCall("c", "add", "").parsed_arguments() == {}
     assert Message.from_dict({"role": "assistant", "content": None}) == Message.assistant("")
+
+
+def test_regex_escapes_the_grammar_parser_rejects_are_unescaped() -> None:
+    pytest.importorskip("llama_cpp")
+    grammar = tp.gbnf({"type": "object", "properties": {"e": {"type": "string", "pattern": r"^[a-z]+\.[a-z]+$"}}})
+    assert r"\." not in grammar and '"."' in grammar
+    assert tp._GBNF_ESCAPE.sub(tp._keep_known_escape, r'"\\." "\"" "\n" "\-"') == r'"\\." "\"" "\n" "-"'
