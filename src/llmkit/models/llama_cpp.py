@@ -14,6 +14,10 @@ calls reuse the KV cache for the prefix they share with the previous call (faste
 but a token's logits computed alone differ in the last bits from the same token computed in a batch,
 so reusing the cache would make a seeded reply depend on what ran before.
 
+Tools and JSON replies: ``params.json_schema`` and ``params.tools`` become a grammar that constrains
+sampling (see ``tool_protocol``); with tools the reply is parsed into ``tool_calls`` and, when streamed,
+arrives whole in the last chunk.
+
 Context budget: with an explicit ``max_tokens``, a prompt that leaves less room than that raises
 ``ContextLengthExceeded`` before generating; with ``max_tokens=None`` the reply may use all the room
 the prompt leaves (and still raises when the prompt alone fills the window).
@@ -33,7 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, InputError, MissingExtra
-from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, Usage
+from llmkit.models import tool_protocol
+from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, ToolCall, ToolSpec, Usage
 
 if TYPE_CHECKING:
     from llmkit.config import Settings
@@ -45,6 +50,7 @@ _CHATML = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _Emit = Callable[[str], None]
+_Result = tuple[FinishReason, Usage, tuple[ToolCall, ...]]
 
 
 class LlamaCppModel:
@@ -68,6 +74,7 @@ class LlamaCppModel:
         self._window = context_window
         self._llm: Any = None
         self._formatter: Any = None
+        self._tool_role = False  # whether the chat template knows a "tool" role
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._generated = 0  # completion tokens of the last generation (tests look at it)
@@ -109,11 +116,11 @@ class LlamaCppModel:
         t0 = time.perf_counter()
         future = self._worker().submit(self._generate, messages, params, pieces.append, cancel)
         try:
-            finish, usage = future.result()
+            finish, usage, calls = future.result()
         except BaseException:
             cancel.set()  # e.g. KeyboardInterrupt while waiting: stop the worker too
             raise
-        return ChatResponse("".join(pieces), usage, finish, self.name, time.perf_counter() - t0)
+        return ChatResponse("".join(pieces), usage, finish, self.name, time.perf_counter() - t0, calls)
 
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
         params = params or GenerationParams()
@@ -122,8 +129,8 @@ class LlamaCppModel:
 
         def produce() -> None:
             try:
-                finish, usage = self._generate(messages, params, lambda t: events.put(("text", t)), cancel)
-                events.put(("end", (finish, usage)))
+                result = self._generate(messages, params, lambda t: events.put(("text", t)), cancel)
+                events.put(("end", result))
             except BaseException as e:
                 events.put(("error", e))
 
@@ -134,7 +141,7 @@ class LlamaCppModel:
                 if kind == "text":
                     yield ChatChunk(payload)
                 elif kind == "end":
-                    yield ChatChunk("", finish_reason=payload[0], usage=payload[1])
+                    yield ChatChunk("", finish_reason=payload[0], usage=payload[1], tool_calls=payload[2])
                     return
                 else:
                     raise payload
@@ -162,12 +169,16 @@ class LlamaCppModel:
 
     def _generate(
         self, messages: Sequence[Message], params: GenerationParams, emit: _Emit, cancel: threading.Event
-    ) -> tuple[FinishReason, Usage]:
+    ) -> _Result:
         """Runs on the worker thread: render, check the budget, sample, detokenise, apply stop strings."""
         llm = self._load()
         import llama_cpp
 
-        prompt = self._render(messages)
+        tools = tool_protocol.active_tools(params.tools, params.tool_choice)
+        prompt = self._render(messages, tools, params.tool_choice)
+        grammar = _grammar(tools, params)
+        reply: list[str] = []
+        show = reply.append if tools else emit  # a tool protocol reply is collected and parsed at the end
         budget = completion_budget(len(prompt), params.max_tokens, self.context_window)
         llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
         if params.seed is not None or params.temperature == 0:
@@ -181,6 +192,7 @@ class LlamaCppModel:
             top_k=40,
             min_p=0.05,
             repeat_penalty=1.0,
+            grammar=grammar,
         )
         for token in tokens:
             if cancel.is_set() or llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
@@ -190,7 +202,7 @@ class LlamaCppModel:
             text += decoder.decode(llm.detokenize([token]))
             end, stopped = stop_boundary(text, params.stop)
             if end > sent:
-                emit(text[sent:end])
+                show(text[sent:end])
                 sent = end
             if stopped:
                 finish = "stop"
@@ -202,9 +214,14 @@ class LlamaCppModel:
             text += decoder.decode(b"", final=True)
             end, _ = stop_boundary(text, params.stop, final=True)
             if end > sent:
-                emit(text[sent:end])
+                show(text[sent:end])
         self._generated = count
-        return finish, Usage(len(prompt), count)
+        calls: tuple[ToolCall, ...] = ()
+        if tools and not cancel.is_set():
+            content, calls = tool_protocol.parse_reply("".join(reply), content_is_json=params.json_schema is not None)
+            if content:
+                emit(content)
+        return ("tool_calls" if calls else finish), Usage(len(prompt), count), calls
 
     def _load(self) -> Any:
         if self._llm is not None:
@@ -233,6 +250,7 @@ class LlamaCppModel:
             ) from None
         vocab = llm._model
         template = llm.metadata.get("tokenizer.chat_template") or _CHATML
+        self._tool_role = "tool" in template
         eos, bos = llm.token_eos(), llm.token_bos()
         self._formatter = Jinja2ChatFormatter(
             template,
@@ -252,16 +270,32 @@ class LlamaCppModel:
             raise InputError(f"text must be a string, got {type(text).__name__}")
         return self._load().tokenize(text.encode("utf-8", errors="replace"), add_bos=False, special=False)
 
-    def _render(self, messages: Sequence[Message]) -> list[int]:
+    def _render(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), tool_choice: str = "auto"
+    ) -> list[int]:
         if not messages:
             raise InputError("no messages to send")
         llm = self._load()
+        turns = tool_protocol.prepare_messages(messages, tools, tool_choice, tool_role=self._tool_role)
         try:
-            rendered = self._formatter(messages=[m.to_dict() for m in messages])
+            rendered = self._formatter(messages=turns)
         except Exception as e:  # jinja2 errors and the template's raise_exception()
             raise InputError(f"the model's chat template rejected the messages: {e}") from None
         prompt = rendered.prompt.encode("utf-8", errors="replace")
         return llm.tokenize(prompt, add_bos=not rendered.added_special, special=True)
+
+
+def _grammar(tools: Sequence[ToolSpec], params: GenerationParams) -> Any:
+    """The ``LlamaGrammar`` a reply must follow, or ``None``."""
+    if tools:
+        schema = tool_protocol.reply_schema(tools, params.tool_choice, params.json_schema)
+    elif params.json_schema is not None:
+        schema = dict(params.json_schema)
+    else:
+        return None
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(tool_protocol.gbnf(schema), verbose=False)
 
 
 def completion_budget(prompt_tokens: int, max_tokens: int | None, window: int) -> int:

@@ -3,6 +3,9 @@
 Token counts in ``usage`` are the server's. ``count_tokens`` is only an *estimate* (the remote
 tokenizer is not known here): it errs high, so prompt budgets built on it stay inside the window.
 A prompt the server finds too long comes back as ``ContextLengthExceeded``.
+
+Tools and JSON replies use the API's own ``tools``/``tool_choice`` and ``response_format``; streamed tool
+calls are assembled from their deltas and arrive whole in the last chunk.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, ModelError, NotFound, RateLimited
-from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, Usage
+from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
     from llmkit.config import Settings
@@ -96,12 +99,17 @@ class OpenAIChatModel:
         except Exception as e:
             self._reraise(e, messages, params)
         choice = resp.choices[0] if resp.choices else None
+        calls = tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments or "{}")
+            for c in (choice.message.tool_calls or () if choice else ())
+        )
         return ChatResponse(
             text=(choice.message.content or "") if choice else "",
             usage=_usage(resp.usage),
             finish_reason=_FINISH.get(choice.finish_reason if choice else "", "stop"),
             model=resp.model or self.name,
             latency_s=time.perf_counter() - t0,
+            tool_calls=calls,
         )
 
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
@@ -113,6 +121,7 @@ class OpenAIChatModel:
             self._reraise(e, messages, params)
         finish: FinishReason = "stop"
         usage = Usage(None, None)
+        calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
         try:
             for event in events:
                 if event.usage is not None:
@@ -120,13 +129,16 @@ class OpenAIChatModel:
                 for choice in event.choices or ():
                     if choice.delta and choice.delta.content:
                         yield ChatChunk(choice.delta.content)
+                    for d in (choice.delta.tool_calls or ()) if choice.delta else ():
+                        _add_call_delta(calls, d)
                     if choice.finish_reason:
                         finish = _FINISH.get(choice.finish_reason, "stop")
         except Exception as e:
             self._reraise(e, messages, params)
         finally:
             events.close()  # a consumer that stops early ends the request
-        yield ChatChunk("", finish_reason=finish, usage=usage)
+        tool_calls = tuple(ToolCall(i, n, a or "{}") for i, n, a in (calls[k] for k in sorted(calls)))
+        yield ChatChunk("", finish_reason=finish, usage=usage, tool_calls=tool_calls)
 
     # ------------------------------------------------------------------ client and errors
 
@@ -148,6 +160,14 @@ class OpenAIChatModel:
             req["seed"] = params.seed
         if params.stop:
             req["stop"] = list(params.stop)
+        if params.tools:
+            req["tools"] = [t.to_openai() for t in params.tools]
+            choice: Any = params.tool_choice
+            if choice not in ("auto", "none", "required"):
+                choice = {"type": "function", "function": {"name": choice}}
+            req["tool_choice"] = choice
+        if params.json_schema is not None:
+            req["response_format"] = response_format(params.json_schema)
         return req
 
     def _reraise(self, error: Exception, messages: Sequence[Message], params: GenerationParams) -> NoReturn:
@@ -257,6 +277,28 @@ def _message(error: Any) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])
     return str(getattr(error, "message", error))
+
+
+def response_format(schema: Any) -> dict[str, Any]:
+    """The ``response_format`` for a JSON Schema (``{}``: any JSON object).
+
+    >>> response_format({})
+    {'type': 'json_object'}
+    >>> response_format({"type": "object"})["json_schema"]["name"]
+    'reply'
+    """
+    if not schema:
+        return {"type": "json_object"}
+    return {"type": "json_schema", "json_schema": {"name": "reply", "schema": dict(schema)}}
+
+
+def _add_call_delta(calls: dict[int, list[str]], delta: Any) -> None:
+    """Fold one streamed tool-call delta into ``calls`` (ids and names come once, arguments in pieces)."""
+    call = calls.setdefault(delta.index or 0, ["", "", ""])
+    fn = delta.function
+    call[0] = delta.id or call[0]
+    call[1] = (fn.name if fn and fn.name else "") or call[1]
+    call[2] += (fn.arguments if fn else None) or ""
 
 
 def _usage(u: Any) -> Usage:

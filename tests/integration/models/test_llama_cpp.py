@@ -11,7 +11,7 @@ import pytest
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.models.llama_cpp import LlamaCppModel
-from llmkit.types import GenerationParams, Message
+from llmkit.types import GenerationParams, Message, ToolCall, ToolSpec
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +151,65 @@ def test_truncated_gguf_is_backend_unavailable(smollm_path: Path, tmp_path: Path
     with pytest.raises(BackendUnavailable):
         model.chat(CAPITAL, GREEDY)
     model.close()
+
+
+WEATHER = ToolSpec(
+    "get_weather",
+    "Get the current weather in a city",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+ADD = ToolSpec(
+    "add",
+    "Add two numbers",
+    {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]},
+)
+ASK_WEATHER = [Message.user("What is the weather in Paris?")]
+
+
+@pytest.mark.parametrize("choice", ["required", "add"])
+def test_grammar_makes_every_tool_call_well_formed(smollm: LlamaCppModel, choice: str) -> None:
+    r = smollm.chat(
+        ASK_WEATHER, GenerationParams(max_tokens=60, temperature=0.0, tools=(WEATHER, ADD), tool_choice=choice)
+    )
+    assert r.finish_reason == "tool_calls" and r.text == ""
+    assert r.tool_calls, "a required call must be made"
+    for call in r.tool_calls:
+        args = call.parsed_arguments()
+        tool = {"get_weather": WEATHER, "add": ADD}[call.name]
+        assert set(tool.parameters["required"]) <= set(args)
+    if choice == "add":
+        assert {c.name for c in r.tool_calls} == {"add"}
+        assert all(isinstance(v, int | float) for v in r.tool_calls[0].parsed_arguments().values())
+
+
+def test_streamed_tool_calls_arrive_whole_in_the_last_chunk(smollm: LlamaCppModel) -> None:
+    params = GenerationParams(max_tokens=60, temperature=0.0, tools=(WEATHER,), tool_choice="required")
+    chunks = list(smollm.stream(ASK_WEATHER, params))
+    assert [c.text for c in chunks] == [""]  # nothing leaks out of the protocol object
+    assert chunks[-1].finish_reason == "tool_calls"
+    assert chunks[-1].tool_calls[0].name == "get_weather"
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+def test_a_conversation_with_tool_results_renders_and_runs(smollm: LlamaCppModel) -> None:
+    call = ToolCall("call_1", "get_weather", '{"city": "Paris"}')
+    history = [*ASK_WEATHER, Message.assistant("", (call,)), Message.tool("sunny, 21 C", "call_1", "get_weather")]
+    r = smollm.chat(history, GenerationParams(max_tokens=40, temperature=0.0, tools=(WEATHER,)))
+    assert r.finish_reason in ("tool_calls", "stop", "length")
+    assert r.usage.prompt_tokens > smollm.count_message_tokens(history)  # the tools prompt was added
+
+
+def test_json_schema_output_is_valid_json_of_that_shape(smollm: LlamaCppModel) -> None:
+    import json
+
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    ask = [Message.user("Give me a person named Ann aged 31 as JSON.")]
+    r = smollm.chat(ask, GenerationParams(max_tokens=60, temperature=0.0, json_schema=schema))
+    value = json.loads(r.text)
+    assert isinstance(value["name"], str) and isinstance(value["age"], int)
+    any_object = json.loads(smollm.chat(ask, GenerationParams(max_tokens=60, temperature=0.0, json_schema={})).text)
+    assert isinstance(any_object, dict)

@@ -8,6 +8,7 @@ Replies echo the last user message; the model name picks a behaviour:
 - ``no-usage``: no ``usage`` in replies (streamed or not)
 - ``slow``: streams 200 words, 20 ms apart (for abandoned-stream tests)
 - ``vllm-like``: its model card carries ``max_model_len: 4096``
+- ``tools``: calls the first tool offered with ``{"q": <last user message>}`` (streamed in three deltas)
 
 Tokens are whitespace-separated words. Every request body is kept in ``server.requests``.
 """
@@ -76,8 +77,14 @@ def _reply(body: dict[str, Any]) -> tuple[list[str], str, int]:
     finish = "stop"
     if body.get("max_tokens") is not None and len(words) > body["max_tokens"]:
         words, finish = words[: body["max_tokens"]], "length"
-    prompt_tokens = sum(len(m["content"].split()) for m in messages)
+    prompt_tokens = sum(len((m["content"] or "").split()) for m in messages)
     return words, finish, prompt_tokens
+
+
+def _tool_call(body: dict[str, Any]) -> dict[str, Any]:
+    last = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
+    name = body["tools"][0]["function"]["name"]
+    return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": json.dumps({"q": last})}}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,14 +122,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _complete(self, body: dict[str, Any]) -> None:
         words, finish, prompt_tokens = _reply(body)
+        message: dict[str, Any] = {"role": "assistant", "content": " ".join(words)}
+        if body["model"] == "tools" and body.get("tools"):
+            message = {"role": "assistant", "content": None, "tool_calls": [_tool_call(body)]}
+            finish = "tool_calls"
         resp: dict[str, Any] = {
             "id": "chatcmpl-1",
             "object": "chat.completion",
             "created": 0,
             "model": body["model"],
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": " ".join(words)}, "finish_reason": finish}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         }
         if body["model"] != "no-usage":
             resp["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": 0}
@@ -138,6 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
         try:
             self._event(base | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+            if body["model"] == "tools" and body.get("tools"):
+                words, finish = [], "tool_calls"
+                self._stream_tool_call(base, _tool_call(body))
             for i, w in enumerate(words):
                 piece = w if i == 0 else " " + w
                 self._event(base | {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
@@ -153,6 +165,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.server.disconnected.set()
+
+    def _stream_tool_call(self, base: dict[str, Any], call: dict[str, Any]) -> None:
+        args = call["function"]["arguments"]
+        first = {"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"]}}
+        pieces = [first] + [{"index": 0, "function": {"arguments": p}} for p in (args[:5], args[5:])]
+        for piece in pieces:
+            self._event(base | {"choices": [{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}]})
 
     def _event(self, data: dict[str, Any]) -> None:
         self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())

@@ -9,7 +9,7 @@ from fake_openai_server import FakeOpenAIServer
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, InputError, ModelError, NotFound, RateLimited
 from llmkit.models.base import ChatModel
 from llmkit.models.openai_compat import OpenAIChatModel, retry_after
-from llmkit.types import GenerationParams, Message, Usage
+from llmkit.types import GenerationParams, Message, ToolCall, ToolSpec, Usage
 
 HELLO = [Message.system("be brief"), Message.user("hello there world")]
 
@@ -158,3 +158,53 @@ def test_retry_after_parsing() -> None:
     assert retry_after({"retry-after": "garbage"}) is None
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+
+
+WEATHER = ToolSpec("get_weather", "Weather in a city", {"type": "object", "properties": {"city": {"type": "string"}}})
+
+
+@pytest.mark.parametrize(
+    ("choice", "wire"),
+    [
+        ("auto", "auto"),
+        ("required", "required"),
+        ("get_weather", {"type": "function", "function": {"name": "get_weather"}}),
+    ],
+)
+def test_tools_and_tool_choice_are_sent(openai_server: FakeOpenAIServer, choice: str, wire: object) -> None:
+    model(openai_server).chat(HELLO, GenerationParams(tools=(WEATHER,), tool_choice=choice))
+    sent = openai_server.requests[-1]
+    assert sent["tools"] == [WEATHER.to_openai()]
+    assert sent["tool_choice"] == wire
+
+
+def test_tool_calls_come_back_plain_and_streamed(openai_server: FakeOpenAIServer) -> None:
+    m = model(openai_server, "tools")
+    r = m.chat(HELLO, GenerationParams(tools=(WEATHER,)))
+    assert r.finish_reason == "tool_calls" and r.text == ""
+    assert r.tool_calls == (ToolCall("call_1", "get_weather", '{"q": "hello there world"}'),)
+    last = list(m.stream(HELLO, GenerationParams(tools=(WEATHER,))))[-1]
+    assert last.finish_reason == "tool_calls"
+    assert last.tool_calls == r.tool_calls  # assembled from three deltas
+    assert last.tool_calls[0].parsed_arguments() == {"q": "hello there world"}
+
+
+def test_tool_turns_are_sent_in_wire_form(openai_server: FakeOpenAIServer) -> None:
+    call = ToolCall("call_9", "get_weather", '{"city": "Oslo"}')
+    history = [*HELLO, Message.assistant("", tool_calls=(call,)), Message.tool("-3 C", "call_9", "get_weather")]
+    model(openai_server).chat(history)
+    sent = openai_server.requests[-1]["messages"]
+    assert sent[2]["tool_calls"] == [call.to_openai()]
+    assert sent[3] == {"role": "tool", "content": "-3 C", "name": "get_weather", "tool_call_id": "call_9"}
+    assert [Message.from_dict(m) for m in sent] == history
+
+
+def test_json_schema_becomes_response_format(openai_server: FakeOpenAIServer) -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    model(openai_server).chat(HELLO, GenerationParams(json_schema=schema))
+    assert openai_server.requests[-1]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "reply", "schema": schema},
+    }
+    model(openai_server).chat(HELLO, GenerationParams(json_schema={}))
+    assert openai_server.requests[-1]["response_format"] == {"type": "json_object"}
