@@ -15,6 +15,8 @@ of all of them, which only pays when sequences share a long prefix. ``context_wi
 Same prompt, same accounting as ``LlamaCppModel``: the GGUF's chat template (``llama_template``),
 ``usage`` from llama.cpp's tokenizer, ``ContextLengthExceeded`` before generating, stop strings held
 back until they can no longer match, and a stream whose caller stops iterating frees its slot.
+``json_schema`` and ``tools`` work as there too (``tool_protocol``'s prompt, grammar and parser): with
+tools the reply is collected, parsed, and arrives whole in the last chunk with its ``tool_calls``.
 Greedy (``temperature=0``) output equals ``LlamaCppModel``'s; a seeded reply at ``temperature>0`` is
 reproducible for the same batch company only (a token's logits differ in the last bits between batch
 shapes).
@@ -32,11 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
+from llmkit.models import tool_protocol
 from llmkit.models.llama_cpp import completion_budget
-from llmkit.models.llama_sampling import SamplingPlan, json_schema_grammar
+from llmkit.models.llama_sampling import SamplingPlan, reply_grammar
 from llmkit.models.llama_scheduler import Request, Scheduler
-from llmkit.models.llama_template import chat_formatter, render_prompt, special_text
-from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message
+from llmkit.models.llama_template import chat_formatter, has_tool_role, render_prompt, special_text
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, ToolSpec
 
 if TYPE_CHECKING:
     from llmkit.config import Settings
@@ -127,8 +130,8 @@ class BatchedLlamaModel:
             if chunk.finish_reason is not None:
                 usage = chunk.usage
                 assert usage is not None
-                text = "".join(pieces)
-                return ChatResponse(text, usage, chunk.finish_reason, self.name, time.perf_counter() - t0)
+                text, latency = "".join(pieces), time.perf_counter() - t0
+                return ChatResponse(text, usage, chunk.finish_reason, self.name, latency, chunk.tool_calls)
         raise BackendUnavailable("the generation ended without a final chunk")  # pragma: no cover
 
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
@@ -139,7 +142,7 @@ class BatchedLlamaModel:
                 if kind == "text":
                     yield ChatChunk(payload)
                 elif kind == "end":
-                    yield ChatChunk("", finish_reason=payload[0], usage=payload[1])
+                    yield ChatChunk("", finish_reason=payload[0], usage=payload[1], tool_calls=payload[2])
                     return
                 else:
                     raise payload
@@ -215,16 +218,19 @@ class BatchedLlamaModel:
             scheduler.fail_all(BackendUnavailable(f"the batched llama.cpp engine failed: {e!r}"))
 
     def _prepare(self, state: dict[str, Any], messages: Sequence[Message], params: GenerationParams) -> Request:
-        prompt = self._render(state, messages)
+        tools = tool_protocol.active_tools(params.tools, params.tool_choice)
+        prompt = self._render(state, messages, tools, params.tool_choice)
         budget = completion_budget(len(prompt), params.max_tokens, self.context_window)
-        grammar = json_schema_grammar(params.json_schema) if params.json_schema is not None else None
-        request = Request(prompt, params, budget, SamplingPlan.of(params, grammar))
+        plan = SamplingPlan.of(params, reply_grammar(tools, params))
+        request = Request(prompt, params, budget, plan, tools=bool(tools))
         state["scheduler"].submit(request)
         return request
 
-    def _render(self, state: dict[str, Any], messages: Sequence[Message]) -> list[int]:
-        model = state["model"]
-        return render_prompt(state["formatter"], lambda b, bos, sp: model.tokenize(b, bos, sp), messages)
+    def _render(
+        self, state: dict[str, Any], messages: Sequence[Message], tools: Sequence[ToolSpec] = (), choice: str = "auto"
+    ) -> list[int]:
+        tool_role = state["tool_role"]
+        return render_prompt(state["formatter"], state["model"].tokenize, messages, tools, choice, tool_role=tool_role)
 
     def _load(self, state: dict[str, Any]) -> None:
         from llmkit.models.gguf import read_metadata
@@ -252,9 +258,11 @@ class BatchedLlamaModel:
         if per_seq < self.context_window:  # pragma: no cover - llama.cpp rounds n_ctx up, never down
             raise BackendUnavailable(f"llama.cpp gave {per_seq} tokens a sequence, {self.context_window} asked")
         eos, bos = model.token_eos(), model.token_bos()
-        formatter = chat_formatter(model.metadata(), special_text(model, eos), special_text(model, bos))
+        metadata = model.metadata()
+        formatter = chat_formatter(metadata, special_text(model, eos), special_text(model, bos))
         scheduler = Scheduler(model, ctx.ctx, self.parallel, self.batch_tokens)
-        state.update(model=model, context=ctx, formatter=formatter, scheduler=scheduler)
+        state.update(model=model, context=ctx, formatter=formatter, tool_role=has_tool_role(metadata))
+        state["scheduler"] = scheduler
 
     def _context_params(self) -> Any:
         import llama_cpp

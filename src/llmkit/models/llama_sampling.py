@@ -2,20 +2,21 @@
 
 Each sequence gets its own llama.cpp sampler chain, built from its ``GenerationParams`` with the same
 defaults and order as ``LlamaCppModel`` (which goes through ``llama_cpp.Llama.generate``): greedy at
-``temperature=0``, else top-k 40 → top-p → min-p 0.05 → temperature → a seeded draw. A JSON schema adds
-llama.cpp's grammar sampler in front, so every sampled token keeps the reply valid JSON for the schema.
+``temperature=0``, else top-k 40 → top-p → min-p 0.05 → temperature → a seeded draw. A JSON schema or
+offered tools add llama.cpp's grammar sampler in front (the grammar is ``tool_protocol``'s, as for
+``LlamaCppModel``), so every sampled token keeps the reply valid JSON for the schema.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from llmkit.errors import InputError
-from llmkit.types import GenerationParams
+from llmkit.models import tool_protocol
+from llmkit.types import GenerationParams, ToolSpec
 
 TOP_K = 40
 MIN_P = 0.05
@@ -46,21 +47,16 @@ class SamplingPlan:
         return cls(temperature == 0, temperature, top_p, seed, grammar)
 
 
-def json_schema_grammar(schema: Mapping[str, Any]) -> str:
-    """GBNF text that admits exactly the JSON documents valid for ``schema`` (``{}``: any JSON object).
-
-    Uses llama-cpp-python's converter (a port of llama.cpp's ``json_schema_to_grammar``).
-    """
-    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
-
-    if not isinstance(schema, Mapping):
-        raise InputError(f"json_schema must be a JSON Schema object, got {type(schema).__name__}")
-    if not schema:
-        return JSON_GBNF
-    try:
-        return json_schema_to_gbnf(json.dumps(dict(schema)))
-    except (AssertionError, TypeError, ValueError, KeyError, NotImplementedError, RecursionError) as e:
-        raise InputError(f"json_schema cannot be turned into a grammar: {e}") from None
+def reply_grammar(tools: Sequence[ToolSpec], params: GenerationParams) -> str | None:
+    """GBNF for the reply ``params`` ask for: the tool protocol's reply when ``tools`` are active, else
+    ``params.json_schema`` (``{}``: any JSON object), else ``None``. ``InputError`` if it cannot convert."""
+    if tools:
+        return tool_protocol.gbnf(tool_protocol.reply_schema(tools, params.tool_choice, params.json_schema))
+    if params.json_schema is None:
+        return None
+    if not isinstance(params.json_schema, Mapping):
+        raise InputError(f"json_schema must be a JSON Schema object, got {type(params.json_schema).__name__}")
+    return tool_protocol.gbnf(params.json_schema)
 
 
 def build_sampler(plan: SamplingPlan, model: Any) -> Any:

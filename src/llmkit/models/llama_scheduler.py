@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmkit.errors import BackendUnavailable
+from llmkit.models import tool_protocol
 from llmkit.models.llama_cpp import stop_boundary
 from llmkit.models.llama_sampling import SamplingPlan, build_sampler
-from llmkit.types import FinishReason, GenerationParams, Usage
+from llmkit.types import FinishReason, GenerationParams, ToolCall, Usage
 
-#: What a request's caller reads: ("text", str) pieces, then ("end", (finish, usage)) or ("error", exc).
+#: What a caller reads: ("text", str) pieces, then ("end", (finish, usage, tool_calls)) or ("error", exc).
 Events = queue.SimpleQueue
 
 
@@ -37,6 +38,7 @@ class Request:
     params: GenerationParams
     budget: int
     plan: SamplingPlan
+    tools: bool = False  # the reply follows tool_protocol: collect it, parse it at the end
     events: Events = field(default_factory=queue.SimpleQueue)
     cancel: threading.Event = field(default_factory=threading.Event)
     slot: int = -1
@@ -64,7 +66,7 @@ class Request:
         self.count += 1
         self.text += self.decoder.decode(piece)
         end, stopped = stop_boundary(self.text, self.params.stop)
-        if end > self.sent:
+        if end > self.sent and not self.tools:
             self.events.put(("text", self.text[self.sent : end]))
             self.sent = end
         if stopped:
@@ -72,13 +74,19 @@ class Request:
         return "length" if self.count >= self.budget else None
 
     def finish(self, reason: FinishReason) -> None:
-        """Flush text held back for a possible stop string and send the final event."""
+        """Flush text held back for a possible stop string (or parse a tool reply); send the final event."""
+        calls: tuple[ToolCall, ...] = ()
         if not self.cancel.is_set():
             self.text += self.decoder.decode(b"", final=True)
             end, _ = stop_boundary(self.text, self.params.stop, final=True)
-            if end > self.sent:
-                self.events.put(("text", self.text[self.sent : end]))
-        self.events.put(("end", (reason, Usage(len(self.prompt), self.count))))
+            shown = self.text[self.sent : end]
+            if self.tools:
+                json_content = self.params.json_schema is not None
+                shown, calls = tool_protocol.parse_reply(self.text[:end], content_is_json=json_content)
+            if shown:
+                self.events.put(("text", shown))
+        reason = "tool_calls" if calls else reason
+        self.events.put(("end", (reason, Usage(len(self.prompt), self.count), calls)))
 
 
 class Scheduler:

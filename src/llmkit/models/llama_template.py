@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from llmkit.errors import InputError
-from llmkit.types import Message
+from llmkit.models import tool_protocol
+from llmkit.types import Message, ToolSpec
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -34,12 +35,27 @@ def special_text(model: Any, token: int) -> str:
     return model.token_get_text(token) if token != -1 else ""
 
 
-def render_prompt(formatter: Any, tokenize: Tokenize, messages: Sequence[Message]) -> list[int]:
-    """The prompt tokens for ``messages``: template rendered, then tokenised with special tokens parsed."""
+def has_tool_role(metadata: Mapping[str, str]) -> bool:
+    """Whether the GGUF's chat template knows a ``tool`` role (else tool results go in as user turns)."""
+    return "tool" in (metadata.get("tokenizer.chat_template") or CHATML)
+
+
+def render_prompt(
+    formatter: Any,
+    tokenize: Tokenize,
+    messages: Sequence[Message],
+    tools: Sequence[ToolSpec] = (),
+    tool_choice: str = "auto",
+    *,
+    tool_role: bool = False,
+) -> list[int]:
+    """The prompt tokens for ``messages`` (with the tools prompt of ``tool_protocol`` when ``tools``):
+    template rendered, then tokenised with special tokens parsed."""
     if not messages:
         raise InputError("no messages to send")
+    turns = tool_protocol.prepare_messages(messages, tools, tool_choice, tool_role=tool_role)
     try:
-        rendered = formatter(messages=[m.to_dict() for m in messages])
+        rendered = formatter(messages=turns)
     except Exception as e:  # jinja2 errors and the template's raise_exception()
         raise InputError(f"the model's chat template rejected the messages: {e}") from None
     prompt = rendered.prompt.encode("utf-8", errors="replace")

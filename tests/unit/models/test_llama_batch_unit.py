@@ -14,9 +14,9 @@ from llmkit import registry
 from llmkit.config import load_settings
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra, NotFound
 from llmkit.models.llama_batch import BatchedLlamaModel, default_window
-from llmkit.models.llama_sampling import SamplingPlan, json_schema_grammar
+from llmkit.models.llama_sampling import SamplingPlan, reply_grammar
 from llmkit.models.llama_scheduler import Request
-from llmkit.types import GenerationParams, Message, Usage
+from llmkit.types import GenerationParams, Message, ToolSpec, Usage
 
 HI = [Message.user("hi")]
 
@@ -47,16 +47,35 @@ def test_sampling_plan_defaults_match_llama_cpp_model() -> None:
     assert len(unseeded) > 1  # no seed: a fresh random one each call
 
 
-def test_json_schema_grammar() -> None:
+def test_reply_grammar() -> None:
     pytest.importorskip("llama_cpp")
-    anything = json_schema_grammar({})
-    assert "object" in anything
+    assert reply_grammar((), GenerationParams()) is None
+    assert "object" in str(reply_grammar((), GenerationParams(json_schema={})))
     schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
-    assert '\\"age\\"' in json_schema_grammar(schema)
+    assert '\\"age\\"' in str(reply_grammar((), GenerationParams(json_schema=schema)))
+    tools = (ToolSpec("now", "the time"),)
+    assert '\\"tool_calls\\"' in str(reply_grammar(tools, GenerationParams(tools=tools)))
+    with pytest.raises(InputError, match="JSON Schema"):
+        reply_grammar((), GenerationParams(json_schema={"type": "no-such-type"}))
     with pytest.raises(InputError, match="json_schema"):
-        json_schema_grammar(["not", "a", "schema"])  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="json_schema"):
-        json_schema_grammar({"type": "no-such-type"})
+        reply_grammar((), GenerationParams(json_schema=["not", "a", "schema"]))  # type: ignore[arg-type]
+
+
+def test_tool_reply_is_collected_then_parsed() -> None:
+    tools = (ToolSpec("add"),)
+    params = GenerationParams(tools=tools)
+    r = Request([1], params, budget=50, plan=SamplingPlan.of(params), tools=True)
+    r.add_piece(b'{"tool_calls": [{"name": "add", ')
+    r.add_piece(b'"arguments": {"a": 1}}]}')
+    assert drain(r) == []  # nothing streams while the protocol object is being written
+    r.finish("stop")
+    (kind, (reason, usage, calls)), *rest = drain(r)
+    assert (kind, reason, usage, rest) == ("end", "tool_calls", Usage(1, 2), [])
+    assert [(c.name, c.parsed_arguments()) for c in calls] == [("add", {"a": 1})]
+    answer = Request([1], params, budget=50, plan=SamplingPlan.of(params), tools=True)
+    answer.add_piece(b'{"content": "Paris."}')
+    answer.finish("stop")
+    assert drain(answer) == [("text", "Paris."), ("end", ("stop", Usage(1, 1), ()))]
 
 
 def test_request_emits_text_and_holds_back_a_possible_stop() -> None:
@@ -66,7 +85,7 @@ def test_request_emits_text_and_holds_back_a_possible_stop() -> None:
     assert r.add_piece(b"er: more") == "stop"
     assert drain(r) == []  # nothing of the stop string (or after it) is shown
     r.finish("stop")
-    assert drain(r) == [("end", ("stop", Usage(3, 2)))]
+    assert drain(r) == [("end", ("stop", Usage(3, 2), ()))]
 
 
 def test_request_reaches_its_budget_and_flushes() -> None:
@@ -76,7 +95,7 @@ def test_request_reaches_its_budget_and_flushes() -> None:
     r.finish("length")
     events = drain(r)
     assert "".join(str(p) for k, p in events if k == "text") == "ab x\ufffd"
-    assert events[-1] == ("end", ("length", Usage(3, 2)))
+    assert events[-1] == ("end", ("length", Usage(3, 2), ()))
 
 
 def test_cancelled_request_sends_no_more_text() -> None:
@@ -85,7 +104,7 @@ def test_cancelled_request_sends_no_more_text() -> None:
     drain(r)
     r.cancel.set()
     r.finish("stop")
-    assert drain(r) == [("end", ("stop", Usage(3, 1)))]
+    assert drain(r) == [("end", ("stop", Usage(3, 1), ()))]
 
 
 def test_position_counts_prompt_then_generated_tokens() -> None:
@@ -166,3 +185,14 @@ def test_parallel_setting_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="parallel"):
         load_settings(tmp_path, model={"parallel": 0})
     assert json.loads(load_settings(tmp_path).model.model_dump_json())["parallel"] == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["llmkit.models.llama_batch", "llmkit.models.llama_sampling", "llmkit.models.llama_scheduler"]
+)
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
