@@ -11,7 +11,9 @@ threads; the servers take turns level by level, so background load hits both ali
 server and level: requests/s (requests / wall time of the level), latency p50/p95/p99 (request sent →
 last byte) and time to first token p50/p95 (request sent → first content chunk).
 
-- llama-cpp-python: ``python -m llama_cpp.server --model PATH`` with ``--n_threads`` = all cores.
+- llama-cpp-python: ``python -m llama_cpp.server --model PATH`` with ``--n_threads`` = ``--threads`` and
+  ``--interrupt_requests False`` (by default a new request cuts the running one short, so the client
+  sees broken streams; with it off the server takes requests one after another).
 - llmkit: ``llmkit serve --no-auth`` with ``model.parallel`` slots (``BatchedLlamaModel``),
   ``server.concurrency`` = ``--parallel``, the response cache off (every request here is deterministic,
   the cache would answer repeats without the model). Where ``llmkit.server`` is not installed, a
@@ -69,7 +71,7 @@ def server(cmd: list[str], port: int, env: dict[str, str] | None = None, cwd: Pa
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, **(env or {})}, cwd=cwd)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_ready(proc, url, log)
+            wait_ready(proc, url)
             yield url
         except BaseException:
             log.seek(0)
@@ -83,7 +85,7 @@ def server(cmd: list[str], port: int, env: dict[str, str] | None = None, cwd: Pa
                 proc.kill()
 
 
-def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Any) -> None:
+def wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
     import httpx
 
     deadline = time.monotonic() + 180
@@ -229,7 +231,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=64, help="requests per server and level")
     ap.add_argument("--tokens", type=int, default=16, help="max_tokens of every request")
     ap.add_argument("--parallel", type=int, default=16, help="llmkit's model.parallel slots")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp threads for both servers")
+    ap.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp threads, both servers (1 when busy)"
+    )
     ap.add_argument("--gateway-requests", type=int, default=300, help="0 skips the gateway measurement")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--stand-in", action="store_true", help=argparse.SUPPRESS)

@@ -29,9 +29,18 @@ OTHERS = [
 GREEDY = GenerationParams(max_tokens=16, temperature=0.0)
 
 
+# One llama.cpp thread each: on a busy 2-core machine two spinning threads made a step 10-30x slower.
 @pytest.fixture(scope="module")
 def batched(smollm_path: Path) -> Iterator[BatchedLlamaModel]:
-    model = BatchedLlamaModel(smollm_path, parallel=4, context_window=1024)
+    model = BatchedLlamaModel(smollm_path, parallel=4, context_window=1024, threads=1)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="module")
+def smollm(smollm_path: Path) -> Iterator[LlamaCppModel]:
+    """The single-stream reference (the package-wide fixture of the same name runs on all cores)."""
+    model = LlamaCppModel(smollm_path, context_window=2048, threads=1)
     yield model
     model.close()
 
@@ -149,7 +158,7 @@ def test_tool_calls_match_llama_cpp_model(batched: BatchedLlamaModel, smollm: Ll
 
 
 def test_abandoned_streams_free_their_slots(smollm_path: Path) -> None:
-    model = BatchedLlamaModel(smollm_path, parallel=1, context_window=512)
+    model = BatchedLlamaModel(smollm_path, parallel=1, context_window=512, threads=1)
     try:
         closed = model.stream(COUNT, GenerationParams(max_tokens=400, temperature=0.0))
         assert next(closed).text
@@ -186,7 +195,7 @@ def test_many_threads_hammering(batched: BatchedLlamaModel) -> None:
 
 
 def test_close_fails_running_requests_and_the_model_reloads(smollm_path: Path) -> None:
-    model = BatchedLlamaModel(smollm_path, parallel=2, context_window=512)
+    model = BatchedLlamaModel(smollm_path, parallel=2, context_window=512, threads=1)
     stream = model.stream(COUNT, GenerationParams(max_tokens=400, temperature=0.0))
     next(stream)
     closer = threading.Thread(target=model.close)

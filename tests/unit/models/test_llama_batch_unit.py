@@ -196,3 +196,13 @@ def test_docstring_examples(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_importing_the_engine_loads_no_llama_cpp() -> None:
+    import subprocess
+
+    probe = "import sys, llmkit.models.llama_batch, llmkit.registry; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    mods = out.stdout.split()
+    assert "llmkit.models.llama_batch" in mods
+    assert not {m for m in mods if m.split(".")[0] in ("llama_cpp", "numpy", "fastapi", "uvicorn")}
