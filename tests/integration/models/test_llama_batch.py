@@ -144,6 +144,7 @@ WEATHER = ToolSpec(
 )
 
 
+@pytest.mark.slow
 def test_tool_calls_match_llama_cpp_model(batched: BatchedLlamaModel, smollm: LlamaCppModel) -> None:
     ask = [Message.user("What is the weather in Paris?")]
     params = GenerationParams(max_tokens=40, temperature=0.0, tools=(WEATHER,), tool_choice="required")
