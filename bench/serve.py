@@ -5,11 +5,13 @@ server on the same GGUF, side by side in one run; then llmkit's overhead as a ga
     .venv/bin/python bench/serve.py --levels 1,4,16 --requests 64 --tokens 16 --gateway-requests 300
     .venv/bin/python bench/serve.py --model path/to/model.gguf --parallel 16
 
-Throughput: at each concurrency level, ``--requests`` streamed chat completions (greedy, ``max_tokens``
-= ``--tokens``, prompts that run past that many tokens) go to each server from that many client
-threads; the servers take turns level by level, so background load hits both alike. Reported per
-server and level: requests/s (requests / wall time of the level), latency p50/p95/p99 (request sent →
-last byte) and time to first token p50/p95 (request sent → first content chunk).
+Throughput: at each concurrency level, ``--requests`` streamed chat completions (``--temperature``
+0.2 unseeded, llmkit's default, so both servers may reuse a cached prompt prefix; ``max_tokens`` =
+``--tokens``; prompts that run past that many tokens; column ``tok`` = mean content chunks) go to
+each server from that many client threads; the servers take turns level by level, so background load
+hits both alike. Reported per server and level: requests/s (requests / wall time of the level),
+latency p50/p95/p99 (request sent → last byte) and time to first token p50/p95 (request sent → first
+content chunk).
 
 - llama-cpp-python: ``python -m llama_cpp.server --model PATH`` with ``--n_threads`` = ``--threads`` and
   ``--interrupt_requests False`` (by default a new request cuts the running one short, so the client
@@ -43,6 +45,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+SYSTEM = "You are a helpful assistant. Answer in plain prose, in detail."
 PROMPTS = [
     "Write a long story about a dragon who learns to cook.",
     "Explain in detail how a bicycle works.",
@@ -133,13 +136,13 @@ def llmkit_server(project: Path, model: str, parallel: int, base_url: str | None
 # ----------------------------------------------------------------------------- load
 
 
-def one_request(client: Any, url: str, i: int, tokens: int) -> tuple[float, float, int]:
-    """(latency s, time to first token s, content chunks) for one streamed, greedy chat completion."""
+def one_request(client: Any, url: str, i: int, tokens: int, temperature: float) -> tuple[float, float, int]:
+    """(latency s, time to first token s, content chunks) for one streamed chat completion."""
     body = {
         "model": "default",
-        "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
         "max_tokens": tokens,
-        "temperature": 0,
+        "temperature": temperature,
         "stream": True,
     }
     t0 = time.perf_counter()
@@ -158,14 +161,15 @@ def one_request(client: Any, url: str, i: int, tokens: int) -> tuple[float, floa
     return latency, ttft if ttft is not None else latency, chunks
 
 
-def load_level(url: str, concurrency: int, n: int, tokens: int) -> dict[str, float]:
+def load_level(url: str, concurrency: int, n: int, tokens: int, temperature: float) -> dict[str, float]:
     """Send ``n`` requests from ``concurrency`` threads (one keep-alive client each); summarise."""
     import httpx
 
     clients = [httpx.Client() for _ in range(concurrency)]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(lambda i: one_request(clients[i % concurrency], url, i, tokens), range(n)))
+        send = lambda i: one_request(clients[i % concurrency], url, i, tokens, temperature)  # noqa: E731
+        results = list(pool.map(send, range(n)))
     wall = time.perf_counter() - t0
     for c in clients:
         c.close()
@@ -230,6 +234,7 @@ def main() -> None:
     ap.add_argument("--levels", default="1,4,16", help="comma-separated concurrency levels")
     ap.add_argument("--requests", type=int, default=64, help="requests per server and level")
     ap.add_argument("--tokens", type=int, default=16, help="max_tokens of every request")
+    ap.add_argument("--temperature", type=float, default=0.2, help="of every request (llmkit's default: 0.2)")
     ap.add_argument("--parallel", type=int, default=16, help="llmkit's model.parallel slots")
     ap.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp threads, both servers (1 when busy)"
@@ -273,11 +278,11 @@ def throughput(project: Path, model: Path, args: argparse.Namespace) -> None:
         llmkit_server(project, str(model), args.parallel) as ours,
     ):
         for url in (peer, ours):  # warm-up: load, first prompt
-            load_level(url, 2, 4, args.tokens)
+            load_level(url, 2, 4, args.tokens, args.temperature)
         for k, level in enumerate(levels):
             order = [("llama-cpp-python", peer), ("llmkit", ours)]
             for name, url in order if k % 2 == 0 else order[::-1]:
-                rows.append((level, name, load_level(url, level, args.requests, args.tokens)))
+                rows.append((level, name, load_level(url, level, args.requests, args.tokens, args.temperature)))
                 print(f"  done: {name} at concurrency {level}", file=sys.stderr)
     cols = ("req/s", "p50 s", "p95 s", "p99 s", "ttft50", "ttft95")
     head = f"{'conc':>4} {'server':<17} " + " ".join(f"{c:>6}" for c in cols) + " tok"

@@ -7,8 +7,13 @@ Everything here runs on the model's one worker thread. A step packs, into one ``
 
 each token tagged with its sequence's slot id (= its KV-cache sequence id). Every sequence whose
 last token in the batch asked for logits then samples with its own sampler chain. A request leaves
-its slot when it stops, reaches ``max_tokens``, or its caller goes away (``cancel``); the slot's KV
-cells are cleared with ``llama_memory_seq_rm`` and the next waiting request takes it.
+its slot when it stops, reaches ``max_tokens``, or its caller goes away (``cancel``), and the next
+waiting request takes it.
+
+Prompt reuse: a freed slot keeps its prompt's KV cells. A request that may reuse them (neither seeded
+nor greedy: the same rule as ``LlamaCppModel``, since a token's logits computed in another batch differ
+in the last bits) takes the free slot sharing the longest prompt prefix with it and evaluates only the
+rest — typically the system prompt and earlier turns are skipped. Other requests clear the slot.
 """
 
 from __future__ import annotations
@@ -99,6 +104,8 @@ class Scheduler:
         self.batch_tokens = batch_tokens
         self.batch = llama_cpp.llama_batch_init(batch_tokens, 0, 1)
         self.free = list(range(slots - 1, -1, -1))
+        self.cached: dict[int, list[int]] = {}  # slot -> prompt tokens whose KV cells it still holds
+        self.reused = 0  # prompt tokens not evaluated thanks to prompt reuse (tests and benchmarks)
         self.waiting: deque[Request] = deque()
         self.active: list[Request] = []
         self.steps = 0  # decode calls made (tests and benchmarks look at it)
@@ -163,8 +170,21 @@ class Scheduler:
             except Exception as e:
                 r.events.put(("error", e))
                 continue
-            r.slot = self.free.pop()
+            self._take_slot(r)
             self.active.append(r)
+
+    def _take_slot(self, r: Request) -> None:
+        """Give ``r`` the free slot whose cached prompt shares most with its own; drop the rest of that cache."""
+        import llama_cpp
+
+        reusable = r.params.seed is None and r.params.temperature != 0
+        shared = {s: common_prefix(self.cached.get(s, []), r.prompt) if reusable else 0 for s in self.free}
+        r.slot = max(self.free, key=lambda s: (shared[s], s))
+        self.free.remove(r.slot)
+        r.fed = min(shared[r.slot], len(r.prompt) - 1)  # at least one token must be evaluated for its logits
+        self.reused += r.fed
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self.ctx), r.slot, r.fed, -1)
+        self.cached[r.slot] = r.prompt[: r.fed]
 
     def _fill(self) -> int:
         """Put this step's tokens in the batch: generating sequences first, then prompt chunks."""
@@ -180,6 +200,7 @@ class Scheduler:
                 for i in range(r.fed, r.fed + take):
                     n = self._put(n, r.prompt[i], i, r.slot, i == len(r.prompt) - 1)
                 r.fed += take
+                self.cached[r.slot] = r.prompt[: r.fed]
                 if r.fed == len(r.prompt):
                     r.logits_at = n - 1
         return n
@@ -207,10 +228,25 @@ class Scheduler:
         import llama_cpp
 
         self.active.remove(r)
-        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self.ctx), r.slot, -1, -1)
+        if reason is None:  # a failed decode: trust nothing in the slot
+            llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self.ctx), r.slot, -1, -1)
+        self.cached[r.slot] = r.prompt[: r.fed] if reason is not None else []
         self.free.append(r.slot)
         if r.sampler is not None:
             r.sampler.close()
             r.sampler = None
         if reason is not None:
             r.finish(reason)
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """Length of the longest common prefix of two token lists.
+
+    >>> common_prefix([1, 2, 3, 4], [1, 2, 9]), common_prefix([], [1]), common_prefix([5], [5])
+    (2, 0, 1)
+    """
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n

@@ -106,6 +106,22 @@ def test_max_tokens_and_context_budget(batched: BatchedLlamaModel) -> None:
     assert batched.slots_in_use() == 0
 
 
+def test_prompt_reuse_skips_the_shared_prefix(batched: BatchedLlamaModel) -> None:
+    scheduler = batched._state["scheduler"]
+    system = Message.system("You are a terse assistant. Answer in one short sentence, no lists, no preamble.")
+    near_greedy = GenerationParams(max_tokens=8, temperature=0.5, top_p=0.01)  # top token only, yet reusable
+    fresh = batched.chat([system, Message.user("Name a colour.")], GenerationParams(max_tokens=8, temperature=0.0))
+    before = scheduler.reused
+    first = batched.chat([system, Message.user("Name a colour.")], near_greedy)
+    second = batched.chat([system, Message.user("Name a fruit.")], near_greedy)
+    assert scheduler.reused - before >= 2 * batched.count_message_tokens([system]) - 8  # the system turn, twice
+    assert first.text == fresh.text  # reused cells give the same reply as a fresh evaluation
+    assert second.usage.prompt_tokens == batched.count_message_tokens([system, Message.user("Name a fruit.")])
+    before = scheduler.reused
+    batched.chat([system, Message.user("Name a colour.")], GenerationParams(max_tokens=2, temperature=0.0))
+    assert scheduler.reused == before  # greedy and seeded requests evaluate their prompt afresh
+
+
 def test_seed_reproducible_and_varies(batched: BatchedLlamaModel) -> None:
     def run(seed: int) -> str:
         params = GenerationParams(max_tokens=16, temperature=1.0, seed=seed)
