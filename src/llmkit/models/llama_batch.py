@@ -5,7 +5,8 @@
 called from a second Python thread decoded at a third of the speed (DESIGN.md). Requests queue in;
 each step the worker packs one new token of every generating sequence, plus pending prompt tokens,
 into one shared ``llama_batch`` tagged with per-sequence ids and decodes them together, so
-``parallel`` requests cost little more than one (see ``llama_scheduler``).
+``parallel`` requests cost little more than one where decoding is bound by reading the weights (see
+``llama_scheduler``, which also reuses a freed slot's prompt cells for the next unseeded request).
 
 KV cache: split, not unified. The context holds ``parallel`` sequences (``n_seq_max``) with
 ``kv_unified=False``, so each slot has its own ``context_window`` cells and attention in a step reads
