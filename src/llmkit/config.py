@@ -102,6 +102,34 @@ class RagSettings(_Section):
     )
 
 
+class PriceSettings(_Section):
+    """US dollars per million tokens, for one model (``[server.prices."model-id"]``)."""
+
+    input: float = Field(0.0, ge=0, description="USD per 1M prompt tokens")
+    output: float = Field(0.0, ge=0, description="USD per 1M completion tokens")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="address to bind; anything but loopback needs API keys")
+    port: int = Field(8000, ge=0, le=65535)
+    auth: Literal["keys", "none"] = Field("keys", description='"none" serves without keys, on loopback only')
+    max_body_mb: float = Field(25.0, gt=0, description="largest request body (uploads included)")
+    max_request_tokens: int = Field(8192, ge=16, description="prompt plus max_tokens allowed in one request")
+    requests_per_minute: int = Field(600, ge=1, description="per key")
+    tokens_per_minute: int = Field(200_000, ge=1, description="per key, prompt plus completion")
+    concurrency: int = Field(1, ge=1, le=1024, description="requests a model runs at once (1 for llama.cpp)")
+    queue_size: int = Field(64, ge=0, description="requests that may wait for a model; more get 429")
+    queue_timeout_s: float = Field(60.0, gt=0, description="longest wait for a model before 503")
+    cache: bool = Field(True, description="exact response cache for deterministic requests")
+    cache_entries: int = Field(1024, ge=1)
+    semantic_cache_threshold: float | None = Field(
+        None, gt=0, le=1, description="cosine above which a cached answer to a similar question is reused"
+    )
+    prices: dict[str, PriceSettings] = Field(default_factory=dict, description="per model id; extends built-ins")
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; spans are exported only if set")
+    log_json: bool = Field(True, description="one JSON line per request on stderr")
+
+
 class Settings(BaseSettings):
     """Everything llmkit reads from the environment. Construct with ``load_settings``."""
 
@@ -119,6 +147,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     rag: RagSettings = RagSettings()
+    server: ServerSettings = ServerSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax")
+HEAVY = (
+    "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
+    "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
+)  # fmt: skip
 
 
 def loaded_after(code: str) -> set[str]:

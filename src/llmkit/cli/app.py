@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import ask, collections, ingest, init, models, search, traces
+from llmkit.cli import ask, collections, ingest, init, keys, models, search, serve, traces
 
 app = typer.Typer(
     name="llmkit",
@@ -52,3 +52,5 @@ app.command("chat")(ask.chat)
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(traces.app, name="traces")
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")

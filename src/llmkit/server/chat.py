@@ -1,0 +1,268 @@
+"""Chat and text completions: admission, caching, generation on the model's worker, streaming, accounting.
+
+Calls into the model run on its ``Worker`` (never on the event loop) while holding a slot of its
+``Gate``; a stream holds its slot until it ends, and a client that goes away closes the model's
+iterator, which stops generation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from llmkit.errors import InputError
+from llmkit.observe.traces import trace_attributes
+from llmkit.server import convert, rag
+from llmkit.server.cache import is_deterministic, request_key
+from llmkit.server.deps import Caller
+from llmkit.server.errors import ApiError
+from llmkit.server.schemas import ChatRequest, CompletionRequest
+from llmkit.server.sse import sse_response
+from llmkit.server.state import RAG_PREFIX, ServerState
+from llmkit.server.telemetry import REQUEST_ID, tracer
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
+
+
+@dataclass
+class Call:
+    """One request, resolved: who asked, what to send, and how to shape the reply."""
+
+    state: ServerState
+    caller: Caller
+    messages: list[Message]
+    params: GenerationParams
+    n: int
+    kind: str  # "chat" or "text"
+    #: True once the client has gone away (``Request.is_disconnected``): a whole reply then stops early
+    gone: Callable[[], Awaitable[bool]] | None = None
+
+    @property
+    def model_id(self) -> str:
+        return self.state.chat.id
+
+
+async def chat_completion(
+    state: ServerState, caller: Caller, body: ChatRequest, gone: Callable[[], Awaitable[bool]] | None = None
+) -> Any:
+    if body.model.startswith(RAG_PREFIX):
+        return await rag.rag_completion(state, caller, body)
+    _check_model(state, body.model)
+    caller.require("chat")
+    messages = [convert.to_message(m) for m in body.messages]
+    params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
+    call = Call(state, caller, messages, params, body.n, "chat", gone)
+    if body.stream:
+        return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
+    return await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
+
+
+async def text_completion(
+    state: ServerState, caller: Caller, body: CompletionRequest, gone: Callable[[], Awaitable[bool]] | None = None
+) -> Any:
+    _check_model(state, body.model)
+    caller.require("chat")
+    if isinstance(body.prompt, list) and len(body.prompt) != 1:
+        raise InputError("give one prompt (a string, or a list of one string)")
+    prompt = body.prompt if isinstance(body.prompt, str) else body.prompt[0]
+    if not prompt.strip():
+        raise InputError("prompt is empty")
+    params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
+    call = Call(state, caller, [Message.user(prompt)], params, body.n, "text", gone)
+    if body.stream:
+        return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
+    return await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
+
+
+def _check_model(state: ServerState, model: str) -> None:
+    if model != state.chat.id:
+        raise ApiError(
+            404, f"no model {model!r}; GET /v1/models lists the served models",
+            type="not_found_error", code="model_not_found", param="model",
+        )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- whole replies
+
+
+async def _cached(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+    state = call.state
+    if not is_deterministic(call.params.temperature, call.params.seed) or state.cache is None:
+        return await _complete(call)
+    key = request_key({"request": request, "params": call.params.to_dict(), "model": call.model_id})
+    hit = state.cache.get(key)
+    state.metrics.cache.labels("exact", "hit" if hit else "miss").inc()
+    if hit is not None:
+        return {**hit, "id": convert.completion_id(), "created": int(time.time()), "cached": True}
+    if state.semantic is not None and call.kind == "chat" and call.messages[-1].role == "user":
+        return await _semantic(call, key, request)
+    body = await _complete(call)
+    state.cache.put(key, body)
+    return body
+
+
+async def _semantic(call: Call, key: str, request: dict[str, Any]) -> dict[str, Any]:
+    state = call.state
+    assert state.semantic is not None and state.cache is not None
+    scope = request_key({**request, "messages": request["messages"][:-1], "params": call.params.to_dict()})
+    async with state.embed_gate.slot():
+        hit, vector = await state.embed_worker.run(state.semantic.get, scope, call.messages[-1].content)
+    state.metrics.cache.labels("semantic", "hit" if hit else "miss").inc()
+    if hit is not None:
+        return {**hit, "id": convert.completion_id(), "created": int(time.time()), "cached": True}
+    body = await _complete(call)
+    state.cache.put(key, body)
+    state.semantic.put(scope, vector, body)
+    return body
+
+
+async def _complete(call: Call) -> dict[str, Any]:
+    async with call.state.chat.gate.slot():
+        replies = await _collect(call)
+    usage = Usage(0, 0)
+    for r in replies:
+        usage = convert.add_usage(usage, r.usage)
+    cost = _account(call, usage)
+    if call.kind == "text":
+        choices = [{"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None}
+                   for i, r in enumerate(replies)]  # fmt: skip
+        body = convert.chat_body(convert.completion_id("cmpl"), call.model_id, choices, usage, cost)
+        return {**body, "object": "text_completion"}
+    choices = [
+        {"index": i, "message": convert.assistant_message(r.text, r.tool_calls), "finish_reason": _finish(r)}
+        for i, r in enumerate(replies)
+    ]
+    return convert.chat_body(convert.completion_id(), call.model_id, choices, usage, cost)
+
+
+def _finish(reply: ChatResponse | ChatChunk) -> str | None:
+    return "tool_calls" if reply.tool_calls else reply.finish_reason
+
+
+async def _collect(call: Call) -> list[ChatResponse]:
+    """Whole replies, generated as streams so that a client that goes away stops its generation."""
+    pieces: dict[int, list[str]] = {}
+    last: dict[int, ChatChunk] = {}
+    items = call.state.chat.worker.iterate(lambda: _chunks(call))
+    try:
+        async for index, chunk in items:
+            pieces.setdefault(index, []).append(chunk.text)
+            last[index] = chunk
+            if call.gone is not None and await call.gone():
+                raise ApiError(499, "the client closed the request", code="client_closed")
+    finally:
+        await items.aclose()
+    return [
+        ChatResponse("".join(pieces[i]), last[i].usage or Usage(), last[i].finish_reason or "stop", call.model_id,
+                     tool_calls=last[i].tool_calls)
+        for i in sorted(pieces)
+    ]  # fmt: skip
+
+
+def _check_budget(call: Call) -> None:
+    limit = call.state.settings.server.max_request_tokens
+    prompt = call.state.chat.model.count_message_tokens(call.messages)
+    if prompt + (call.params.max_tokens or 0) > limit:
+        raise ApiError(
+            400, f"the prompt ({prompt} tokens) plus max_tokens ({call.params.max_tokens}) is over this server's "
+            f"limit of {limit} tokens a request", code="request_too_many_tokens", param="messages",
+        )  # fmt: skip
+
+
+def _attributes(call: Call) -> Any:
+    return trace_attributes(kind=f"server.{call.kind}", request_id=REQUEST_ID.get(), key=call.caller.bucket)
+
+
+def _account(call: Call, usage: Usage) -> float | None:
+    state = call.state
+    cost = state.prices.cost(call.model_id, usage)
+    state.metrics.count_tokens(call.model_id, usage.prompt_tokens, usage.completion_tokens, cost)
+    state.limiter.spend(call.caller.bucket, usage.total_tokens or 0)
+    return cost
+
+
+# ----------------------------------------------------------------------------- streams
+
+
+def _chunks(call: Call) -> Iterator[tuple[int, ChatChunk]]:
+    """On the worker: every choice's chunks in turn, tagged with the choice index."""
+    _check_budget(call)
+    for index in range(call.n):
+        with tracer().start_as_current_span("generate"), _attributes(call):
+            for chunk in call.state.chat.model.stream(call.messages, call.params):
+                yield index, chunk
+
+
+async def _stream(call: Call, include_usage: bool) -> Any:
+    served = call.state.chat
+    stack = AsyncExitStack()
+    await stack.enter_async_context(served.gate.slot())
+    items = served.worker.iterate(lambda: _chunks(call))
+    start = time.perf_counter()
+    try:
+        first = await anext(items)  # errors before the first byte get a proper status
+    except BaseException:
+        await items.aclose()
+        await stack.aclose()
+        raise
+
+    async def close() -> None:
+        await items.aclose()
+        await stack.aclose()
+
+    return sse_response(_events(call, first, items, start, include_usage), close)
+
+
+async def _events(
+    call: Call, first: tuple[int, ChatChunk], rest: AsyncIterator[tuple[int, ChatChunk]], start: float, usage_on: bool
+) -> AsyncIterator[dict[str, Any]]:
+    cid, created = convert.completion_id("chatcmpl" if call.kind == "chat" else "cmpl"), int(time.time())
+    usage, seen_text, opened = Usage(0, 0), False, set[int]()
+    shape = _chat_delta if call.kind == "chat" else _text_delta
+    extra = {"usage": None} if usage_on else {}
+
+    async def all_items() -> AsyncIterator[tuple[int, ChatChunk]]:
+        yield first
+        async for item in rest:
+            yield item
+
+    async for index, chunk in all_items():
+        if chunk.text and not seen_text:
+            seen_text = True
+            call.state.metrics.ttft.labels(call.model_id).observe(time.perf_counter() - start)
+        if chunk.usage is not None:
+            usage = convert.add_usage(usage, chunk.usage)
+        if chunk.text or chunk.finish_reason or chunk.tool_calls or index not in opened:
+            yield _chunk_body(call, cid, created, shape(index, chunk, index not in opened), extra)
+            opened.add(index)
+    cost = _account(call, usage)
+    if usage_on:
+        yield _chunk_body(call, cid, created, [], {"usage": convert.usage_dict(usage), "cost_usd": cost})
+
+
+def _chunk_body(call: Call, cid: str, created: int, choices: list[Any], extra: dict[str, Any]) -> dict[str, Any]:
+    body = convert.chunk_body(cid, call.model_id, created, choices, **extra)
+    return body if call.kind == "chat" else {**body, "object": "text_completion"}
+
+
+def _chat_delta(index: int, chunk: ChatChunk, opening: bool) -> list[dict[str, Any]]:
+    delta: dict[str, Any] = {"role": "assistant"} if opening else {}
+    if chunk.text:
+        delta["content"] = chunk.text
+    if chunk.tool_calls:
+        delta["tool_calls"] = [{"index": i, **c.to_openai()} for i, c in enumerate(chunk.tool_calls)]
+    finish = _finish(chunk) if chunk.finish_reason else None
+    return [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}]
+
+
+def _text_delta(index: int, chunk: ChatChunk, opening: bool) -> list[dict[str, Any]]:
+    return [{"index": index, "text": chunk.text, "finish_reason": chunk.finish_reason, "logprobs": None}]
+
+
+def last_user(messages: Sequence[Message]) -> str:
+    for m in reversed(messages):
+        if m.role == "user" and m.content.strip():
+            return m.content
+    raise InputError("the conversation has no user message with text to answer")

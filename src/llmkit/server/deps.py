@@ -1,0 +1,73 @@
+"""Dependencies the routes declare: the server state and the caller's key (checked for a scope)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from llmkit.server.errors import ApiError
+from llmkit.server.keys import SCOPES, ApiKey
+from llmkit.server.state import ServerState
+
+_bearer = HTTPBearer(auto_error=False, description="an llmkit API key: `llmkit keys create NAME --scope chat`")
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.llmkit
+
+
+#: The server state, as a route parameter type.
+State = Annotated[ServerState, Depends(get_state)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: their key (None in unauthenticated loopback mode) and its rate-limit bucket."""
+
+    key: ApiKey | None
+
+    @property
+    def bucket(self) -> str:
+        return self.key.id if self.key else "anonymous"
+
+    def require(self, scope: str, collection: str | None = None) -> None:
+        """403 unless the key may use ``scope`` (on ``collection``)."""
+        if self.key is not None and not self.key.allows(scope, collection):
+            where = f" on collection {collection!r}" if collection else ""
+            raise ApiError(
+                403, f"this key lacks the {scope!r} scope{where}", type="permission_error", code="insufficient_scope"
+            )
+
+
+def caller(scope: str | None) -> Callable[..., Caller]:
+    """A dependency: the caller, authenticated and admitted by the rate limiter, holding ``scope`` if given.
+
+    Collections (and the scope of routes whose scope depends on the body) are checked by the route.
+    """
+    assert scope is None or scope in SCOPES
+
+    def dependency(
+        state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Caller:
+        if state.settings.server.auth == "none":
+            state.limiter.admit("anonymous")
+            return Caller(None)
+        if credentials is None:
+            raise ApiError(
+                401, "missing API key: send 'Authorization: Bearer lk-...'",
+                type="authentication_error", code="missing_api_key",
+            )  # fmt: skip
+        key = state.keys.verify(credentials.credentials)
+        if key is None:
+            raise ApiError(401, "invalid or revoked API key", type="authentication_error", code="invalid_api_key")
+        found = Caller(key)
+        if scope is not None:
+            found.require(scope)
+        state.limiter.admit(found.bucket)
+        return found
+
+    return dependency

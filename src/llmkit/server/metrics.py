@@ -1,0 +1,46 @@
+"""Prometheus metrics, one registry per app (so two apps in one process never share counters)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    """The server's counters, histograms and gauges; ``render()`` is the ``/metrics`` body."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry: CollectorRegistry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("llmkit_requests", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.latency = Histogram(
+            "llmkit_request_seconds", "request latency", ["route"], buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.ttft = Histogram(
+            "llmkit_time_to_first_token_seconds", "time to first token", ["model"], buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.tokens = Counter("llmkit_tokens", "tokens processed", ["model", "direction"], registry=r)
+        self.cost = Counter("llmkit_cost_usd", "cost of model calls in USD", ["model"], registry=r)
+        self.queue = Gauge("llmkit_queue_depth", "requests waiting for a model", ["model"], registry=r)
+        self.running = Gauge("llmkit_running_requests", "requests a model is running", ["model"], registry=r)
+        self.cache = Counter("llmkit_cache", "response cache lookups", ["kind", "result"], registry=r)
+        self.errors = Counter("llmkit_errors", "error responses", ["type", "code"], registry=r)
+
+    def render(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def count_tokens(self, model: str, prompt: int | None, completion: int | None, cost: float | None) -> None:
+        if prompt:
+            self.tokens.labels(model, "in").inc(prompt)
+        if completion:
+            self.tokens.labels(model, "out").inc(completion)
+        if cost:
+            self.cost.labels(model).inc(cost)

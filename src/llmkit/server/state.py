@@ -1,0 +1,144 @@
+"""What the app holds while it runs (``app.state.llmkit``): the Kit, served models, keys, limits, caches."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llmkit.errors import ConfigError
+from llmkit.server.cache import ExactCache, SemanticCache
+from llmkit.server.keys import KeyStore
+from llmkit.server.limits import RateLimiter
+from llmkit.server.metrics import Metrics
+from llmkit.server.pricing import PriceTable
+from llmkit.server.worker import Gate, Worker
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
+
+if TYPE_CHECKING:
+    from llmkit.config import Settings
+    from llmkit.embeddings.base import Embedder
+    from llmkit.kit import Kit
+    from llmkit.models.base import ChatModel
+
+RAG_PREFIX = "rag/"
+
+
+def is_loopback(host: str) -> bool:
+    """>>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0"), is_loopback("::1")
+    (True, True, False, True)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth_mode(settings: Settings) -> None:
+    """Serving without keys is allowed only when asked for and bound to loopback."""
+    server = settings.server
+    if server.auth == "none" and not is_loopback(server.host):
+        raise ConfigError(
+            f"server.auth = 'none' serves without API keys, which is allowed on loopback only (host is {server.host})",
+            hint="create keys with `llmkit keys create NAME --scope chat`, or bind to 127.0.0.1",
+        )
+
+
+class PricedModel:
+    """A ``ChatModel`` that puts each call's cost in its trace (the ``cost_usd`` attribute)."""
+
+    def __init__(self, inner: ChatModel, prices: PriceTable, price_name: str) -> None:
+        self.inner, self.prices, self.price_name = inner, prices, price_name
+        self.name = inner.name
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        return self.inner.count_message_tokens(messages)
+
+    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
+        reply = self.inner.chat(messages, params)
+        self._note(reply.usage)
+        return reply
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
+        for chunk in self.inner.stream(messages, params):
+            if chunk.usage is not None:
+                self._note(chunk.usage)
+            yield chunk
+
+    def _note(self, usage: Usage) -> None:
+        from llmkit.observe.traces import _SPAN  # the span TracedModel records with (set by trace_attributes)
+
+        span = _SPAN.get()
+        if span is not None:
+            span.attributes["cost_usd"] = self.prices.cost(self.price_name, usage)
+
+
+@dataclass
+class Served:
+    """One model the server answers for: the model, its worker threads and its admission gate."""
+
+    id: str
+    model: ChatModel
+    worker: Worker
+    gate: Gate
+
+
+class ServerState:
+    """Built in the app's lifespan; everything a route needs, reached through ``Depends``."""
+
+    def __init__(self, settings: Settings, kit: Kit, chat_model: ChatModel | None = None) -> None:
+        server = settings.server
+        self.settings, self.kit = settings, kit
+        self.metrics = Metrics()
+        self.prices = PriceTable(server.prices)
+        self.keys = KeyStore(settings.data_dir / "keys.db")
+        self.limiter = RateLimiter(server.requests_per_minute, server.tokens_per_minute)
+        self.cache = ExactCache(server.cache_entries) if server.cache else None
+        self.semantic: SemanticCache | None = None
+        if server.semantic_cache_threshold is not None:
+            self.semantic = SemanticCache(self._embed_one, server.semantic_cache_threshold, server.cache_entries)
+        self.chat = self._serve_chat(chat_model)
+        self.embed_worker = Worker("embedder", 1)
+        self.embed_gate = Gate("embedder", 1, server.queue_size, server.queue_timeout_s)
+
+    def _serve_chat(self, model: ChatModel | None) -> Served:
+        from llmkit.observe.traces import TracedModel
+        from llmkit.registry import load_chat_model
+
+        s = self.settings
+        raw = self._raw_model = model if model is not None else load_chat_model(s)
+        priced = PricedModel(raw, self.prices, s.model.name)
+        wrapped: Any = TracedModel(priced, self.kit.trace_store) if s.traces else priced
+        self.kit.__dict__["model"] = wrapped  # Kit.model is a cached_property: RAG answers use this one too
+        gate = Gate(s.model.name, s.server.concurrency, s.server.queue_size, s.server.queue_timeout_s)
+        return Served(s.model.name, wrapped, Worker(s.model.name, s.server.concurrency), gate)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.kit.embedder
+
+    def _embed_one(self, text: str) -> Any:
+        return self.embedder.embed([text])[0]
+
+    def model_ids(self) -> list[str]:
+        """Served model ids: the configured model, then ``rag/<collection>`` for each collection."""
+        return [self.chat.id, *(RAG_PREFIX + c.name for c in self.kit.collections())]
+
+    def close(self) -> None:
+        self.chat.worker.shutdown()
+        self.embed_worker.shutdown()
+        close_model = getattr(self._raw_model, "close", None)  # llama.cpp frees its model and thread
+        if callable(close_model):
+            close_model()
+        self.keys.close()
+        self.kit.close()

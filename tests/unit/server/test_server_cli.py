@@ -1,0 +1,70 @@
+"""``llmkit keys`` and ``llmkit serve``'s refusals; graceful shutdown lets an in-flight request finish."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmkit.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_keys_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = str(tmp_path)
+    code, out, _ = run(capsys, "-C", p, "keys", "create", "bot", "-s", "query", "-c", "docs", "--json")
+    created = json.loads(out)
+    assert code == 0 and created["secret"].startswith("lk-") and created["key"]["collections"] == ["docs"]
+    code, out, _ = run(capsys, "-C", p, "keys", "list", "--json")
+    listed = json.loads(out)
+    assert [k["name"] for k in listed] == ["bot"] and created["secret"] not in out
+    code, out, _ = run(capsys, "-C", p, "keys", "revoke", created["key"]["id"])
+    assert code == 0 and "revoked" in out
+    code, _, err = run(capsys, "-C", p, "keys", "revoke", created["key"]["id"])
+    assert code == 66 and "no live key" in err
+    code, _, err = run(capsys, "-C", p, "keys", "create", "x", "-s", "root")
+    assert code == 65 and "unknown scopes" in err
+
+
+def test_serve_refuses_no_auth_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "-C", str(tmp_path), "serve", "--no-auth", "--host", "0.0.0.0")
+    assert code == 78 and "loopback" in err
+
+
+def test_graceful_shutdown_finishes_in_flight_requests(tmp_path: Path) -> None:
+    import httpx
+
+    from llmkit.config import load_settings
+    from llmkit.server import create_app
+    from llmkit.server.background import serve_in_thread
+    from llmkit.testing import FakeChatModel, HashEmbedder
+
+    settings = load_settings(tmp_path, server={"auth": "none", "log_json": False})
+    app = create_app(settings, chat_model=FakeChatModel(["done"], delay_s=1.0), embedder=HashEmbedder())
+    result: dict[str, Any] = {}
+    chat = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "hi"}]}
+    with serve_in_thread(app) as url:
+
+        def call() -> None:
+            result["reply"] = httpx.post(f"{url}/v1/chat/completions", json=chat, timeout=30)
+
+        t = threading.Thread(target=call)
+        t.start()
+        import time
+
+        time.sleep(0.4)  # the request is in flight; leaving the block asks the server to stop
+    t.join(10)
+    reply = result["reply"]
+    assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "done"
