@@ -136,10 +136,18 @@ def llmkit_server(project: Path, model: str, parallel: int, base_url: str | None
 # ----------------------------------------------------------------------------- load
 
 
-def one_request(client: Any, url: str, i: int, tokens: int, temperature: float) -> tuple[float, float, int]:
+def served_model(url: str) -> str:
+    """The first chat model ``GET /v1/models`` lists (``rag/…`` collections skipped)."""
+    import httpx
+
+    ids = [m["id"] for m in httpx.get(f"{url}/v1/models", timeout=30).json()["data"]]
+    return next(i for i in ids if not i.startswith("rag/"))
+
+
+def one_request(client: Any, url: str, model: str, i: int, tokens: int, temperature: float) -> tuple[float, float, int]:
     """(latency s, time to first token s, content chunks) for one streamed chat completion."""
     body = {
-        "model": "default",
+        "model": model,
         "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
         "max_tokens": tokens,
         "temperature": temperature,
@@ -166,9 +174,10 @@ def load_level(url: str, concurrency: int, n: int, tokens: int, temperature: flo
     import httpx
 
     clients = [httpx.Client() for _ in range(concurrency)]
+    model = served_model(url)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        send = lambda i: one_request(clients[i % concurrency], url, i, tokens, temperature)  # noqa: E731
+        send = lambda i: one_request(clients[i % concurrency], url, model, i, tokens, temperature)  # noqa: E731
         results = list(pool.map(send, range(n)))
     wall = time.perf_counter() - t0
     for c in clients:
