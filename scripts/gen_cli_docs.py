@@ -29,6 +29,19 @@ COMMANDS = [
     ["traces"],
     ["traces", "list"],
     ["traces", "show"],
+    ["eval"],
+    ["eval", "run"],
+    ["eval", "list"],
+    ["eval", "show"],
+    ["eval", "compare"],
+    ["eval", "report"],
+    ["eval", "synth"],
+    ["prompts"],
+    ["prompts", "list"],
+    ["prompts", "show"],
+    ["prompts", "diff"],
+    ["prompts", "label"],
+    ["prompts", "optimize"],
 ]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 

@@ -16,14 +16,15 @@ model catalog keeps its files (default ``~/.local/share/llmkit``).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from llmkit.errors import ConfigError
 
@@ -61,8 +62,21 @@ class EmbedderSettings(_Section):
 
 
 class StoreSettings(_Section):
-    url: str = Field(f"{DATA_DIR}/store.db", description="SQLite path (relative to the project) or a store URL")
+    url: str = Field(
+        f"{DATA_DIR}/store.db", description="SQLite path (relative to the project), sqlite:///path or postgresql://…"
+    )
     hnsw_threshold: int = Field(20_000, ge=0, description="chunks above which dense search uses the HNSW index")
+
+
+class PostgresSettings(_Section):
+    """Used when ``store.url`` is a ``postgresql://`` URL (extra ``postgres``)."""
+
+    pool_size: int = Field(8, ge=1, le=1000, description="most connections the store's pool opens")
+    timeout_s: float = Field(10.0, gt=0, description="seconds to wait for a connection before failing")
+    hnsw_m: int = Field(16, ge=2, le=100, description="HNSW links per node, for new collections' indexes")
+    hnsw_ef_construction: int = Field(64, ge=4, le=1000, description="HNSW build-time candidate list")
+    ef_search: int = Field(100, ge=1, le=1000, description="HNSW query-time candidate list (at least k is used)")
+    migrate: bool = Field(True, description="bring the schema up to date on first use (else: llmkit store migrate)")
 
 
 class IngestSettings(_Section):
@@ -100,6 +114,73 @@ class RagSettings(_Section):
     min_relevance: float = Field(
         0.25, ge=-1, le=1, description="best dense cosine below which, with no lexical match, nothing was found"
     )
+
+
+class AgentSettings(_Section):
+    tools: tuple[str, ...] = Field(
+        ("calculator",), description="built-in tools: calculator retrieval sql python http files"
+    )
+    max_steps: int = Field(8, ge=1, description="model calls per run")
+    max_tokens: int | None = Field(None, ge=1, description="prompt + completion tokens per run")
+    max_seconds: float | None = Field(120.0, gt=0, description="wall time per run")
+    max_cost: float | None = Field(None, gt=0, description="cost per run, in the unit of the prices below")
+    prompt_price_per_1k: float = Field(0.0, ge=0)
+    completion_price_per_1k: float = Field(0.0, ge=0)
+    allow: tuple[str, ...] = Field((), description="tools with side effects allowed without asking")
+    allow_hosts: tuple[str, ...] = Field((), description="hosts http_get may fetch from (none: the tool is off)")
+    allow_dirs: tuple[str, ...] = Field((), description="folders read_file may read")
+    sql: tuple[str, ...] = Field((), description="a SQLite file or CSV files for the sql tool")
+    sandbox_cpu_s: int = Field(5, ge=1, le=600)
+    sandbox_memory_mb: int = Field(512, ge=64)
+    sandbox_timeout_s: float = Field(10.0, gt=0, le=600)
+    mcp: tuple[str, ...] = Field((), description="MCP servers: a command line (stdio) or an http(s) URL")
+
+
+class PromptSettings(_Section):
+    dir: str = Field("prompts", description="folder of the project's prompt files (NAME.md), relative to the project")
+    rag: str = Field("rag-answer", description="the RAG answer prompt: NAME, NAME@LABEL or NAME@VERSION")
+
+
+InputGuard = Literal["pii", "injection", "denylist", "topic", "length", "language"]
+OutputGuard = Literal["pii", "injection", "denylist", "topic", "length", "language", "leakage", "grounded"]
+
+
+class GuardSettings(_Section):
+    """Guards per stage, run in the order listed (see docs/guardrails.md). Empty lists: no guards."""
+
+    input: tuple[InputGuard, ...] = Field((), description="guards on the user's message")
+    passages: tuple[InputGuard, ...] = Field((), description="guards on retrieved passages and tool output")
+    output: tuple[OutputGuard, ...] = Field((), description="guards on the model's answer")
+    blocked_message: str = Field("I can't help with that request.", description="answer given when a guard blocks")
+    pii_entities: tuple[str, ...] = Field(
+        ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "URL", "STREET_ADDRESS"),
+        description="PII types to find; PERSON (and LOCATION) need ner = true",
+    )
+    pii_mode: Literal["mask", "hash", "placeholder"] = "placeholder"
+    pii_action: Literal["flag", "redact", "block"] = "redact"
+    pii_salt: str = Field("", description="salt for pii_mode = hash")
+    ner: bool = Field(False, description="add Presidio/spaCy NER for names and places (pip install 'llmkit[ner]')")
+    injection_threshold: float = Field(0.5, gt=0, le=1, description="classifier probability that counts as injection")
+    injection_passage_threshold: float = Field(
+        0.9, gt=0, le=1, description="the same for retrieved passages and tool output (prose, not requests)"
+    )
+    injection_heuristics: bool = Field(True, description="also fire on the hand-written injection patterns")
+    injection_model: str | None = Field(
+        None, description="a model from `llmkit guard train-injection` (default: shipped)"
+    )
+    injection_action: Literal["flag", "block"] = "block"
+    deny_keywords: tuple[str, ...] = ()
+    deny_patterns: tuple[str, ...] = Field((), description="regular expressions (case-insensitive)")
+    deny_topics: tuple[str, ...] = Field((), description="topic descriptions compared by embedding")
+    topic_threshold: float = Field(0.5, ge=-1, le=1)
+    content_action: Literal["flag", "block"] = Field("block", description="for denylist, topic and length")
+    max_input_chars: int = Field(8000, ge=1)
+    max_output_chars: int = Field(20000, ge=1)
+    languages: tuple[str, ...] = Field(("en",), description="allowed languages (ISO 639-1) for the language guard")
+    language_action: Literal["flag", "block"] = "flag"
+    leakage_min_words: int = Field(8, ge=3, description="consecutive system-prompt words that count as a leak")
+    grounded_threshold: float = Field(0.6, ge=-1, le=1, description="cosine below which a sentence is unsupported")
+    grounded_action: Literal["flag", "block"] = "flag"
 
 
 class PriceSettings(_Section):
@@ -143,10 +224,14 @@ class Settings(BaseSettings):
     traces: bool = Field(True, description="record every model call in .llmkit/traces.db")
     model: ModelSettings = ModelSettings()
     embedder: EmbedderSettings = EmbedderSettings()
-    store: StoreSettings = StoreSettings()
+    store: Annotated[StoreSettings, NoDecode] = StoreSettings()  # NoDecode: LLMKIT_STORE may be a bare URL
+    postgres: PostgresSettings = PostgresSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     rag: RagSettings = RagSettings()
+    agent: AgentSettings = AgentSettings()
+    prompts: PromptSettings = PromptSettings()
+    guards: GuardSettings = GuardSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod
@@ -160,6 +245,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = InitSettingsSource(settings_cls, init_kwargs=_TOML.get() or {})
         return (init_settings, env_settings, toml)
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_url(cls, v: Any) -> Any:
+        """``store = "postgresql://..."`` (or ``LLMKIT_STORE``) is short for ``[store] url = ...``."""
+        if isinstance(v, str):
+            return json.loads(v) if v.lstrip().startswith("{") else {"url": v}
+        return v
 
     # ------------------------------------------------------------------ derived paths
 
@@ -263,6 +356,7 @@ name = "all-minilm-l6-v2"
 
 [store]
 url = ".llmkit/store.db"
+# url = "postgresql://app@db.internal/llm"   # PostgreSQL + pgvector: pip install 'llmkit[postgres]'
 
 [ingest]
 chunk_tokens = 200

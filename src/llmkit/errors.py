@@ -12,6 +12,7 @@
     │   └── RateLimited             the backend asked us to slow down (retry_after seconds)
     ├── IntegrityError           a downloaded file or stored index failed its check
     └── StoreError               the document store failed (locked, corrupt, schema too new)
+        └── StoreUnavailable     the store's server cannot be reached or dropped the connection: retry
 
 Backends translate native errors into these; only the edges (CLI, HTTP) turn them into exit
 codes and statuses.
@@ -99,3 +100,9 @@ class IntegrityError(LlmkitError):
 
 class StoreError(LlmkitError):
     exit_code = 74  # EX_IOERR
+
+
+class StoreUnavailable(StoreError):
+    """The store's server could not be reached, restarted or aborted the call; retrying may succeed."""
+
+    exit_code = 75  # EX_TEMPFAIL

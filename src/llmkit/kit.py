@@ -24,8 +24,10 @@ from llmkit.types import Answer, CollectionInfo, DocumentInfo, GenerationParams,
 
 if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
+    from llmkit.guards.pipeline import GuardPipeline
     from llmkit.models.base import ChatModel
     from llmkit.observe.traces import Trace, TraceStore
+    from llmkit.prompts.registry import PromptRegistry
     from llmkit.rag import AnswerStream, RagPipeline
     from llmkit.retrieve.retriever import Retriever
     from llmkit.store.base import Filter, Store
@@ -37,11 +39,24 @@ def open_kit(project: str | Path | None = None, **overrides: Any) -> Kit:
 
 
 def open_store(settings: Settings) -> Store:
-    """The store named by ``settings.store.url``: a SQLite path (or ``sqlite:///path``)."""
+    """The store named by ``settings.store.url``: a SQLite path (or ``sqlite:///path``), or ``postgresql://…``."""
     url = settings.store.url
+    if url.startswith(("postgresql://", "postgres://")):
+        from llmkit.store.postgres.connection import import_psycopg
+
+        import_psycopg()  # MissingExtra names the extra to install
+        from llmkit.store.postgres import PostgresStore
+
+        pg = settings.postgres
+        return PostgresStore(url, pool_size=pg.pool_size, timeout_s=pg.timeout_s, hnsw_m=pg.hnsw_m,
+                             hnsw_ef_construction=pg.hnsw_ef_construction, ef_search=pg.ef_search,
+                             migrate=pg.migrate)  # fmt: skip
     if "://" in url and not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0]
-        raise ConfigError(f"store.url: unsupported store {scheme!r}", hint="use a SQLite path such as .llmkit/store.db")
+        raise ConfigError(
+            f"store.url: unsupported store {scheme!r}",
+            hint="use a SQLite path such as .llmkit/store.db, or postgresql://user@host/db",
+        )
     from llmkit.store.sqlite import SQLiteStore
 
     path = settings.resolve(url.removeprefix("sqlite:///"))
@@ -99,7 +114,26 @@ class Kit:
 
         m = self.settings.model
         params = GenerationParams(max_tokens=m.max_tokens, temperature=m.temperature, top_p=m.top_p, seed=m.seed)
-        return RagPipeline(self.retriever, self.model, settings=self.settings.rag, params=params)
+        template = self.prompts.get(self.settings.prompts.rag)
+        return RagPipeline(
+            self.retriever, self.model, settings=self.settings.rag, params=params, template=template, guards=self.guards
+        )
+
+    @cached_property
+    def prompts(self) -> PromptRegistry:
+        """The project's prompt files and saved versions, then llmkit's built-ins."""
+        from llmkit.prompts.registry import PromptRegistry
+
+        s = self.settings
+        return PromptRegistry([s.resolve(s.prompts.dir)], s.data_dir / "prompts")
+
+    @cached_property
+    def guards(self) -> GuardPipeline:
+        """The ``[guards]`` of llmkit.toml; verdicts are traced when traces are on. Agents and the server use it too."""
+        from llmkit.guards.pipeline import GuardPipeline
+
+        traces = self.trace_store if self.settings.traces else None
+        return GuardPipeline.from_settings(self.settings, embedder=lambda: self.embedder, traces=traces)
 
     # ------------------------------------------------------------------ documents
 
@@ -243,7 +277,10 @@ class ChatSession:
     def send(self, question: str) -> AnswerStream:
         """Ask the next question; iterate the result for its text. The turn is kept once it finishes."""
         stream = self.kit.ask_stream(question, collection=self.collection, k=self.k, history=tuple(self.history))
-        stream.on_done = lambda answer: self.history.extend([Message.user(question), Message.assistant(answer.text)])
+        # stream.question is the question as sent (redacted when a PII guard redacts it)
+        stream.on_done = lambda answer: self.history.extend(
+            [Message.user(stream.question), Message.assistant(answer.text)]
+        )
         return stream
 
     def ask(self, question: str) -> Answer:

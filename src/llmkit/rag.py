@@ -8,19 +8,25 @@ says so plainly (``Answer.found`` is False).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkit.config import RagSettings
 from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.observe.traces import trace_attributes
-from llmkit.prompts.template import RAG_ANSWER, PromptTemplate
 from llmkit.retrieve.retriever import Retriever
 from llmkit.store.base import Filter
 from llmkit.types import Answer, Citation, GenerationParams, Hit, Message, Usage
+
+if TYPE_CHECKING:
+    from llmkit.guards.base import Verdict
+    from llmkit.guards.pipeline import GuardPipeline
+    from llmkit.prompts.prompt import Prompt
+    from llmkit.prompts.template import PromptTemplate
 
 NOT_FOUND = "I could not find this in the documents."
 _MARGIN_TOKENS = 8  # slack for tokenizer boundary effects when pieces are joined
@@ -150,6 +156,12 @@ class AnswerStream:
     answer: Answer | None = None
     #: Called with the finished answer (a chat session records its turns with it).
     on_done: Callable[[Answer], None] | None = None
+    #: Output guards, and the placeholders the input guards wrote; with either, the answer is checked
+    #: (and placeholders restored) before any of it is yielded, so it arrives in one piece.
+    guards: GuardPipeline | None = None
+    placeholders: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The verdicts of the guards that ran (input, passages, output), for the caller to show.
+    verdicts: dict[str, Verdict] = dataclasses.field(default_factory=dict)
 
     def __iter__(self) -> Iterator[str]:
         if self.answer is not None:
@@ -161,16 +173,34 @@ class AnswerStream:
             return
         parts: list[str] = []
         usage = Usage()
+        hold = self.placeholders or (self.guards is not None and bool(self.guards.output))
         with trace_attributes(**(self.attributes or {})) as span:
             for chunk in self.model.stream(self.messages, self.params):
                 if chunk.text:
                     parts.append(chunk.text)
-                    yield chunk.text
+                    if not hold:
+                        yield chunk.text
                 if chunk.usage is not None:
                     usage = chunk.usage
-        text = "".join(parts).strip()
+            text = "".join(parts).strip()
+            if hold:
+                text = self._guard_output(text)
+                yield text
         support = supporting_passages(text, self.question, self.hits)
         self._finish(Answer(text, self.citations, self.hits, usage, True, span.trace_id, self.model.name, support))
+
+    def _guard_output(self, text: str) -> str:
+        if self.guards is None:
+            from llmkit.guards.pii import restore
+
+            return restore(text, self.placeholders)
+        system = next((m.content for m in self.messages if m.role == "system"), None)
+        passages = [h.chunk.text for h in self.hits]
+        verdict = self.guards.check_output(
+            text, passages=passages, system_prompt=system, placeholders=self.placeholders
+        )
+        self.verdicts["output"] = verdict
+        return verdict.text
 
     def _finish(self, answer: Answer) -> None:
         self.answer = answer
@@ -194,8 +224,13 @@ class RagPipeline:
         *,
         settings: RagSettings | None = None,
         params: GenerationParams | None = None,
-        template: PromptTemplate = RAG_ANSWER,
+        template: Prompt | PromptTemplate | None = None,
+        guards: GuardPipeline | None = None,
     ) -> None:
+        if template is None:  # the registry's built-in; Kit passes the project's ([prompts] rag)
+            from llmkit.prompts.registry import builtin
+
+            template = builtin("rag-answer")
         if not {"context", "question"} <= template.inputs:
             raise InputError(f"prompt {template.name!r} must use {{context}} and {{question}}")
         self.retriever = retriever
@@ -203,6 +238,7 @@ class RagPipeline:
         self.settings = settings or RagSettings()
         self.params = params or GenerationParams()
         self.template = template
+        self.guards = guards if guards is not None and guards.enabled else None
 
     def retrieve(
         self, collection: str, question: str, *, k: int | None = None, filter: Filter | None = None
@@ -245,18 +281,49 @@ class RagPipeline:
     ) -> AnswerStream:
         if not question.strip():
             raise InputError("the question is empty")
+        verdicts: dict[str, Verdict] = {}
+        if self.guards is not None:
+            verdicts["input"] = v = self.guards.check_input(question)
+            if v.blocked:
+                answer = Answer(self.guards.blocked_message, (), (), Usage(0, 0), found=False)
+                return AnswerStream((), question, answer=answer, verdicts=verdicts)
+            question = v.text
         hits = self.retrieve(collection, question, k=k, filter=filter)
+        if self.guards is not None and self.guards.passages:
+            hits = self._guard_passages(hits, verdicts)
         if not self.is_relevant(hits):
-            return AnswerStream(tuple(hits), question)
+            return AnswerStream(tuple(hits), question, verdicts=verdicts)
         messages, kept = self.build_messages(question, hits, history)
         attrs = {
             "kind": "rag",
             "collection": collection,
             "question": question,
             "prompt": self.template.ref,
+            "prompt_version": self.template.version,
             "chunks": [h.chunk.id for h in kept],
         }
-        return AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, self.params, attrs)
+        if verdicts:
+            attrs["guards"] = {stage: v.to_dict() for stage, v in verdicts.items()}
+        stream = AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, self.params, attrs)
+        stream.guards, stream.verdicts = self.guards, verdicts
+        stream.placeholders = dict(verdicts["input"].placeholders) if "input" in verdicts else {}
+        return stream
+
+    def _guard_passages(self, hits: Sequence[Hit], verdicts: dict[str, Verdict]) -> list[Hit]:
+        """Drop the passages a guard blocks (indirect injection); pass redacted text on in the others."""
+        assert self.guards is not None
+        kept = []
+        for n, hit in enumerate(hits, 1):
+            v = self.guards.check_input(hit.chunk.text, kind="passage")
+            if v.action != "allow":
+                verdicts[f"passage:{n}"] = v
+            if not v.blocked:
+                kept.append(
+                    hit
+                    if v.text == hit.chunk.text
+                    else dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, text=v.text))
+                )
+        return kept
 
     def ask(
         self,

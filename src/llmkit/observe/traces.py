@@ -64,6 +64,11 @@ class Trace:
     error: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def prompt(self) -> str | None:
+        """``name@version`` of the prompt that produced this call, when the caller recorded it."""
+        return self.attributes.get("prompt")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -1,6 +1,8 @@
-"""``PromptTemplate``: a named system + user template whose version is the hash of its text.
+"""``PromptTemplate``: a named system + user template in code, with ``str.format`` fields.
 
-Traces record ``name@version`` so every answer can be tied to the exact prompt that produced it.
+Prompt files in the registry (``llmkit.prompts.Prompt``, Jinja2 with front matter) are the usual way;
+this class stays for prompts built in code. Both have ``name``, ``version``, ``ref``, ``inputs`` and
+``render(**values)``, and traces record ``name@version``.
 """
 
 from __future__ import annotations
@@ -51,12 +53,10 @@ class PromptTemplate:
         return messages
 
 
-RAG_ANSWER = PromptTemplate(
-    "rag-answer",
-    system=(
-        "You answer questions using only the numbered context passages below. "
-        "Cite the passages you use with their numbers in square brackets, like [1]. "
-        "If the passages do not contain the answer, say that the documents do not say."
-    ),
-    user="Context passages:\n\n{context}\n\nQuestion: {question}\nAnswer:",
-)
+def __getattr__(name: str) -> object:
+    """``RAG_ANSWER`` now lives in the prompt registry (``builtin/rag-answer.md``); kept importable here."""
+    if name == "RAG_ANSWER":
+        from llmkit.prompts.registry import builtin
+
+        return builtin("rag-answer")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

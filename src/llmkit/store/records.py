@@ -134,3 +134,18 @@ CHUNK_COLUMNS = "c.id, c.doc_id, c.source, c.text, c.idx, c.start_char, c.end_ch
 def row_to_chunk(row: Sequence[Any]) -> Chunk:
     cid, doc_id, source, text, idx, start, end, page, heading, meta = row[:10]
     return Chunk(cid, doc_id, source, text, idx, start, end, page, heading, json.loads(meta))
+
+
+def own_metadata(chunk: Chunk, doc_metadata: Mapping[str, Any]) -> Chunk:
+    """``chunk`` with only its own metadata: stored chunks carry their document's merged in.
+
+    Writing the result back with the same document metadata stores the same merged metadata.
+
+    >>> c = Chunk("d:0", "d", "d.md", "t", 0, 0, 1, metadata={"lang": "en", "part": "intro"})
+    >>> own_metadata(c, {"lang": "en"}).metadata
+    {'part': 'intro'}
+    """
+    import dataclasses
+
+    own = {k: v for k, v in chunk.metadata.items() if k not in doc_metadata or doc_metadata[k] != v}
+    return dataclasses.replace(chunk, metadata=own)

@@ -26,7 +26,15 @@ from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.filters import to_sql
 from llmkit.store.fts import fts_query
-from llmkit.store.records import CHUNK_COLUMNS, check_batch, check_vector, chunk_meta, row_to_chunk, to_json
+from llmkit.store.records import (
+    CHUNK_COLUMNS,
+    check_batch,
+    check_vector,
+    chunk_meta,
+    own_metadata,
+    row_to_chunk,
+    to_json,
+)
 from llmkit.store.schema import create_fts, fts_table, migrate
 from llmkit.store.vector_index import ExactIndex, HnswIndex, Stamp
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
@@ -282,6 +290,32 @@ class SQLiteStore:
             sql = f"SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.collection_id = ? AND c.id IN {_IDS}"
             found = {row[0]: row_to_chunk(row) for row in conn.execute(sql, (cid, param))}
         return [found[i] for i in ids if i in found]
+
+    def document_chunks(self, collection: str, doc_ids: Sequence[str]) -> list[DocumentWrite]:
+        """The stored documents ``doc_ids`` with their chunks and vectors, ready to ``write`` elsewhere."""
+        import numpy as np
+
+        param = _ids_param(doc_ids, "document ids")
+        with self._tx("DEFERRED") as conn:
+            cid, _, dim, _ = self._collection(conn, collection)
+            docs = conn.execute(
+                "SELECT id, source, content_hash, content_type, title, metadata FROM documents"
+                f" WHERE collection_id = ? AND id IN {_IDS}",
+                (cid, param),
+            ).fetchall()
+            sql = f"SELECT {CHUNK_COLUMNS}, c.vector FROM chunks c WHERE c.collection_id = ? AND c.doc_id IN {_IDS}"
+            rows = conn.execute(f"{sql} ORDER BY c.doc_id, c.idx", (cid, param)).fetchall()
+        by_doc: dict[str, list] = {}
+        for row in rows:
+            by_doc.setdefault(row[1], []).append(row)
+        out = []
+        for doc_id, source, content_hash, content_type, title, meta in docs:
+            mine = by_doc.get(doc_id, [])
+            metadata = json.loads(meta)
+            chunks = [own_metadata(row_to_chunk(r), metadata) for r in mine]
+            vecs = np.frombuffer(b"".join(r[10] for r in mine), dtype="<f4").astype(np.float32).reshape(len(mine), dim)
+            out.append(DocumentWrite(doc_id, source, content_hash, content_type, chunks, vecs, title, metadata))
+        return out
 
     def get_vectors(self, collection: str, ids: Sequence[str]) -> np.ndarray:
         import numpy as np

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmkit.errors import ContextLengthExceeded
-from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, ToolCall, Usage
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -131,3 +131,68 @@ class HashEmbedder:
             else:
                 out[i] /= norm
         return out
+
+
+#: One scripted turn of ``ScriptedToolModel``: plain text, or tool calls (with optional text).
+Turn = str | ToolCall | Sequence[ToolCall] | tuple[str, Sequence[ToolCall]]
+
+
+@dataclass
+class ScriptedToolModel(FakeChatModel):
+    """A ``FakeChatModel`` whose turns may call tools: each turn is text, a ``ToolCall``, a list of them
+    (parallel calls), or ``(text, calls)``. The last turn repeats; ``turns`` may be a function of the messages.
+    Calls are dropped when the request offers no tools or says ``tool_choice="none"``.
+
+    >>> m = ScriptedToolModel(turns=[ToolCall("c1", "add", '{"a": 2}'), "4"])
+    >>> from llmkit.types import ToolSpec
+    >>> p = GenerationParams(tools=(ToolSpec("add"),))
+    >>> m.chat([Message.user("2+2?")], p).tool_calls[0].name, m.chat([Message.user("ok")], p).text
+    ('add', '4')
+    """
+
+    turns: Sequence[Turn] | Callable[[Sequence[Message]], Turn] = ("ok",)
+
+    def _turn(self, messages: Sequence[Message]) -> tuple[str, tuple[ToolCall, ...]]:
+        n = len(self.calls)
+        turn = self.turns(messages) if callable(self.turns) else self.turns[min(n, len(self.turns) - 1)]
+        if isinstance(turn, str):
+            return turn, ()
+        if isinstance(turn, ToolCall):
+            return "", (turn,)
+        if isinstance(turn, tuple) and len(turn) == 2 and isinstance(turn[0], str):
+            return turn[0], tuple(turn[1])
+        return "", tuple(turn)  # type: ignore[arg-type]
+
+    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
+        return _collect(self.stream(messages, params), self.name)
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
+        params = params or GenerationParams()
+        text, calls = self._turn(messages)
+        if params.tool_choice == "none" or not params.tools:
+            calls = ()  # as a real backend: no tools offered, no calls
+        self.replies = [text + "".join(c.arguments for c in calls)]  # what the turn costs in tokens
+        pieces, finish, prompt_tokens = self._reply(messages, params)
+        completion = self.count_tokens("".join(pieces))
+        if calls and finish == "length":
+            calls = ()  # the call's JSON was cut off: no call, as a real backend would report
+        shown = re.findall(r"\S+\s*|\s+", text) if calls else pieces
+        for p in shown:
+            if self.delay_s:
+                time.sleep(self.delay_s / len(shown))
+            yield ChatChunk(p)
+        if self.delay_s and not shown:
+            time.sleep(self.delay_s)
+        finish = "tool_calls" if calls else finish
+        yield ChatChunk("", finish_reason=finish, usage=Usage(prompt_tokens, completion), tool_calls=calls)  # type: ignore[arg-type]
+
+
+def _collect(chunks: Iterator[ChatChunk], name: str) -> ChatResponse:
+    start = time.perf_counter()
+    parts, last = [], ChatChunk("")
+    for c in chunks:
+        parts.append(c.text)
+        last = c
+    usage = last.usage or Usage()
+    finish = last.finish_reason or "stop"
+    return ChatResponse("".join(parts), usage, finish, name, time.perf_counter() - start, last.tool_calls)

@@ -1,0 +1,215 @@
+"""Accuracy and latency of each guard on the public data in ../shared/data.
+
+- PII: entity-level precision/recall/F1 per type on presidio-synth-pii (748 sentences). Strict = same
+  type and exact span; relaxed = same type and overlapping span. ``URL`` is scored as the data's
+  ``DOMAIN_NAME`` (its values are URLs). ``--ner`` adds Presidio/spaCy (PERSON, LOCATION → GPE).
+- Injection: stratified 5-fold × 3 cross-validation F1 (mean ± sd) of the shipped recipe on
+  deepset-prompt-injections (GSM8K benign prose joins each training fold only); heuristics alone on the
+  same rows; false alarms of the passage check on the 1,023 SQuAD passages (indirect injection: no
+  passage there is an injection).
+- Groundedness: 300 SQuAD questions; claim "question answer." against the gold passage, grounded with the
+  true answer and ungrounded with the answer of a question from another article.
+- Content rules: latency only (there is no labelled set): deny-list, leakage, language, length.
+
+Latency is per call, p50/p95 over the set, after one warm-up call (model loading not counted).
+
+    .venv/bin/python bench/guards.py                 # about 3 minutes on 2 busy cores
+    .venv/bin/python bench/guards.py --quick         # 1 CV repeat, 100 groundedness questions
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PII_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "DOMAIN_NAME")
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def timed(fn: Callable[[str], object], texts: Iterable[str]) -> tuple[list[object], float, float]:
+    """Results of ``fn`` on each text, and the p50 and p95 latency in ms (after one warm-up call)."""
+    texts = list(texts)
+    fn(texts[0])
+    out, ms = [], []
+    for t in texts:
+        start = time.perf_counter()
+        out.append(fn(t))
+        ms.append((time.perf_counter() - start) * 1000)
+    ms.sort()
+    return out, statistics.median(ms), ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall, F1 from counts.
+
+    >>> prf(8, 2, 0)
+    (0.8, 1.0, 0.8889)
+    """
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return round(p, 4), round(r, 4), round(2 * p * r / (p + r), 4) if p + r else 0.0
+
+
+def score_spans(gold: list[set], pred: list[set], relaxed: bool) -> dict[str, tuple[int, int, int]]:
+    """Per-type (tp, fp, fn) over documents; spans are ``(type, start, end)``."""
+    counts: dict[str, list[int]] = {}
+    for g, p in zip(gold, pred, strict=True):
+        for t, s, e in p:
+            hit = any(gt == t and (gs < e and s < ge if relaxed else (gs, ge) == (s, e)) for gt, gs, ge in g)
+            counts.setdefault(t, [0, 0, 0])[0 if hit else 1] += 1
+        for t, s, e in g:
+            found = any(pt == t and (ps < e and s < pe if relaxed else (ps, pe) == (s, e)) for pt, ps, pe in p)
+            if not found:
+                counts.setdefault(t, [0, 0, 0])[2] += 1
+    return {t: (c[0], c[1], c[2]) for t, c in counts.items()}
+
+
+def bench_pii(ner: bool) -> None:
+    from llmkit.guards.base import GuardContext
+    from llmkit.guards.pii import SUPPORTED, PiiGuard
+
+    rows = jsonl(DATA / "presidio-synth-pii" / "synth_dataset_v2.jsonl")
+    types, rename = list(SUPPORTED), {"URL": "DOMAIN_NAME"}
+    scored = list(PII_TYPES)
+    recogniser = None
+    if ner:
+        from llmkit.guards.ner import NerRecogniser
+
+        recogniser = NerRecogniser()
+        types += ["PERSON", "LOCATION"]
+        rename["LOCATION"] = "GPE"
+        scored += ["PERSON", "GPE"]
+    guard = PiiGuard(types, ner=recogniser)
+    ctx = GuardContext()
+    found, p50, p95 = timed(lambda t: guard.find(t), [r["full_text"] for r in rows])
+    gold = [{(s["entity_type"], s["start_position"], s["end_position"]) for s in r["spans"]} for r in rows]
+    pred = [{(rename.get(e.type, e.type), e.start, e.end) for e in ents} for ents in found]  # type: ignore[attr-defined]
+    _, c50, c95 = timed(lambda t: guard.check(t, ctx), [r["full_text"] for r in rows])
+    print(f"\n## PII on presidio-synth-pii ({len(rows)} sentences)\n")
+    print("| type | gold | strict P | strict R | strict F1 | relaxed F1 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    strict, relaxed = score_spans(gold, pred, False), score_spans(gold, pred, True)
+    totals = Counter()
+    for t in [*scored, "STREET_ADDRESS"]:
+        tp, fp, fn = strict.get(t, (0, 0, 0))
+        totals.update({"tp": tp, "fp": fp, "fn": fn} if t in scored else {})
+        p, r, f = prf(tp, fp, fn)
+        print(f"| {t} | {tp + fn} | {p} | {r} | {f} | {prf(*relaxed.get(t, (0, 0, 0)))[2]} |")
+    micro = " | ".join(map(str, prf(totals["tp"], totals["fp"], totals["fn"])))
+    print(f"| all supported (micro) | {totals['tp'] + totals['fn']} | {micro} | |")
+    print(f"\nlatency per sentence: find p50 {p50:.3f} ms, p95 {p95:.3f} ms; ", end="")
+    print(f"check+redact p50 {c50:.3f} ms, p95 {c95:.3f} ms")
+
+
+def bench_injection(repeats: int) -> None:
+    from llmkit.guards.base import GuardContext
+    from llmkit.guards.heuristics import matches
+    from llmkit.guards.injection import InjectionGuard, cross_validate, load_benign, load_examples
+
+    examples = load_examples(DATA / "deepset-prompt-injections" / "prompt_injections.jsonl")
+    benign = load_benign(DATA / "gsm8k" / "train.jsonl", 150)
+    cv = cross_validate(examples, benign=benign, k=5, repeats=repeats)
+    heur = [bool(matches(t)) for t, _ in examples]
+    tp = sum(1 for h, (_, y) in zip(heur, examples, strict=True) if h and y)
+    fp = sum(1 for h, (_, y) in zip(heur, examples, strict=True) if h and not y)
+    fn = sum(1 for h, (_, y) in zip(heur, examples, strict=True) if not h and y)
+    guard, user, passage = InjectionGuard(), GuardContext("user"), GuardContext("passage")
+    _, p50, p95 = timed(lambda t: guard.check(t, user), [t for t, _ in examples])
+    passages = [r["text"] for r in jsonl(DATA / "squad-v1.1" / "passages.jsonl")]
+    verdicts, q50, q95 = timed(lambda t: guard.check(t, passage), passages)
+    alarms = sum(1 for v in verdicts if v.action != "allow")  # type: ignore[attr-defined]
+    print(f"\n## Injection on deepset-prompt-injections ({len(examples)} rows, +{len(benign)} benign texts)\n")
+    print("| detector | precision | recall | F1 |")
+    print("| --- | --- | --- | --- |")
+    row = " | ".join(f"{cv[k][0]:.4f} ± {cv[k][1]:.4f}" for k in ("precision", "recall", "f1"))
+    print(f"| model + heuristics, 5-fold × {repeats} CV (mean ± sd) | {row} |")
+    print(f"| heuristics alone (all rows) | {' | '.join(map(str, prf(tp, fp, fn)))} |")
+    print(f"\nlatency per message: p50 {p50:.3f} ms, p95 {p95:.3f} ms")
+    print(f"passage check on {len(passages)} SQuAD passages: {alarms} false alarms ({alarms / len(passages):.2%}); "
+          f"p50 {q50:.3f} ms, p95 {q95:.3f} ms")  # fmt: skip
+
+
+def bench_grounded(n: int) -> None:
+    from llmkit.config import load_settings
+    from llmkit.guards.base import GuardContext
+    from llmkit.guards.grounded import GroundednessGuard
+    from llmkit.registry import load_embedder
+
+    passages = {r["id"]: r for r in jsonl(DATA / "squad-v1.1" / "passages.jsonl")}
+    qa = random.Random(0).sample(jsonl(DATA / "squad-v1.1" / "qa.jsonl"), n)
+    embedder = load_embedder(load_settings(Path.cwd()))
+    guard = GroundednessGuard(lambda: embedder)
+    cases = []
+    for i, q in enumerate(qa):
+        other = next(o for o in qa[i + 1 :] + qa[:i] if o["title"] != q["title"])
+        text = passages[q["passage_id"]]["text"]
+        cases.append((f"{q['question']} {q['answers'][0]}.", text, 0))
+        cases.append((f"{q['question']} {other['answers'][0]}.", text, 1))
+    verdicts, p50, p95 = timed(lambda c: guard.check(c[0], GuardContext("answer", (c[1],))), cases)  # type: ignore[arg-type,index]
+    flagged = [v.action != "allow" for v in verdicts]  # type: ignore[attr-defined]
+    tp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and c[2])
+    fp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and not c[2])
+    fn = sum(1 for f, c in zip(flagged, cases, strict=True) if not f and c[2])
+    print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer)\n")
+    scores = " / ".join(map(str, prf(tp, fp, fn)))
+    print(f"ungrounded detection P/R/F1: {scores}; latency p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+
+
+def bench_content() -> None:
+    from llmkit.guards.base import GuardContext
+    from llmkit.guards.content import DenyListGuard, LanguageGuard, LeakageGuard, LengthGuard
+
+    texts = [r["text"] for r in jsonl(DATA / "squad-v1.1" / "passages.jsonl")][:500]
+    system = "You answer questions using only the numbered context passages below. Cite the passages you use."
+    guards = {
+        "denylist (20 keywords, 3 regexes)": DenyListGuard(
+            [f"secret{i}" for i in range(20)], [r"\bAKIA[0-9A-Z]{16}\b", r"\bpassword\s*[:=]", r"\bBEGIN [A-Z ]*KEY"]
+        ),
+        "leakage": LeakageGuard(),
+        "language": LanguageGuard(["en"]),
+        "length": LengthGuard(),
+    }
+    ctx = GuardContext("answer", system_prompt=system)
+    print("\n## Content rules (latency on 500 SQuAD passages)\n")
+    print("| guard | p50 ms | p95 ms |")
+    print("| --- | --- | --- |")
+    for name, guard in guards.items():
+        _, p50, p95 = timed(lambda t, g=guard: g.check(t, ctx), texts)
+        print(f"| {name} | {p50:.3f} | {p95:.3f} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 CV repeat and 100 groundedness questions")
+    ap.add_argument("--ner", action="store_true", help="add Presidio/spaCy NER to the PII run (extra 'ner')")
+    ap.add_argument("--only", choices=("pii", "injection", "grounded", "content"), action="append")
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        sys.exit(f"no shared data at {DATA}")
+    only = set(args.only or ("pii", "injection", "grounded", "content"))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # BLAS beside onnxruntime on 2 cores (see DESIGN.md)
+        if "pii" in only:
+            bench_pii(args.ner)
+        if "injection" in only:
+            bench_injection(1 if args.quick else 3)
+        if "grounded" in only:
+            bench_grounded(100 if args.quick else 300)
+        if "content" in only:
+            bench_content()
+
+
+if __name__ == "__main__":
+    main()

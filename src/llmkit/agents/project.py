@@ -1,0 +1,52 @@
+"""An ``Agent`` for a project: the ``[agent]`` settings, its built-in tools and MCP servers, the Kit's model.
+
+with project_agent(kit) as agent:           # MCP connections close with the block
+    print(agent.run("What is 12% of 250?").answer)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+from llmkit.agents.budget import Budget, Prices
+from llmkit.agents.builtins import build_tools
+from llmkit.agents.loop import Agent, Confirm
+from llmkit.types import GenerationParams
+
+if TYPE_CHECKING:
+    from llmkit.config import AgentSettings
+    from llmkit.kit import Kit
+
+
+def budget_from(s: AgentSettings) -> Budget:
+    prices = Prices(s.prompt_price_per_1k, s.completion_price_per_1k)
+    return Budget(
+        max_steps=s.max_steps, max_tokens=s.max_tokens, max_seconds=s.max_seconds, max_cost=s.max_cost, prices=prices
+    )
+
+
+@contextmanager
+def project_agent(kit: Kit, *, confirm: Confirm | None = None, allow_side_effects: bool = False) -> Iterator[Agent]:
+    """The project's agent, configured from ``kit.settings.agent``; MCP servers stay connected inside the block."""
+    s = kit.settings.agent
+    m = kit.settings.model
+    with ExitStack() as stack:
+        tools = build_tools(s.tools, s, kit)
+        for target in s.mcp:
+            from llmkit.mcp.client import MCPClient
+
+            client = stack.enter_context(MCPClient(target))
+            tools.extend(client.tools())
+        params = GenerationParams(max_tokens=m.max_tokens, temperature=m.temperature, top_p=m.top_p, seed=m.seed)
+        yield Agent(
+            kit.model,
+            tools,
+            budget=budget_from(s),
+            params=params,
+            allow=s.allow,
+            allow_side_effects=allow_side_effects,
+            confirm=confirm,
+            trace_store=kit.trace_store if kit.settings.traces else None,
+        )

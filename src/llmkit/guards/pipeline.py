@@ -1,0 +1,160 @@
+"""``GuardPipeline``: the guards configured per stage, run in order, with every verdict counted and traced.
+
+    pipeline = GuardPipeline.from_settings(settings)
+    v = pipeline.check_input(question)                 # kind="user" | "passage" | "tool"
+    if v.blocked: ...                                  # v.reasons says why; v.text is the redacted text
+    out = pipeline.check_output(answer, passages=texts, placeholders=v.placeholders)
+    out.text                                           # redacted where asked, placeholders restored
+
+Guards that need a model (topic, groundedness) take the embedder lazily, so building a pipeline is cheap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmkit.guards.base import Guard, GuardContext, Kind, Verdict, combine
+from llmkit.guards.pii import restore
+
+if TYPE_CHECKING:
+    from llmkit.config import GuardSettings, Settings
+    from llmkit.embeddings.base import Embedder
+    from llmkit.observe.traces import TraceStore
+
+
+def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], output: bool = False) -> Guard:
+    """The guard called ``name`` in the ``[guards]`` settings."""
+    from llmkit.guards import content, grounded, injection, pii
+
+    act = g.content_action
+    if name == "pii":
+        ner = None
+        if g.ner:
+            from llmkit.guards.ner import NerRecogniser
+
+            ner = NerRecogniser()
+        return pii.PiiGuard(g.pii_entities, mode=g.pii_mode, action=g.pii_action, salt=g.pii_salt, ner=ner)
+    if name == "injection":
+        return injection.InjectionGuard(
+            g.injection_threshold,
+            passage_threshold=g.injection_passage_threshold,
+            action=g.injection_action,
+            heuristics=g.injection_heuristics,
+            model_path=g.injection_model,
+        )
+    makers: dict[str, Callable[[], Guard]] = {
+        "denylist": lambda: content.DenyListGuard(g.deny_keywords, g.deny_patterns, action=act),
+        "topic": lambda: content.TopicGuard(g.deny_topics, embedder, threshold=g.topic_threshold, action=act),
+        "length": lambda: content.LengthGuard(g.max_output_chars if output else g.max_input_chars, action=act),
+        "language": lambda: content.LanguageGuard(g.languages, action=g.language_action),
+        "leakage": lambda: content.LeakageGuard(g.leakage_min_words),
+        "grounded": lambda: grounded.GroundednessGuard(
+            embedder, threshold=g.grounded_threshold, action=g.grounded_action
+        ),
+    }
+    return makers[name]()
+
+
+class GuardPipeline:
+    """Input, passage and output guards. ``counts`` tallies (stage, guard, action); ``traces`` records verdicts."""
+
+    def __init__(
+        self,
+        input: Sequence[Guard] = (),
+        passages: Sequence[Guard] = (),
+        output: Sequence[Guard] = (),
+        *,
+        blocked_message: str = "I can't help with that request.",
+        traces: TraceStore | None = None,
+    ) -> None:
+        self.input, self.passages, self.output = tuple(input), tuple(passages), tuple(output)
+        self.blocked_message = blocked_message
+        self.traces = traces
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, embedder: Callable[[], Embedder] | None = None, traces: TraceStore | None = None
+    ) -> GuardPipeline:
+        """The pipeline ``settings.guards`` describes; ``embedder`` defaults to the project's (loaded on first use)."""
+        g = settings.guards
+        if embedder is None:
+            from functools import cache
+
+            from llmkit.registry import load_embedder
+
+            embedder = cache(lambda: load_embedder(settings))
+        stages = (
+            [build_guard(n, g, embedder) for n in g.input],
+            [build_guard(n, g, embedder) for n in g.passages],
+            [build_guard(n, g, embedder, output=True) for n in g.output],
+        )
+        return cls(*stages, blocked_message=g.blocked_message, traces=traces)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.input or self.passages or self.output)
+
+    def check_input(self, text: str, *, kind: Kind = "user", placeholders: Mapping[str, str] | None = None) -> Verdict:
+        """Check the user's message (``kind="user"``), or a passage or tool output (``"passage"``, ``"tool"``)."""
+        guards = self.input if kind == "user" else self.passages
+        ctx = GuardContext(kind=kind, placeholders=dict(placeholders or {}))
+        return self._record("input" if kind == "user" else kind, self._run(guards, text, ctx))
+
+    def check_output(
+        self,
+        text: str,
+        *,
+        passages: Sequence[str] = (),
+        system_prompt: str | None = None,
+        placeholders: Mapping[str, str] | None = None,
+    ) -> Verdict:
+        """Check the model's answer; the verdict's text has input placeholders restored (or is the blocked message)."""
+        ctx = GuardContext("answer", tuple(passages), system_prompt, dict(placeholders or {}))
+        v = self._run(self.output, text, ctx)
+        final = self.blocked_message if v.blocked else restore(v.text, ctx.placeholders)  # new PII stays hidden
+        return self._record("output", Verdict(v.action, final, v.findings, v.placeholders, v.timings_ms))
+
+    def _run(self, guards: Sequence[Guard], text: str, ctx: GuardContext) -> Verdict:
+        results: list[tuple[str, Verdict, float]] = []
+        current = text
+        for guard in guards:
+            start = time.perf_counter()
+            verdict = guard.check(current, ctx)
+            results.append((guard.name, verdict, (time.perf_counter() - start) * 1000))
+            current = verdict.text
+            if verdict.blocked:
+                break  # later guards cannot unblock it
+        return combine(text, results) if results else Verdict("allow", text)
+
+    def _record(self, stage: str, verdict: Verdict) -> Verdict:
+        for name in verdict.timings_ms:
+            actions = {f.action for f in verdict.findings if f.guard == name} or {"allow"}
+            for action in actions:
+                self.counts[(stage, name, action)] += 1
+        if self.traces is not None and verdict.timings_ms:
+            self._trace(stage, verdict)
+        return verdict
+
+    def _trace(self, stage: str, verdict: Verdict) -> None:
+        import time as _time
+        import uuid
+
+        from llmkit.observe.traces import _SPAN, Trace
+        from llmkit.types import Usage
+
+        span = _SPAN.get()
+        attributes: dict[str, Any] = {"stage": stage, **verdict.to_dict()}
+        if span is not None and span.trace_id:
+            attributes["model_trace"] = span.trace_id
+        self.traces.record(  # type: ignore[union-attr]
+            Trace(uuid.uuid4().hex, _time.time(), "guard", "llmkit.guards", (), {}, verdict.action, None, Usage(),
+                  sum(verdict.timings_ms.values()), attributes=attributes)
+        )  # fmt: skip
+
+    def stats(self) -> dict[str, int]:
+        """``{"stage/guard/action": count}`` since the pipeline was built."""
+        return {"/".join(key): n for key, n in sorted(self.counts.items())}

@@ -1,0 +1,1 @@
+"""MCP: use the tools of MCP servers (stdio, streamable HTTP) in agents, and serve llmkit as an MCP server."""
