@@ -42,6 +42,9 @@ class ModelSettings(_Section):
     api_key: SecretStr | None = Field(None, description="key for base_url (else $OPENAI_API_KEY)")
     context_window: int | None = Field(None, ge=256, description="override the model's context window")
     threads: int | None = Field(None, ge=1, description="llama.cpp threads (default: all cores)")
+    parallel: int = Field(
+        1, ge=1, le=256, description="llama.cpp requests decoded together in shared batches (>1: the batched engine)"
+    )
     timeout_s: float = Field(120.0, gt=0, description="remote request timeout")
     max_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.2, ge=0, le=2)

@@ -10,6 +10,9 @@ Detection on ``settings.model`` (and likewise ``settings.embedder``), first matc
 anything else                                     ``NotFound``, naming the choices
 ==============================================  =============================================
 
+A local GGUF (the ``.gguf`` and catalog rows) goes to the batched engine (``llama_batch``) when
+``model.parallel > 1``, else to ``llama_cpp``.
+
 A URL name is the server's base URL; the model id is its ``#fragment`` (``http://gpu:8000/v1#qwen``),
 or ``default``.
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 CHAT_BACKENDS: dict[str, str] = {
     "llama_cpp": "llmkit.models.llama_cpp:LlamaCppModel",
+    "llama_batch": "llmkit.models.llama_batch:BatchedLlamaModel",
     "openai": "llmkit.models.openai_compat:OpenAIChatModel",
 }
 EMBEDDER_BACKENDS: dict[str, str] = {
@@ -63,8 +67,9 @@ def detect_backend(settings: Settings, role: str) -> str:
     if sep and prefix in available_backends(role):
         return prefix
     suffix = ".gguf" if role == "chat" else ".onnx"
+    local = "llama_batch" if role == "chat" and settings.model.parallel > 1 else "llama_cpp"
     if name.lower().endswith(suffix):
-        return "llama_cpp" if role == "chat" else "onnx"
+        return local if role == "chat" else "onnx"
     from llmkit.models.catalog import Catalog
 
     catalog = Catalog(settings.models_dir)
@@ -72,7 +77,7 @@ def detect_backend(settings: Settings, role: str) -> str:
         kind = catalog.entry(name).kind
         if kind != role:
             raise ConfigError(f"{name!r} is a {kind} model; it cannot serve as the {role} model")
-        return "llama_cpp" if role == "chat" else "onnx"
+        return local if role == "chat" else "onnx"
     known = ", ".join(e.name for e in catalog.entries() if e.kind == role)
     key = "model" if role == "chat" else "embedder"
     raise NotFound(

@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 
 #: Largest context allocated unless configured (the KV cache grows with it).
 MAX_DEFAULT_CONTEXT = 8192
-_CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 _Emit = Callable[[str], None]
 _Result = tuple[FinishReason, Usage, tuple[ToolCall, ...]]
 
@@ -231,7 +227,6 @@ class LlamaCppModel:
         read_metadata(self.path)  # NotFound / "not a GGUF file" before llama.cpp sees it
         try:
             import llama_cpp
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise MissingExtra("llama-cpp-python", "local") from None
         try:
@@ -248,15 +243,11 @@ class LlamaCppModel:
                 hint="the file may be truncated or of an architecture this llama.cpp build does not support; "
                 "pull it again or update llama-cpp-python",
             ) from None
-        vocab = llm._model
-        template = llm.metadata.get("tokenizer.chat_template") or _CHATML
-        self._tool_role = "tool" in template
-        eos, bos = llm.token_eos(), llm.token_bos()
-        self._formatter = Jinja2ChatFormatter(
-            template,
-            eos_token=vocab.token_get_text(eos) if eos != -1 else "",
-            bos_token=vocab.token_get_text(bos) if bos != -1 else "",
-        )
+        from llmkit.models.llama_template import chat_formatter, has_tool_role, special_text
+
+        eos, bos = special_text(llm._model, llm.token_eos()), special_text(llm._model, llm.token_bos())
+        self._formatter = chat_formatter(llm.metadata, eos, bos)
+        self._tool_role = has_tool_role(llm.metadata)
         self._llm = llm
         return llm
 
@@ -273,29 +264,22 @@ class LlamaCppModel:
     def _render(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] = (), tool_choice: str = "auto"
     ) -> list[int]:
-        if not messages:
-            raise InputError("no messages to send")
+        from llmkit.models.llama_template import render_prompt
+
         llm = self._load()
-        turns = tool_protocol.prepare_messages(messages, tools, tool_choice, tool_role=self._tool_role)
-        try:
-            rendered = self._formatter(messages=turns)
-        except Exception as e:  # jinja2 errors and the template's raise_exception()
-            raise InputError(f"the model's chat template rejected the messages: {e}") from None
-        prompt = rendered.prompt.encode("utf-8", errors="replace")
-        return llm.tokenize(prompt, add_bos=not rendered.added_special, special=True)
+        return render_prompt(self._formatter, llm.tokenize, messages, tools, tool_choice, tool_role=self._tool_role)
 
 
 def _grammar(tools: Sequence[ToolSpec], params: GenerationParams) -> Any:
     """The ``LlamaGrammar`` a reply must follow, or ``None``."""
-    if tools:
-        schema = tool_protocol.reply_schema(tools, params.tool_choice, params.json_schema)
-    elif params.json_schema is not None:
-        schema = dict(params.json_schema)
-    else:
+    from llmkit.models.llama_sampling import reply_grammar
+
+    text = reply_grammar(tools, params)
+    if text is None:
         return None
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_string(tool_protocol.gbnf(schema), verbose=False)
+    return LlamaGrammar.from_string(text, verbose=False)
 
 
 def completion_budget(prompt_tokens: int, max_tokens: int | None, window: int) -> int:
