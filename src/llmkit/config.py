@@ -198,7 +198,9 @@ class ServerSettings(_Section):
     max_request_tokens: int = Field(8192, ge=16, description="prompt plus max_tokens allowed in one request")
     requests_per_minute: int = Field(600, ge=1, description="per key")
     tokens_per_minute: int = Field(200_000, ge=1, description="per key, prompt plus completion")
-    concurrency: int = Field(1, ge=1, le=1024, description="requests a model runs at once (1 for llama.cpp)")
+    concurrency: int | None = Field(
+        None, ge=1, le=1024, description="requests a model runs at once (default: model.parallel, 1 for llama.cpp)"
+    )
     queue_size: int = Field(64, ge=0, description="requests that may wait for a model; more get 429")
     queue_timeout_s: float = Field(60.0, gt=0, description="longest wait for a model before 503")
     cache: bool = Field(True, description="exact response cache for deterministic requests")

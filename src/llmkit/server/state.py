@@ -120,8 +120,9 @@ class ServerState:
         priced = PricedModel(raw, self.prices, s.model.name)
         wrapped: Any = TracedModel(priced, self.kit.trace_store) if s.traces else priced
         self.kit.__dict__["model"] = wrapped  # Kit.model is a cached_property: RAG answers use this one too
-        gate = Gate(s.model.name, s.server.concurrency, s.server.queue_size, s.server.queue_timeout_s)
-        return Served(s.model.name, wrapped, Worker(s.model.name, s.server.concurrency), gate)
+        at_once = s.server.concurrency or s.model.parallel  # the batched engine decodes `parallel` together
+        gate = Gate(s.model.name, at_once, s.server.queue_size, s.server.queue_timeout_s)
+        return Served(s.model.name, wrapped, Worker(s.model.name, at_once), gate)
 
     @property
     def embedder(self) -> Embedder:

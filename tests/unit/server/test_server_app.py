@@ -217,19 +217,19 @@ def test_semantic_cache(make_client: Callable[..., Any]) -> None:
 
 def test_queue_full_is_429(make_client: Callable[..., Any]) -> None:
     import threading
+    import time
 
-    client = make_client(delay_s=2.0, queue_size=0)
-    statuses: list[int] = []
-
-    def one() -> None:
-        statuses.append(client.post("/v1/chat/completions", json=CHAT).status_code)
-
-    threads = [threading.Thread(target=one) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(statuses)[0] == 200 and 429 in statuses
+    client = make_client(delay_s=3.0, queue_size=0)
+    first: list[int] = []
+    busy = threading.Thread(target=lambda: first.append(client.post("/v1/chat/completions", json=CHAT).status_code))
+    busy.start()
+    deadline = time.monotonic() + 30
+    while not client.model.calls and time.monotonic() < deadline:  # the first request holds the only slot
+        time.sleep(0.01)
+    second = client.post("/v1/chat/completions", json=CHAT)
+    busy.join()
+    assert first == [200]
+    assert second.status_code == 429 and second.headers["retry-after"]
 
 
 def test_keys_scopes_and_collections(tmp_path: Path) -> None:
