@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from llmkit.models.base import ChatModel
+from llmkit.models.base import ChatModel, ModelWrapper
 from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
 
 
@@ -36,29 +36,18 @@ def cache_key(model: str, messages: Sequence[Message], params: GenerationParams)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class CachedModel:
+class CachedModel(ModelWrapper):
     """Wraps ``inner``; ``cache=None`` only counts (no caching)."""
 
     def __init__(self, inner: ChatModel, cache: ReplyCache | None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache
-        self.name = inner.name
         self.calls = 0
         self.hits = 0
         self.model_seconds = 0.0
         self._lock = threading.Lock()
         self._pending: dict[str, dict] = {}
         self._inflight: dict[str, threading.Event] = {}
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def count_message_tokens(self, messages: Sequence[Message]) -> int:
-        return self.inner.count_message_tokens(messages)
 
     def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
         params = params or GenerationParams()

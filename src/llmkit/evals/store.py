@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.errors import InputError, NotFound, StoreError
+from llmkit.sqlite_file import ThreadLocalSQLite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -58,21 +58,10 @@ class EvalStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._local = threading.local()
+        self._db = ThreadLocalSQLite(self.path, _SCHEMA, "the eval store", timeout_s=30)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)
-            except (sqlite3.Error, OSError) as e:
-                raise StoreError(f"cannot open the eval store {self.path}: {e}") from None
-            self._local.conn = conn
-        return conn
+        return self._db.conn()
 
     def _exec(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
@@ -149,10 +138,8 @@ class EvalStore:
             raise StoreError(f"eval store {self.path}: {e}") from None
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this thread's connection (it opens again on next use)."""
+        self._db.close()
 
 
 def _dump(value: Any) -> str:

@@ -42,3 +42,30 @@ class ChatModel(Protocol):
     def count_message_tokens(self, messages: Sequence[Message]) -> int:
         """Tokens the rendered prompt (chat template included) takes."""
         ...
+
+
+class ModelWrapper:
+    """A ``ChatModel`` around another that passes everything through; subclasses override what they add to.
+
+    Tracing, pricing and caching wrap a model this way, so they stack in any order.
+    """
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def context_window(self) -> int:
+        return self.inner.context_window
+
+    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
+        return self.inner.chat(messages, params)
+
+    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
+        return self.inner.stream(messages, params)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def count_message_tokens(self, messages: Sequence[Message]) -> int:
+        return self.inner.count_message_tokens(messages)

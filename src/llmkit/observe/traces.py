@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -24,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.errors import InputError, NotFound, StoreError
-from llmkit.models.base import ChatModel
-from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
+from llmkit.models.base import ChatModel, ModelWrapper
+from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, ToolCall, Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
@@ -92,22 +91,13 @@ class TraceStore:
     """Traces in one SQLite file (WAL), safe to use from several threads and processes."""
 
     def __init__(self, path: str | Path) -> None:
+        from llmkit.sqlite_file import ThreadLocalSQLite
+
         self.path = Path(path)
-        self._local = threading.local()
+        self._db = ThreadLocalSQLite(self.path, _SCHEMA, "the trace store")
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)
-            except (sqlite3.Error, OSError) as e:
-                raise StoreError(f"cannot open the trace store {self.path}: {e}") from None
-            self._local.conn = conn
-        return conn
+        return self._db.conn()
 
     def record(self, trace: Trace) -> None:
         d = trace.to_dict()
@@ -153,10 +143,8 @@ class TraceStore:
         return self._conn().execute("SELECT count(*) FROM traces").fetchone()[0]
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this thread's connection (it opens again on next use)."""
+        self._db.close()
 
 
 def _from_row(r: Sequence[Any]) -> Trace:
@@ -204,23 +192,12 @@ def trace_attributes(**attributes: Any) -> Iterator[Span]:
 # ----------------------------------------------------------------------------- the wrapper
 
 
-class TracedModel:
+class TracedModel(ModelWrapper):
     """A ``ChatModel`` that records each call of ``inner`` in ``store``; everything else passes through."""
 
     def __init__(self, inner: ChatModel, store: TraceStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.store = store
-        self.name = inner.name
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def count_message_tokens(self, messages: Sequence[Message]) -> int:
-        return self.inner.count_message_tokens(messages)
 
     def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
         params = params or GenerationParams()
@@ -230,7 +207,8 @@ class TracedModel:
         except Exception as e:
             self._record("chat", messages, params, start, error=e)
             raise
-        self._record("chat", messages, params, start, output=reply.text, finish=reply.finish_reason, usage=reply.usage)
+        output = _output(reply.text, reply.tool_calls)
+        self._record("chat", messages, params, start, output=output, finish=reply.finish_reason, usage=reply.usage)
         return reply
 
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
@@ -250,8 +228,9 @@ class TracedModel:
         except BaseException as e:  # GeneratorExit included: an abandoned stream is still traced
             self._record("stream", messages, params, start, output="".join(parts), error=e, ttft=first, span=span)
             raise
+        output = _output("".join(parts), last.tool_calls if last else ())
         self._record(
-            "stream", messages, params, start, output="".join(parts), ttft=first, span=span,
+            "stream", messages, params, start, output=output, ttft=first, span=span,
             finish=last.finish_reason if last else None, usage=last.usage if last and last.usage else Usage(),
         )  # fmt: skip
 
@@ -288,3 +267,17 @@ class TracedModel:
         self.store.record(trace)
         if span is not None:
             span.trace_id = trace.id
+
+
+def _output(text: str, tool_calls: Sequence[ToolCall]) -> str:
+    """What a trace shows as the output: the text, then the tool calls in OpenAI's wire form.
+
+    >>> _output("", [ToolCall("call_1", "now", "{}")])
+    '[{"id": "call_1", "type": "function", "function": {"name": "now", "arguments": "{}"}}]'
+    >>> _output("Paris.", [])
+    'Paris.'
+    """
+    if not tool_calls:
+        return text
+    calls = json.dumps([c.to_openai() for c in tool_calls])
+    return f"{text}\n{calls}" if text else calls

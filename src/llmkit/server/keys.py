@@ -16,12 +16,12 @@ import hashlib
 import json
 import secrets
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmkit.errors import InputError, NotFound, StoreError
+from llmkit.errors import InputError, NotFound
+from llmkit.sqlite_file import ThreadLocalSQLite
 
 SCOPES = ("chat", "embeddings", "query", "ingest", "admin")
 PREFIX = "lk-"
@@ -73,20 +73,10 @@ class KeyStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._local = threading.local()
+        self._db = ThreadLocalSQLite(self.path, _SCHEMA, "the key store", durable=True)  # a revocation must stick
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-            except (sqlite3.Error, OSError) as e:
-                raise StoreError(f"cannot open the key store {self.path}: {e}") from None
-            self._local.conn = conn
-        return conn
+        return self._db.conn()
 
     def create(self, name: str, scopes: tuple[str, ...], collections: tuple[str, ...] = ("*",)) -> tuple[str, ApiKey]:
         """A new key: ``(secret, key)``. The secret is shown once and never stored."""
@@ -121,10 +111,8 @@ class KeyStore:
         return next(k for k in self.list() if k.id == key_id)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this thread's connection (it opens again on next use)."""
+        self._db.close()
 
 
 def _key(r: tuple) -> ApiKey:  # type: ignore[type-arg]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import ConfigError
+from llmkit.models.base import ModelWrapper
 from llmkit.server.cache import ExactCache, SemanticCache
 from llmkit.server.keys import KeyStore
 from llmkit.server.limits import RateLimiter
@@ -47,22 +48,12 @@ def check_auth_mode(settings: Settings) -> None:
         )
 
 
-class PricedModel:
+class PricedModel(ModelWrapper):
     """A ``ChatModel`` that puts each call's cost in its trace (the ``cost_usd`` attribute)."""
 
     def __init__(self, inner: ChatModel, prices: PriceTable, price_name: str) -> None:
-        self.inner, self.prices, self.price_name = inner, prices, price_name
-        self.name = inner.name
-
-    @property
-    def context_window(self) -> int:
-        return self.inner.context_window
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def count_message_tokens(self, messages: Sequence[Message]) -> int:
-        return self.inner.count_message_tokens(messages)
+        super().__init__(inner)
+        self.prices, self.price_name = prices, price_name
 
     def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
         reply = self.inner.chat(messages, params)

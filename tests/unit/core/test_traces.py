@@ -56,3 +56,21 @@ def test_get_by_prefix_and_errors(store: TraceStore) -> None:
     with pytest.raises(NotFound):
         store.get("%%%%")  # LIKE wildcards are escaped
     assert store.count() == 1
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_tool_calls_are_the_traced_output_and_tool_turns_round_trip(store: TraceStore, streamed: bool) -> None:
+    import json
+
+    from llmkit.testing import ScriptedToolModel
+    from llmkit.types import ToolCall, ToolSpec
+
+    call = ToolCall("call_7", "add", '{"a": 2}')
+    model = TracedModel(ScriptedToolModel(turns=[call]), store)
+    history = [Message.user("2+2?"), Message.assistant("", (call,)), Message.tool("4", "call_7", "add")]
+    params = GenerationParams(tools=(ToolSpec("add"),))
+    _ = list(model.stream(history, params)) if streamed else model.chat(history, params)
+    (t,) = store.list()
+    assert json.loads(t.output) == [call.to_openai()]
+    assert t.messages == tuple(history)  # tool calls and tool-call ids survive the store
+    assert t.params["tools"] == ["add"]
