@@ -15,7 +15,7 @@ from typing import Any
 
 from llmkit.errors import InputError
 from llmkit.observe.traces import trace_attributes
-from llmkit.server import convert, rag
+from llmkit.server import agent, convert, rag
 from llmkit.server.cache import is_deterministic, request_key
 from llmkit.server.deps import Caller
 from llmkit.server.errors import ApiError
@@ -49,6 +49,8 @@ async def chat_completion(
 ) -> Any:
     if body.model.startswith(RAG_PREFIX):
         return await rag.rag_completion(state, caller, body)
+    if body.model.startswith(agent.AGENT_PREFIX):
+        return await agent.agent_completion(state, caller, body)
     _check_model(state, body.model)
     caller.require("chat")
     messages = [convert.to_message(m) for m in body.messages]

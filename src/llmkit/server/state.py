@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from llmkit.models.base import ChatModel
 
 RAG_PREFIX = "rag/"
+AGENT_MODEL = "agent/default"  # llmkit.server.agent serves it
 
 
 def is_loopback(host: str) -> bool:
@@ -123,8 +124,8 @@ class ServerState:
         return self.embedder.embed([text])[0]
 
     def model_ids(self) -> list[str]:
-        """Served model ids: the configured model, then ``rag/<collection>`` for each collection."""
-        return [self.chat.id, *(RAG_PREFIX + c.name for c in self.kit.collections())]
+        """Served model ids: the configured model, the project's agent, ``rag/<collection>`` for each collection."""
+        return [self.chat.id, AGENT_MODEL, *(RAG_PREFIX + c.name for c in self.kit.collections())]
 
     def close(self) -> None:
         self.chat.worker.shutdown()

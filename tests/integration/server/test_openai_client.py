@@ -19,7 +19,7 @@ ASK = [{"role": "user", "content": "Say hello."}]
 def test_models_lists_the_model_and_each_collection(live: Live) -> None:
     ids = [m.id for m in live.client().models.list()]
     assert ids[0] == MODEL and "rag/samples" in ids
-    assert [m.id for m in live.client("samples").models.list()] == [MODEL, "rag/samples"]  # only its collection
+    assert [m.id for m in live.client("samples").models.list()] == [MODEL, "agent/default", "rag/samples"]
 
 
 def test_chat_plain(live: Live) -> None:

@@ -106,7 +106,7 @@ def test_collections_documents_query_and_rag_model(client: Any) -> None:
     docs = client.get("/v1/collections/docs/documents").json()["data"]
     assert docs[0]["source"] == "faq.md"
     ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
-    assert ids == ["smollm2-135m-instruct", "rag/docs"]
+    assert ids == ["smollm2-135m-instruct", "agent/default", "rag/docs"]
     q = client.post("/v1/query", json={"query": "How long is the warranty?", "collection": "docs", "explain": True})
     body = q.json()
     assert body["answer"] == "Three years [1]." and body["citations"][0]["source"] == "faq.md"
@@ -267,7 +267,7 @@ def test_keys_scopes_and_collections(tmp_path: Path) -> None:
         assert call(admin_key, "GET", "/v1/traces") == 200
         assert call(admin_key, "POST", "/v1/collections", json={"name": "hr"}) == 201
         docs_models = c.get("/v1/models", headers={"Authorization": f"Bearer {docs_key}"}).json()["data"]
-        assert [m["id"] for m in docs_models] == ["smollm2-135m-instruct", "rag/docs"]
+        assert [m["id"] for m in docs_models] == ["smollm2-135m-instruct", "agent/default", "rag/docs"]
         assert call(None, "GET", "/healthz") == 200
 
 

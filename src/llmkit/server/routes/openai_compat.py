@@ -70,7 +70,7 @@ def _encode(vector: Any, encoding: str) -> Any:
     return [float(x) for x in vector]
 
 
-@router.get("/models", summary="Served models: the configured chat model and rag/<collection> for each collection")
+@router.get("/models", summary="Served models: the chat model, agent/default, and rag/<collection> for each collection")
 async def models(state: State, who: Annotated[Caller, Depends(caller(None))]) -> dict[str, Any]:
     ids = await asyncio.to_thread(state.model_ids)
     now = int(time.time())
