@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from llmkit.agents.budget import Budget, Meter, StopReason
 from llmkit.agents.memory import Memory
@@ -27,6 +27,9 @@ from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.observe.traces import TracedModel, TraceStore, trace_attributes
 from llmkit.types import ChatResponse, GenerationParams, Message, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from llmkit.guards.pipeline import GuardPipeline
 
 SYSTEM = (
     "You are a careful assistant that can call tools. Call a tool when it helps; when you know the answer, "
@@ -117,6 +120,7 @@ class Agent:
         confirm: Confirm | None = None,
         trace_store: TraceStore | None = None,
         name: str = "agent",
+        guards: GuardPipeline | None = None,
     ) -> None:
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
@@ -134,6 +138,7 @@ class Agent:
         self.confirm = confirm
         self.trace_store = trace_store or (model.store if isinstance(model, TracedModel) else None)
         self.name = name
+        self.guards = guards  # the task through the input stage, tool output through the passage stage
 
     def run(self, task: str) -> AgentResult:
         return self.iter(task).collect()
@@ -152,6 +157,11 @@ class Agent:
         steps: list[Step] = []
         done: dict[tuple[str, str], ToolResult] = {}  # results by (tool, arguments), for repeated calls
         answer, reason, choice = "", None, "auto"
+        if self.guards is not None and self.guards.input:
+            verdict = self.guards.check_input(task)
+            new[0] = Message.user(verdict.text)  # redacted where a guard asked
+            if verdict.blocked:
+                answer, reason = self.guards.blocked_message, "blocked"
         while reason is None:
             reason = meter.exhausted()
             if reason:
@@ -231,7 +241,7 @@ class Agent:
         for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True)):
             if verdict is None:
                 result, seconds = results[i]
-                done[_key(call)] = result
+                result = done[_key(call)] = self._screen(call, result)
             elif _key(call) in done:
                 earlier = done[_key(call)]
                 result, seconds = ToolResult(f"{earlier.content}\n{verdict}", earlier.is_error), 0.0
@@ -241,6 +251,16 @@ class Agent:
             trace_id = record_tool_call(self.trace_store, call, result, seconds, self.name, run_id, index)
             step = Step(index, "tool", call=call, result=result, seconds=seconds, trace_id=trace_id)
             yield step, Message.tool(untrusted(call.name, result.content), call.id, call.name)
+
+    def _screen(self, call: ToolCall, result: ToolResult) -> ToolResult:
+        """Tool output through the guards' passage stage (indirect injection, PII): blocked output is withheld."""
+        if self.guards is None or not self.guards.passages:
+            return result
+        verdict = self.guards.check_input(result.content, kind="tool")
+        if verdict.blocked:
+            why = "; ".join(verdict.reasons) or "blocked"
+            return ToolResult(f"error: a guard withheld the output of {call.name} ({why})", True)
+        return result if verdict.text == result.content else ToolResult(verdict.text, result.is_error)
 
     def _permit(self, call: ToolCall, done: dict[tuple[str, str], ToolResult]) -> str | None:
         """``None`` when the call may run, else what the model will read instead."""

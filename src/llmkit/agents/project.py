@@ -49,4 +49,5 @@ def project_agent(kit: Kit, *, confirm: Confirm | None = None, allow_side_effect
             allow_side_effects=allow_side_effects,
             confirm=confirm,
             trace_store=kit.trace_store if kit.settings.traces else None,
+            guards=kit.guards if kit.guards.enabled else None,
         )

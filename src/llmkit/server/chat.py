@@ -15,7 +15,7 @@ from typing import Any
 
 from llmkit.errors import InputError
 from llmkit.observe.traces import trace_attributes
-from llmkit.server import agent, convert, rag
+from llmkit.server import agent, convert, guarded, rag
 from llmkit.server.cache import is_deterministic, request_key
 from llmkit.server.deps import Caller
 from llmkit.server.errors import ApiError
@@ -54,11 +54,15 @@ async def chat_completion(
     _check_model(state, body.model)
     caller.require("chat")
     messages = [convert.to_message(m) for m in body.messages]
+    messages, verdict = await guarded.screen_input(state.kit.guards, messages)
+    if verdict is not None and verdict.blocked:
+        return guarded.blocked_reply(body.model, state.kit.guards.blocked_message, verdict, body.stream)
     params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
     call = Call(state, caller, messages, params, body.n, "chat", gone)
-    if body.stream:
+    if body.stream:  # output guards see whole replies only: a stream is checked on the way in
         return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
-    return await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
+    reply = await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
+    return await guarded.screen_output(state.kit.guards, reply, verdict)
 
 
 async def text_completion(

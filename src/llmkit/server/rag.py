@@ -33,9 +33,7 @@ def split_turns(messages: list[Message]) -> tuple[str, tuple[Message, ...]]:
     ('warranty?', ['user', 'assistant'])
     """
     if not messages or messages[-1].role != "user" or not messages[-1].content.strip():
-        raise InputError(
-            "rag/ and agent/ models answer the last message, which must be a user message with text"
-        )
+        raise InputError("rag/ and agent/ models answer the last message, which must be a user message with text")
     history = tuple(m for m in messages[:-1] if m.role in ("user", "assistant") and m.content)
     return messages[-1].content, history
 
