@@ -9,40 +9,8 @@ import contextlib
 import io
 import os
 from pathlib import Path
+from typing import Any
 
-COMMANDS = [
-    [],
-    ["init"],
-    ["ingest"],
-    ["search"],
-    ["ask"],
-    ["chat"],
-    ["collections"],
-    ["collections", "list"],
-    ["collections", "docs"],
-    ["collections", "delete"],
-    ["collections", "rm-doc"],
-    ["models"],
-    ["models", "list"],
-    ["models", "pull"],
-    ["models", "rm"],
-    ["traces"],
-    ["traces", "list"],
-    ["traces", "show"],
-    ["eval"],
-    ["eval", "run"],
-    ["eval", "list"],
-    ["eval", "show"],
-    ["eval", "compare"],
-    ["eval", "report"],
-    ["eval", "synth"],
-    ["prompts"],
-    ["prompts", "list"],
-    ["prompts", "show"],
-    ["prompts", "diff"],
-    ["prompts", "label"],
-    ["prompts", "optimize"],
-]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
@@ -55,10 +23,26 @@ def help_text(args: list[str]) -> str:
     return out.getvalue().rstrip()
 
 
+def commands() -> list[list[str]]:
+    """Every command path, in the order ``--help`` lists them: [], ["init"], ..., ["models"], ["models", "pull"]..."""
+    from typer.main import get_command
+
+    from llmkit.cli.app import app
+
+    def walk(group: Any, ctx: Any, path: list[str]) -> list[list[str]]:
+        found = [path]
+        for name in getattr(group, "list_commands", lambda _: [])(ctx):
+            found += walk(group.get_command(ctx, name), ctx, [*path, name])
+        return found
+
+    root = get_command(app)
+    return walk(root, root.make_context("llmkit", [], resilient_parsing=True), [])
+
+
 def render() -> str:
     os.environ["COLUMNS"] = "100"
     parts = ["# CLI reference\n", "Generated from `--help` by `scripts/gen_cli_docs.py`; do not edit by hand.\n"]
-    for args in COMMANDS:
+    for args in commands():
         command = " ".join(["llmkit", *args])
         parts.append(f"## `{command}`\n")
         parts.append(f"```\n{help_text(args)}\n```\n")

@@ -8,26 +8,12 @@ from typing import Annotated
 import typer
 
 from llmkit import __version__
-from llmkit.cli import (
-    agent,
-    ask,
-    collections,
-    evals,
-    guard,
-    ingest,
-    init,
-    keys,
-    mcp,
-    models,
-    prompts,
-    search,
-    serve,
-    store,
-    traces,
-)
+from llmkit.cli import agent, ask, ingest, init, search, serve
+from llmkit.cli.lazy import LazyGroup
 
 app = typer.Typer(
     name="llmkit",
+    cls=LazyGroup,  # command groups (models, eval, ...) are built when used, not for every --help
     help="The LLM engineer's working loop, local-first: ingest, search, ask, chat, models, traces.",
     no_args_is_help=True,
     add_completion=False,
@@ -66,13 +52,4 @@ app.command("search")(search.search)
 app.command("ask")(ask.ask)
 app.command("chat")(ask.chat)
 app.command("agent")(agent.agent)
-app.add_typer(mcp.app, name="mcp")
-app.add_typer(collections.app, name="collections")
-app.add_typer(models.app, name="models")
-app.add_typer(traces.app, name="traces")
-app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
-app.add_typer(keys.app, name="keys")
-app.add_typer(store.app, name="store")
-app.add_typer(evals.app, name="eval")
-app.add_typer(prompts.app, name="prompts")
