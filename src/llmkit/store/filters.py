@@ -174,7 +174,34 @@ def _json_path(key: str) -> str:
     return f'$."{key}"'  # validate_filter has ruled out quotes and backslashes in keys
 
 
-class _Sql:
+class FilterCompiler:
+    """Turns a validated filter into one SQL boolean expression; each store's dialect supplies the leaves
+    (``eq``, ``cond``) and its boolean literals. A missing field makes its condition false, never NULL."""
+
+    FALSE, TRUE = "0", "1"
+
+    def eq(self, key: str, value: Any) -> str:
+        raise NotImplementedError
+
+    def cond(self, key: str, op: str, value: Any) -> str:
+        raise NotImplementedError
+
+    def compile(self, filter: Mapping[str, Any]) -> str:
+        parts = []
+        for key, cond in filter.items():
+            if key in ("$and", "$or"):
+                joiner = " AND " if key == "$and" else " OR "
+                parts.append("(" + joiner.join(self.compile(sub) for sub in cond) + ")")
+            elif isinstance(cond, Mapping):
+                parts.extend(self.cond(key, op, value) for op, value in cond.items())
+            else:
+                parts.append(self.eq(key, cond))
+        if not parts:
+            return self.TRUE
+        return "(" + " AND ".join(f"coalesce({p}, {self.FALSE})" for p in parts) + ")"
+
+
+class _Sql(FilterCompiler):
     """Compiles one filter into a WHERE fragment; every value and metadata path is a bound parameter."""
 
     def __init__(self, builtins: Mapping[str, str], meta_column: str) -> None:
@@ -233,18 +260,6 @@ class _Sql:
             any_ = self.any_of(key, value)
             return f"(coalesce(({any_}), 0))" if op == "$in" else f"(NOT coalesce(({any_}), 0))"
         return self.typed(key, value, RANGE_OPS[op])
-
-    def compile(self, filter: Mapping[str, Any]) -> str:
-        parts = []
-        for key, cond in filter.items():
-            if key in ("$and", "$or"):
-                joiner = " AND " if key == "$and" else " OR "
-                parts.append("(" + joiner.join(self.compile(sub) for sub in cond) + ")")
-            elif isinstance(cond, Mapping):
-                parts.extend(self.cond(key, op, value) for op, value in cond.items())
-            else:
-                parts.append(self.eq(key, cond))
-        return "(" + " AND ".join(f"coalesce({p}, 0)" for p in parts) + ")" if parts else "1"
 
 
 #: How ``to_sql`` names the built-in fields: the chunk table aliased as ``c``.

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from llmkit.store.filters import RANGE_OPS, validate_filter
+from llmkit.store.filters import RANGE_OPS, FilterCompiler, validate_filter
 
 #: Built-in chunk fields: column and kind ("text" or "number"); they win over metadata keys of that name.
 BUILTINS: dict[str, tuple[str, str]] = {
@@ -30,8 +30,10 @@ def _kind(value: Any) -> str:
     return "text" if isinstance(value, str) else "number"
 
 
-class _PgSql:
+class _PgSql(FilterCompiler):
     """Compiles one validated filter to a WHERE fragment with ``%s`` placeholders."""
+
+    FALSE, TRUE = "false", "true"
 
     def __init__(self, meta: str) -> None:
         self.meta = meta
@@ -99,18 +101,6 @@ class _PgSql:
             any_ = f"coalesce(({self.any_of(key, list(value))}), false)"
             return any_ if op == "$in" else f"(NOT {any_})"
         return self.range(key, op, value)
-
-    def compile(self, filter: Mapping[str, Any]) -> str:
-        parts = []
-        for key, cond in filter.items():
-            if key in ("$and", "$or"):
-                joiner = " AND " if key == "$and" else " OR "
-                parts.append("(" + joiner.join(self.compile(sub) for sub in cond) + ")")
-            elif isinstance(cond, Mapping):
-                parts.extend(self.cond(key, op, value) for op, value in cond.items())
-            else:
-                parts.append(self.eq(key, cond))
-        return "(" + " AND ".join(f"coalesce({p}, false)" for p in parts) + ")" if parts else "true"
 
 
 def to_pg_sql(filter: Mapping[str, Any], *, meta_column: str = "c.meta") -> tuple[str, list[Any]]:
