@@ -7,6 +7,7 @@ L2-normalised, so cosine similarity is a dot product.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -43,6 +44,20 @@ def top_k(keys: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.
         part = np.arange(len(scores))
     order = np.lexsort((keys[part], -scores[part]))[:k]
     return keys[part][order], scores[part][order]
+
+
+def usearch_index() -> Any:
+    """``usearch.index.Index``, imported after onnxruntime when that is installed.
+
+    usearch 2.26 and onnxruntime 1.32 share native symbols: importing onnxruntime into a process that
+    has already loaded usearch crashes it (SIGSEGV), while the other order works. The embedder loads
+    onnxruntime on first use, so a dense search or index load that comes first must load it here.
+    """
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401  (for its side effect: load order)
+    from usearch.index import Index
+
+    return Index
 
 
 class ExactIndex:
@@ -125,8 +140,7 @@ class HnswIndex:
 
     @classmethod
     def build(cls, keys: np.ndarray, matrix: np.ndarray, stamp: Stamp) -> HnswIndex:
-        from usearch.index import Index
-
+        Index = usearch_index()
         index = Index(
             ndim=stamp.dim,
             metric="cos",
@@ -144,8 +158,7 @@ class HnswIndex:
     @classmethod
     def load(cls, path: Path, expected: Stamp) -> HnswIndex | None:
         """The saved index at ``path`` if its stamp matches ``expected`` and its file checks out, else None."""
-        from usearch.index import Index
-
+        Index = usearch_index()
         try:
             saved = Stamp(**json.loads(Path(f"{path}.json").read_text()))
             if saved.digest != _digest(path) or {**saved.__dict__, "digest": ""} != {**expected.__dict__, "digest": ""}:
