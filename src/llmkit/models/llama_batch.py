@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
 from llmkit.models import tool_protocol
-from llmkit.models.llama_cpp import completion_budget
+from llmkit.models.llama_cpp import chunks_from, completion_budget
 from llmkit.models.llama_sampling import SamplingPlan, reply_grammar
 from llmkit.models.llama_scheduler import Request, Scheduler
 from llmkit.models.llama_template import chat_formatter, has_tool_role, render_prompt, special_text
@@ -138,15 +138,7 @@ class BatchedLlamaModel:
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
         request = self._call(lambda s: self._prepare(s, messages, params or GenerationParams()))
         try:
-            while True:
-                kind, payload = request.events.get()
-                if kind == "text":
-                    yield ChatChunk(payload)
-                elif kind == "end":
-                    yield ChatChunk("", finish_reason=payload[0], usage=payload[1], tool_calls=payload[2])
-                    return
-                else:
-                    raise payload
+            yield from chunks_from(request.events.get)
         finally:
             request.cancel.set()  # the caller stopped early (or finished): the worker frees the slot
             self._inbox.put(None)  # wake the worker if it sleeps

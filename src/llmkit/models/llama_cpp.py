@@ -132,15 +132,7 @@ class LlamaCppModel:
 
         self._worker().submit(produce)
         try:
-            while True:
-                kind, payload = events.get()
-                if kind == "text":
-                    yield ChatChunk(payload)
-                elif kind == "end":
-                    yield ChatChunk("", finish_reason=payload[0], usage=payload[1], tool_calls=payload[2])
-                    return
-                else:
-                    raise payload
+            yield from chunks_from(events.get)
         finally:
             cancel.set()  # the consumer stopped early (or finished): the worker stops at the next token
 
@@ -280,6 +272,20 @@ def _grammar(tools: Sequence[ToolSpec], params: GenerationParams) -> Any:
     from llama_cpp import LlamaGrammar
 
     return LlamaGrammar.from_string(text, verbose=False)
+
+
+def chunks_from(get: Callable[[], tuple[str, Any]]) -> Iterator[ChatChunk]:
+    """The chunks of a reply a worker thread reports as events: ("text", piece)..., then ("end", (finish,
+    usage, tool_calls)) or ("error", exception), which is raised here."""
+    while True:
+        kind, payload = get()
+        if kind == "text":
+            yield ChatChunk(payload)
+        elif kind == "end":
+            yield ChatChunk("", finish_reason=payload[0], usage=payload[1], tool_calls=payload[2])
+            return
+        else:
+            raise payload
 
 
 def completion_budget(prompt_tokens: int, max_tokens: int | None, window: int) -> int:
