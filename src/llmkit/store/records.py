@@ -25,6 +25,22 @@ def to_json(value: Mapping[str, Any], what: str) -> str:
         raise InputError(f"{what} is not JSON-serialisable: {e}", hint="use strings, numbers, booleans, lists") from e
 
 
+def check_collection(name: Any, embedder: Any, dim: Any, *, max_dim: int, why: str = "") -> None:
+    """What every store asks of a new collection: a printable name, an embedder's name, a sane ``dim``.
+
+    >>> check_collection("docs", "minilm", 0, max_dim=10)
+    Traceback (most recent call last):
+    ...
+    llmkit.errors.InputError: dim must be an integer from 1 to 10, got 0
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
+        raise InputError(f"a collection name must be 1-200 printable characters, got {name!r}")
+    if not isinstance(embedder, str) or not embedder:
+        raise InputError("a collection needs the name of its embedder")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= max_dim:
+        raise InputError(f"dim must be an integer from 1 to {max_dim}{why}, got {dim!r}")
+
+
 def check_text(value: Any, what: str, *, optional: bool = False) -> None:
     if value is None and optional:
         return

@@ -29,6 +29,7 @@ from llmkit.store.fts import fts_query
 from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
+    check_collection,
     check_vector,
     chunk_meta,
     own_metadata,
@@ -137,12 +138,7 @@ class SQLiteStore:
 
     # collections ------------------------------------------------------------------------
     def create_collection(self, name: str, *, embedder: str, dim: int) -> CollectionInfo:
-        if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
-            raise InputError(f"a collection name must be 1-200 printable characters, got {name!r}")
-        if not isinstance(embedder, str) or not embedder:
-            raise InputError("a collection needs the name of its embedder")
-        if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 65_536:
-            raise InputError(f"dim must be an integer from 1 to 65536, got {dim!r}")
+        check_collection(name, embedder, dim, max_dim=65_536)
         with self._tx() as conn:
             row = conn.execute("SELECT embedder, dim FROM collections WHERE name = ?", (name,)).fetchone()
             if row is None:

@@ -26,7 +26,15 @@ from llmkit.store.postgres import schema
 from llmkit.store.postgres.connection import import_psycopg, is_postgres_url, open_pool, redact, translated
 from llmkit.store.postgres.filters import to_pg_sql
 from llmkit.store.postgres.lexical import search_text, ts_query
-from llmkit.store.records import CHUNK_COLUMNS, check_batch, check_vector, chunk_meta, own_metadata, to_json
+from llmkit.store.records import (
+    CHUNK_COLUMNS,
+    check_batch,
+    check_collection,
+    check_vector,
+    chunk_meta,
+    own_metadata,
+    to_json,
+)
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
 if TYPE_CHECKING:
@@ -140,12 +148,7 @@ class PostgresStore:
 
     # collections ------------------------------------------------------------------------
     def create_collection(self, name: str, *, embedder: str, dim: int) -> CollectionInfo:
-        if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
-            raise InputError(f"a collection name must be 1-200 printable characters, got {name!r}")
-        if not isinstance(embedder, str) or not embedder:
-            raise InputError("a collection needs the name of its embedder")
-        if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 16_000:
-            raise InputError(f"dim must be an integer from 1 to 16000 (pgvector's limit), got {dim!r}")
+        check_collection(name, embedder, dim, max_dim=16_000, why=" (pgvector's limit)")
         with self._conn() as conn:
             created = conn.execute(
                 "INSERT INTO llmkit_collections (name, embedder, dim, created_at) VALUES (%s, %s, %s, %s)"
