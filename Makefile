@@ -7,6 +7,7 @@ PIP := $(BIN)/python -m pip
 # Built llama-cpp-python wheels are kept per user, so every later install (and CI on this machine) reuses them.
 WHEELS ?= $(HOME)/.cache/llmkit/wheels
 LLAMA_CPP_VERSION := 0.3.36
+TORCH_VERSION ?= 2.13.0
 # x86-64: GGML_NATIVE=OFF with AVX2/FMA/F16C/BMI2 switched on explicitly. The native build enables AMX on
 # CPUs that have it and segfaulted in decode there; AVX2 runs on every x86-64-v3 CPU and measured as fast
 # as the native build for SmolLM2 (see README, "Why these llama.cpp build flags").
@@ -45,7 +46,9 @@ install: llama-wheel
 	$(PIP) install -q --find-links $(WHEELS) --only-binary llama-cpp-python \
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)" -e '.[local]'
 
+# torch first, pinned to the CPU wheel (on disk here): the finetune extra's range then installs nothing more.
 dev: llama-wheel
+	$(PIP) install -q "torch==$(TORCH_VERSION)"
 	$(PIP) install -q --find-links $(WHEELS) --only-binary llama-cpp-python \
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)" -e '.[local,dev]'
 
