@@ -21,7 +21,7 @@ from pathlib import Path
 
 from llmkit.errors import InputError, LlmkitError
 from llmkit.finetune.card import DatasetCard, PiiFlag, SourceInfo, jsonl, sha256_bytes
-from llmkit.finetune.dedup import NearDuplicates, content_key
+from llmkit.finetune.dedup import content_key, near_duplicates
 from llmkit.finetune.records import ChatRecord, Rejection, message_texts, read_file
 from llmkit.finetune.tokens import TokenCounter, token_counter, token_stats
 
@@ -157,23 +157,25 @@ def _read_one(source: str, since: float, traces_path: Path | None) -> tuple[list
 
 def deduplicate(records: Sequence[ChatRecord], threshold: float) -> tuple[list[_Kept], list[Rejection]]:
     """The first of each group of exact or near duplicates; the others refused, naming the one kept."""
-    seen: dict[str, ChatRecord] = {}
-    near = NearDuplicates(threshold)
-    kept, rejected = [], []
+    first_of: dict[str, ChatRecord] = {}
+    unique: list[_Kept] = []
+    rejected: list[Rejection] = []
     for r in records:
         key = content_key(r.messages)
-        first = seen.get(key)
-        if first is None and (match := near.check(key, "\n".join(message_texts(r.messages)))):
-            first, code = seen[match], "near_duplicate"
+        if key in first_of:
+            rejected.append(_duplicate(r, first_of[key], "exact_duplicate"))
         else:
-            code = "exact_duplicate"
-        if first is not None:
-            what = code.replace("_", " ")
-            rejected.append(Rejection(r.source, r.line, code, f"{what} of {_where(first)}", r.to_dict()))
-            continue
-        seen[key] = r
-        kept.append(_Kept(r, key))
-    return kept, rejected
+            first_of[key] = r
+            unique.append(_Kept(r, key))
+    matches = near_duplicates(["\n".join(message_texts(k.record.messages)) for k in unique], threshold)
+    for k, match in zip(unique, matches, strict=True):
+        if match is not None:
+            rejected.append(_duplicate(k.record, unique[match].record, "near_duplicate"))
+    return [k for k, match in zip(unique, matches, strict=True) if match is None], rejected
+
+
+def _duplicate(r: ChatRecord, first: ChatRecord, code: str) -> Rejection:
+    return Rejection(r.source, r.line, code, f"{code.replace('_', ' ')} of {_where(first)}", r.to_dict())
 
 
 def flag_pii(item: _Kept, redact: bool) -> _Kept:

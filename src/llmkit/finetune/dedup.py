@@ -12,7 +12,6 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
 
 from llmkit.errors import InputError, MissingExtra
 from llmkit.types import Message
@@ -46,50 +45,47 @@ def content_key(messages: Sequence[Message]) -> str:
 def shingles(text: str, n: int = SHINGLE_WORDS) -> set[str]:
     """Word ``n``-grams of the normalised text (the whole text when it has fewer than ``n`` words).
 
+    A text without word characters is one shingle of itself, so that ``"!!!"`` and ``"???"`` differ.
+
     >>> sorted(shingles("The cat sat on the mat", 3))
     ['cat sat on', 'on the mat', 'sat on the', 'the cat sat']
-    >>> shingles("Hi!", 3)
-    {'hi'}
+    >>> shingles("Hi!", 3), shingles("?!", 3), shingles(" ", 3)
+    ({'hi'}, {'?!'}, set())
     """
-    words = _WORD.findall(normalise(text))
+    text = normalise(text)
+    words = _WORD.findall(text)
     if len(words) < n:
-        return {" ".join(words)} if words else set()
+        return {" ".join(words) or text} - {""}
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-class NearDuplicates:
-    """Remembers kept records and tells whether a new one nearly repeats one of them.
+def near_duplicates(
+    texts: Sequence[str], threshold: float = 0.8, *, num_perm: int = NUM_PERM, seed: int = 1
+) -> list[int | None]:
+    """For each text, the index of an earlier kept text that it nearly repeats, or ``None`` (it is kept).
 
-    >>> nd = NearDuplicates(0.8)
-    >>> nd.check("a", "the quick brown fox jumps over the lazy dog near the river bank today") is None
-    True
-    >>> nd.check("b", "The quick brown fox jumps over the lazy dog near the river bank today!")
-    'a'
-    >>> nd.check("c", "an entirely different sentence about baking bread at home") is None
-    True
+    Signatures are computed in one ``MinHash.bulk`` call; each text queries the LSH index of the kept
+    ones and its estimated Jaccard similarity to the candidates decides.
+
+    >>> near_duplicates(["the quick brown fox jumps over the lazy dog near the river bank today",
+    ...                  "The quick brown fox jumps over the lazy dog near the river bank today!",
+    ...                  "an entirely different sentence about baking bread at home"])
+    [None, 0, None]
     """
-
-    def __init__(self, threshold: float = 0.8, *, num_perm: int = NUM_PERM, seed: int = 1) -> None:
-        if not 0.0 < threshold <= 1.0:
-            raise InputError(f"the near-duplicate threshold must be in (0, 1], got {threshold}")
-        self.threshold, self.num_perm, self.seed = threshold, num_perm, seed
-        self._lsh: Any = None
-        self._kept: dict[str, Any] = {}
-
-    def check(self, key: str, text: str) -> str | None:
-        """The key of a kept record at least ``threshold`` similar to ``text``; else keep it under ``key``."""
-        try:
-            from datasketch import MinHash, MinHashLSH
-        except ImportError:
-            raise MissingExtra("datasketch", "finetune") from None
-        if self._lsh is None:
-            self._lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
-        sig = MinHash(num_perm=self.num_perm, seed=self.seed)
-        sig.update_batch([s.encode("utf-8") for s in shingles(text)])
-        similar = [(self._kept[k].jaccard(sig), k) for k in self._lsh.query(sig)]
-        score, match = max(similar, default=(0.0, None))
-        if match is not None and score >= self.threshold:
-            return match
-        self._lsh.insert(key, sig)
-        self._kept[key] = sig
-        return None
+    if not 0.0 < threshold <= 1.0:
+        raise InputError(f"the near-duplicate threshold must be in (0, 1], got {threshold}")
+    try:
+        from datasketch import MinHash, MinHashLSH
+    except ImportError:
+        raise MissingExtra("datasketch", "finetune") from None
+    sigs = MinHash.bulk([[s.encode("utf-8") for s in shingles(t)] for t in texts], num_perm=num_perm, seed=seed)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    out: list[int | None] = []
+    for i, sig in enumerate(sigs):
+        score, match = max(((sigs[j].jaccard(sig), -j) for j in lsh.query(sig)), default=(0.0, 1))
+        if score >= threshold:
+            out.append(-match)
+            continue
+        lsh.insert(i, sig)
+        out.append(None)
+    return out

@@ -98,22 +98,28 @@ class GgufTokenCounter:
         metadata = read_metadata(self.path)  # NotFound / not GGUF, before llama.cpp sees the file
         try:
             import llama_cpp
+            from llama_cpp import _internals
+            from llama_cpp._logger import set_verbose
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise MissingExtra("llama-cpp-python", "local") from None
+        set_verbose(False)
+        llama_cpp.llama_backend_init()
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True  # the vocabulary without the weights: no context, a fraction of a second
         try:
-            llm = llama_cpp.Llama(str(self.path), vocab_only=True, verbose=False)
+            model = _internals.LlamaModel(path_model=str(self.path), params=params, verbose=False)
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelError(f"llama.cpp could not read the vocabulary of {self.path}: {e}") from None
         from llmkit.models.llama_template import CHATML, has_tool_role, special_text
 
-        eos, bos = special_text(llm._model, llm.token_eos()), special_text(llm._model, llm.token_bos())
+        eos, bos = special_text(model, model.token_eos()), special_text(model, model.token_bos())
         template = str(metadata.get("tokenizer.chat_template") or CHATML)
         # The whole conversation is the sequence trained on: no generation prompt after the last turn.
         self._formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=False)
         self._tool_role = has_tool_role(metadata)
-        self._llm = llm
-        return llm
+        self._llm = model
+        return model
 
 
 class HfTokenCounter:

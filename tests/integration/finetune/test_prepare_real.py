@@ -37,12 +37,13 @@ def test_gguf_counts_the_conversation_as_the_template_renders_it(smollm2: GgufTo
     llm = smollm2._load()
     text = smollm2._formatter(messages=[m.to_dict() for m in conv]).prompt
     assert text.endswith("<|im_start|>assistant\nHello!<|im_end|>\n")  # the whole turn, no generation prompt
-    assert smollm2.count_message_tokens(conv) == len(llm.tokenize(text.encode(), add_bos=False, special=True))
+    assert smollm2.count_message_tokens(conv) == len(llm.tokenize(text.encode(), False, True))
     longer = [*conv, Message.user("And again?"), Message.assistant("Hello again!")]
     assert smollm2.count_message_tokens(longer) > smollm2.count_message_tokens(conv) + 8
     assert smollm2.context_window == 8192
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shared_data_missing(ALPACA), reason="shared data not present")
 def test_alpaca_sample_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], real_models: None) -> None:
     args = ("-C", str(tmp_path), "finetune", "prepare", str(ALPACA), "--base", "smollm2-135m-instruct", "--json")
@@ -57,27 +58,34 @@ def test_alpaca_sample_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFix
     assert card["sources"][0]["sha256"] == __import__("hashlib").sha256(ALPACA.read_bytes()).hexdigest()
     first = json.loads((tmp_path / "a" / "train.jsonl").read_text("utf-8").splitlines()[0])
     assert [m["role"] for m in first["messages"]] == ["user", "assistant"]
-    code, out, _ = run(capsys, *args, "--out", str(tmp_path / "b"))
-    assert code == 0 and json.loads(out)["sha256"] == card["sha256"]  # same data, seed, base: same dataset
     code, out, _ = run(capsys, *args[:-1], "--out", str(tmp_path / "c"), "--max-tokens", "64")
     assert code == 0 and "too_long" in out and "p95" in out  # the Rich tables
+    again = json.loads((tmp_path / "c" / "card.json").read_text("utf-8"))
+    assert again["kept"] < card["kept"] and again["sha256"] != card["sha256"]
 
 
-def test_traces_of_the_real_model_become_a_dataset(
-    kit: object, project: Path, capsys: pytest.CaptureFixture[str]
+def test_the_project_trace_store_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], smollm2: GgufTokenCounter
 ) -> None:
-    from llmkit.types import GenerationParams
+    """`prepare traces` reads the project's .llmkit/traces.db (written here by TracedModel; generating with
+    the real model would only add minutes) and measures the records with SmolLM2's tokenizer."""
+    from llmkit.observe.traces import TracedModel, TraceStore
+    from llmkit.testing import FakeChatModel
 
+    store = TraceStore(tmp_path / ".llmkit" / "traces.db")
+    model = TracedModel(FakeChatModel(lambda m: f"You asked: {m[-1].content}"), store)
     questions = ["What is the capital of France?", "Name a primary colour.", "What is two plus two?"]
     for q in questions:
-        kit.model.chat([Message.user(q)], GenerationParams(max_tokens=24, temperature=0.0))  # type: ignore[attr-defined]
-    code, out, err = run(capsys, "-C", str(project), "finetune", "prepare", "traces", "--out", str(project / "ds"),
-                         "--json")  # fmt: skip
+        model.chat([Message.system("Be brief."), Message.user(q)])
+    store.close()
+    code, out, err = run(capsys, "-C", str(tmp_path), "finetune", "prepare", "traces", "--out", str(tmp_path / "ds"),
+                         "--since", "1h", "--json")  # fmt: skip
     assert code == 0, err
     card = json.loads(out)
-    assert card["records_in"] == 3 and card["kept"] + card["rejected_by_reason"].get("trace_cut_off", 0) == 3
-    rows = [json.loads(x) for x in (project / "ds" / "train.jsonl").read_text("utf-8").splitlines()]
-    assert all(r["messages"][0]["content"] in questions and r["messages"][-1]["role"] == "assistant" for r in rows)
+    assert (card["records_in"], card["kept"], card["train"], card["val"]) == (3, 3, 2, 1)
+    assert card["base"] == "smollm2-135m-instruct" and card["sources"][0]["path"].startswith("traces:")
+    convs = [[Message.system("Be brief."), Message.user(q), Message.assistant(f"You asked: {q}")] for q in questions]
+    assert card["tokens"]["total"] == sum(smollm2.count_message_tokens(c) for c in convs)
 
 
 @pytest.mark.slow
