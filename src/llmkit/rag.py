@@ -282,12 +282,14 @@ class RagPipeline:
         if not question.strip():
             raise InputError("the question is empty")
         verdicts: dict[str, Verdict] = {}
-        if self.guards is not None:
-            verdicts["input"] = v = self.guards.check_input(question)
-            if v.blocked:
-                answer = Answer(self.guards.blocked_message, (), (), Usage(0, 0), found=False)
-                return AnswerStream((), question, answer=answer, verdicts=verdicts)
-            question = v.text
+        if self.guards is not None:  # the whole conversation: the history holds PII our answers restored
+            screened, v = self.guards.check_conversation([*history, Message.user(question)])
+            if v is not None:
+                verdicts["input"] = v
+                if v.blocked:
+                    answer = Answer(self.guards.blocked_message, (), (), Usage(0, 0), found=False)
+                    return AnswerStream((), question, answer=answer, verdicts=verdicts)
+                history, question = screened[:-1], screened[-1].content or ""
         hits = self.retrieve(collection, question, k=k, filter=filter)
         if self.guards is not None and self.guards.passages:
             hits = self._guard_passages(hits, verdicts)
