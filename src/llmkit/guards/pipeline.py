@@ -140,12 +140,17 @@ class GuardPipeline:
         passages: Sequence[str] = (),
         system_prompt: str | None = None,
         placeholders: Mapping[str, str] | None = None,
+        record: bool = True,
     ) -> Verdict:
-        """Check the model's answer; the verdict's text has input placeholders restored (or is the blocked message)."""
+        """Check the model's answer; the verdict's text has input placeholders restored (or is the blocked message).
+
+        ``record=False`` for a look at a partial answer (a stream's, see ``guards.stream``): not counted or traced.
+        """
         ctx = GuardContext("answer", tuple(passages), system_prompt, dict(placeholders or {}))
         v = self._run(self.output, text, ctx)
         final = self.blocked_message if v.blocked else restore(v.text, ctx.placeholders)  # new PII stays hidden
-        return self._record("output", Verdict(v.action, final, v.findings, v.placeholders, v.timings_ms))
+        verdict = Verdict(v.action, final, v.findings, v.placeholders, v.timings_ms)
+        return self._record("output", verdict) if record else verdict
 
     def _run(self, guards: Sequence[Guard], text: str, ctx: GuardContext) -> Verdict:
         results: list[tuple[str, Verdict, float]] = []

@@ -1,5 +1,5 @@
 """The project's ``[guards]`` on the plain chat route: the conversation on the way in (any user turn can
-block), whole replies on the way out (streams are checked on the way in only).
+block), replies on the way out (``screen_output`` here for whole ones; streams through ``guards.stream``).
 
 A blocked message gets the guards' ``blocked_message`` with ``finish_reason: "content_filter"`` (OpenAI's
 value for it) and no model call; redacted PII goes to the model as placeholders, restored in the reply.

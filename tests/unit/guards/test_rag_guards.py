@@ -43,7 +43,8 @@ def test_pii_is_hidden_from_the_model_and_restored_in_the_answer(tmp_path) -> No
     pieces = list(stream)
     sent = "\n".join(m.content for m in model.calls[0][0])
     assert "jo@example.com" not in sent and "<EMAIL_ADDRESS_1>" in sent
-    assert pieces == ["We will email jo@example.com within two years [1]."] == [stream.answer.text]
+    assert len(pieces) > 1  # still streamed, with each placeholder restored once it is whole
+    assert "".join(pieces) == "We will email jo@example.com within two years [1]." == stream.answer.text
 
 
 def test_injected_passages_are_dropped_before_prompting(tmp_path) -> None:
