@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import ConfigError
 from llmkit.models.base import ModelWrapper
+from llmkit.pricing import PriceTable
 from llmkit.server.cache import ExactCache, SemanticCache
 from llmkit.server.keys import KeyStore
 from llmkit.server.limits import RateLimiter
 from llmkit.server.metrics import Metrics
-from llmkit.server.pricing import PriceTable
 from llmkit.server.worker import Gate, Worker
 from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
 
@@ -92,7 +92,7 @@ class ServerState:
         server = settings.server
         self.settings, self.kit = settings, kit
         self.metrics = Metrics()
-        self.prices = PriceTable(server.prices)
+        self.prices = PriceTable(settings.prices)
         self.keys = KeyStore(settings.data_dir / "keys.db")
         self.limiter = RateLimiter(server.requests_per_minute, server.tokens_per_minute)
         self.cache = ExactCache(server.cache_entries) if server.cache else None
