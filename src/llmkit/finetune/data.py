@@ -151,8 +151,10 @@ def _read_one(source: str, since: float, traces_path: Path | None) -> tuple[list
     path = Path(source)
     if not path.is_file():
         raise InputError(f"no data file {path}", hint="give JSONL/JSON files, or `traces` for the trace store")
+    from llmkit.models.fetch import sha256_file
+
     items = list(read_file(path))
-    return items, hashlib.sha256(path.read_bytes()).hexdigest(), str(path)
+    return items, sha256_file(path), str(path)
 
 
 def deduplicate(records: Sequence[ChatRecord], threshold: float) -> tuple[list[_Kept], list[Rejection]]:

@@ -10,7 +10,7 @@ and why it was refused, so one bad line never stops a batch and never disappears
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,25 +77,25 @@ def read_file(path: Path) -> Iterator[ChatRecord | Rejection]:
     everything that goes wrong inside one record is a ``Rejection`` with its line number.
     """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            head = f.read(8192)
+            if b"\x00" in head:
+                raise LoaderError(str(path), "is a binary file, not JSON or JSONL text", hint="give UTF-8 JSONL files")
+            f.seek(3 if head.startswith(b"\xef\xbb\xbf") else 0)  # skip a UTF-8 byte order mark
+            if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":
+                yield from _read_array(path, f.read())
+            else:
+                yield from _read_lines(path, f)
     except OSError as e:
         raise LoaderError(str(path), f"cannot read the file ({e.strerror or e})") from None
-    if b"\x00" in data[:8192]:
-        raise LoaderError(str(path), "is a binary file, not JSON or JSONL text", hint="give UTF-8 JSONL files")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # a UTF-8 byte order mark
-    if data.lstrip()[:1] == b"[":
-        yield from _read_array(path, data)
-    else:
-        yield from _read_lines(path, data)
 
 
-def _read_lines(path: Path, data: bytes) -> Iterator[ChatRecord | Rejection]:
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+def _read_lines(path: Path, lines: Iterable[bytes]) -> Iterator[ChatRecord | Rejection]:
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            text = raw.decode("utf-8").rstrip("\r")
+            text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             yield Rejection(str(path), number, "not_utf8", f"not valid UTF-8 (byte {raw[e.start]:#04x} at column "
                             f"{e.start + 1})", raw.decode("utf-8", errors="replace"))  # fmt: skip
@@ -105,15 +105,23 @@ def _read_lines(path: Path, data: bytes) -> Iterator[ChatRecord | Rejection]:
         except json.JSONDecodeError as e:
             yield Rejection(str(path), number, "malformed_json", f"not valid JSON: {e.msg} at column {e.colno}", text)
             continue
+        except RecursionError:
+            yield Rejection(str(path), number, "malformed_json", "JSON nested too deeply", text[:1000])
+            continue
         yield parse_record(obj, str(path), number)
 
 
 def _read_array(path: Path, data: bytes) -> Iterator[ChatRecord | Rejection]:
     try:
         items = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise LoaderError(str(path), "holds JSON nested too deeply") from None
     except UnicodeDecodeError as e:
         raise LoaderError(str(path), f"is not valid UTF-8 (byte offset {e.start})") from None
     except json.JSONDecodeError as e:
+        if e.msg == "Extra data":  # more than one value: JSONL whose first record happens to be an array
+            yield from _read_lines(path, data.splitlines())
+            return
         raise LoaderError(
             str(path), f"is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
             hint="a .json file must hold one array of records; use JSONL (one record a line) to skip bad records",

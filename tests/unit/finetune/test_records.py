@@ -107,3 +107,16 @@ def test_a_huge_raw_record_is_cut_in_the_rejection() -> None:
     r = Rejection("d.jsonl", 1, "too_long", "too long", "x" * 200_000)
     kept = r.to_dict()["record"]
     assert len(kept) < 100_100 and kept.endswith("[cut: 200000 characters]")
+
+
+def test_hostile_lines_are_refused_not_fatal(tmp_path: Path) -> None:
+    f = tmp_path / "d.jsonl"
+    deep = "[" * 200_000 + "]" * 200_000
+    f.write_text("\n".join([json.dumps(GOOD), deep, '{"messages": [{"role": "user", "content": "\\u0000"}]}']),
+                 encoding="utf-8")  # fmt: skip
+    out = list(read_file(f))
+    assert [getattr(r, "code", "ok") for r in out] == ["ok", "malformed_json", "no_assistant"]
+    assert "nested too deeply" in out[1].reason
+    arrays_first = tmp_path / "e.jsonl"  # JSONL whose first record is an array, not a JSON array file
+    arrays_first.write_text('["not", "a", "record"]\n' + json.dumps(GOOD) + "\n", encoding="utf-8")
+    assert [getattr(r, "code", "ok") for r in read_file(arrays_first)] == ["bad_record", "ok"]
