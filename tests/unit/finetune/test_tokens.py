@@ -43,7 +43,7 @@ def test_a_non_gguf_file_is_refused_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "notes.gguf"
     bad.write_text("hello", encoding="utf-8")
     with pytest.raises(Exception, match="not a valid GGUF file"):
-        GgufTokenCounter(bad).context_window
+        _ = GgufTokenCounter(bad).context_window
 
 
 def test_the_fakes_are_token_counters() -> None:
