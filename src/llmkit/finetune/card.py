@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,3 +133,26 @@ def jsonl(rows: list[dict[str, Any]]) -> bytes:
     b'{"a": "\\xc3\\xa9"}\\n{"b": 1}\\n'
     """
     return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows).encode("utf-8")
+
+
+def write_folder(out: Path, files: Mapping[str, bytes], *, overwrite: bool = False) -> None:
+    """Write ``files`` (name -> bytes) into a temporary sibling folder, then rename it to ``out``.
+
+    A crash leaves either no folder or the previous one, never half a dataset. With ``overwrite``, an
+    existing ``out`` is moved aside, replaced in one rename, then deleted.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        if out.exists() and overwrite:
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

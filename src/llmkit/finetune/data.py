@@ -10,9 +10,7 @@ train/validation by a seeded hash of each record's content; write ``train.jsonl`
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
+import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -20,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmkit.errors import InputError, LlmkitError
-from llmkit.finetune.card import DatasetCard, PiiFlag, SourceInfo, jsonl, sha256_bytes
+from llmkit.finetune.card import DatasetCard, PiiFlag, SourceInfo, jsonl, sha256_bytes, write_folder
 from llmkit.finetune.dedup import content_key, near_duplicates
 from llmkit.finetune.records import ChatRecord, Rejection, message_texts, read_file
 from llmkit.finetune.tokens import TokenCounter, token_counter, token_stats
@@ -95,8 +93,15 @@ def prepare_dataset(
         raise InputError(f"no usable records: all {len(rejected)} were refused ({_top_reasons(rejected)})")
     train, val = split(kept, val_fraction, seed)
     stats = _Stats(sum(i.records for i in infos), infos, rejected)
-    card = _card(stats, train, val, counter, limit, seed, val_fraction, near_dup_threshold, redact)
-    _write_atomically(out, train, val, rejected, card, overwrite)
+    train_b, val_b = jsonl([k.record.to_dict() for k in train]), jsonl([k.record.to_dict() for k in val])
+    card = _card(stats, train, val, (train_b, val_b), counter, limit, seed, val_fraction, near_dup_threshold, redact)
+    files = {
+        "train.jsonl": train_b,
+        "val.jsonl": val_b,
+        "rejected.jsonl": jsonl([r.to_dict() for r in rejected]),
+        "card.json": json.dumps(card.to_dict(), indent=2, ensure_ascii=False).encode("utf-8") + b"\n",
+    }
+    write_folder(out, files, overwrite=overwrite)
     return PreparedDataset(out, card)
 
 
@@ -247,12 +252,12 @@ class _Stats:
 
 
 def _card(
-    stats: _Stats, train: list[_Kept], val: list[_Kept], counter: TokenCounter, limit: int, seed: int,
-    val_fraction: float, threshold: float, redact: bool,
+    stats: _Stats, train: list[_Kept], val: list[_Kept], data: tuple[bytes, bytes], counter: TokenCounter,
+    limit: int, seed: int, val_fraction: float, threshold: float, redact: bool,
 ) -> DatasetCard:  # fmt: skip
     from llmkit import __version__
 
-    train_b, val_b = jsonl([k.record.to_dict() for k in train]), jsonl([k.record.to_dict() for k in val])
+    train_b, val_b = data
     flags = tuple(
         PiiFlag(name, i, k.record.source, k.record.line, k.pii)
         for name, part in (("train", train), ("val", val)) for i, k in enumerate(part) if k.pii
@@ -280,31 +285,6 @@ def _base_sha256(counter: TokenCounter) -> str | None:
 
         return sha256_file(path)
     return None
-
-
-def _write_atomically(
-    out: Path, train: list[_Kept], val: list[_Kept], rejected: list[Rejection], card: DatasetCard, overwrite: bool
-) -> None:
-    """Write into a temporary sibling folder, then rename it to ``out``: no half-written dataset, ever."""
-    import json
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        (tmp / "train.jsonl").write_bytes(jsonl([k.record.to_dict() for k in train]))
-        (tmp / "val.jsonl").write_bytes(jsonl([k.record.to_dict() for k in val]))
-        (tmp / "rejected.jsonl").write_bytes(jsonl([r.to_dict() for r in rejected]))
-        (tmp / "card.json").write_text(json.dumps(card.to_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
-        if out.exists() and overwrite:
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _where(r: ChatRecord | Rejection) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from llmkit.errors import InputError
-from llmkit.finetune import data as data_mod
 from llmkit.finetune.card import load_card
 from llmkit.finetune.data import prepare_dataset
 from llmkit.testing import FakeChatModel
@@ -156,19 +155,17 @@ def test_writing_is_atomic_and_an_existing_folder_is_kept_unless_forced(
     first = prep(tmp_path, f)
     with pytest.raises(InputError, match="already exists"):
         prep(tmp_path, f)
-    real = data_mod.jsonl
-    calls = {"n": 0}
+    real = Path.write_bytes
 
-    def crash_at_rejected_jsonl(rows):
-        calls["n"] += 1
-        if calls["n"] == 5:  # card hashes (2), then train.jsonl, val.jsonl, rejected.jsonl
+    def crash_at_rejected_jsonl(self: Path, data: bytes) -> int:
+        if self.name == "rejected.jsonl":  # after train.jsonl and val.jsonl were written
             raise OSError("disk full")
-        return real(rows)
+        return real(self, data)
 
-    monkeypatch.setattr(data_mod, "jsonl", crash_at_rejected_jsonl)
+    monkeypatch.setattr(Path, "write_bytes", crash_at_rejected_jsonl)
     with pytest.raises(OSError, match="disk full"):
         prep(tmp_path, write(tmp_path / "b.jsonl", distinct(8)), overwrite=True)
     assert load_card(tmp_path / "ds").sha256 == first.card.sha256  # the old dataset is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "ds"]  # no temp folder left
-    monkeypatch.setattr(data_mod, "jsonl", real)
+    monkeypatch.setattr(Path, "write_bytes", real)
     assert prep(tmp_path, tmp_path / "b.jsonl", overwrite=True).card.kept == 8
