@@ -95,6 +95,8 @@ def prepare_dataset(
     stats = _Stats(sum(i.records for i in infos), infos, rejected)
     train_b, val_b = jsonl([k.record.to_dict() for k in train]), jsonl([k.record.to_dict() for k in val])
     card = _card(stats, train, val, (train_b, val_b), counter, limit, seed, val_fraction, near_dup_threshold, redact)
+    if since:
+        card = replace(card, extra={"since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))})
     files = {
         "train.jsonl": train_b,
         "val.jsonl": val_b,

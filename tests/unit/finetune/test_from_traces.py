@@ -76,8 +76,9 @@ def test_traces_as_a_dataset_source(tmp_path: Path) -> None:
     model = TracedModel(FakeChatModel(lambda m: f"Answer to {m[-1].content}"), store)
     for q in ("How do tides work?", "Why is the sky blue?", "What is a comet made of?", "How do tides work?"):
         model.chat([Message.user(q)])
-    ds = prepare_dataset(["traces"], base=FakeChatModel(), out_dir=tmp_path / "ds", traces_path=store.path)
+    ds = prepare_dataset(["traces"], base=FakeChatModel(), out_dir=tmp_path / "ds", traces_path=store.path, since=1.0)
     assert (ds.card.records_in, ds.card.kept, ds.card.exact_duplicates) == (4, 3, 1)
+    assert ds.card.extra == {"since": "1970-01-01T00:00:01Z"}
     assert ds.card.sources[0].path == f"traces:{store.path}"
     rows = [json.loads(x) for x in (ds.train.read_text() + ds.val.read_text()).splitlines()]
     assert {r["messages"][-1]["content"] for r in rows} == {f"Answer to {q}" for q in
