@@ -44,6 +44,19 @@ def edit(text: str, kind: str, rng: random.Random) -> str:
     return "  " + text.upper().replace(" ", "   ") + " "
 
 
+class Clock:
+    """Wall and CPU seconds of each step (on a loaded machine the CPU seconds are the stable number)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, float]] = []
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.rows.append((name, wall - self._wall, cpu - self._cpu))
+        self._wall, self._cpu = wall, cpu
+
+
 def stage_times(rows: list[dict]) -> None:
     from llmkit.config import load_settings
     from llmkit.finetune import data as d
@@ -53,41 +66,33 @@ def stage_times(rows: list[dict]) -> None:
     from llmkit.types import Message
 
     counter = token_counter("smollm2-135m-instruct", load_settings().models_dir)
-    start = time.perf_counter()
-    counter.count_message_tokens([Message.user("hi"), Message.assistant("hello")])
-    load_vocab = time.perf_counter() - start
-    start = time.perf_counter()
-    near_duplicates(["warm up the import"])
-    load_datasketch = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "alpaca.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        t0 = time.perf_counter()
+        clock = Clock()
+        counter.count_message_tokens([Message.user("hi"), Message.assistant("hello")])
+        clock.lap("(once) load SmolLM2's vocabulary, vocab_only")
+        near_duplicates(["warm up the import"])
+        clock.lap("(once) import datasketch (+ scipy)")
         _, records, _ = d.read_sources([src])
-        t1 = time.perf_counter()
+        clock.lap("read + check")
         kept, _ = d.deduplicate(records, 0.8)
-        t2 = time.perf_counter()
+        clock.lap("exact + near duplicates")
         kept = [d.flag_pii(k, False) for k in kept]
-        t3 = time.perf_counter()
+        clock.lap("PII scan")
         kept, _ = d.measure(kept, counter, counter.context_window)
-        t4 = time.perf_counter()
+        clock.lap("token counting (SmolLM2, llama.cpp)")
         train, val = d.split(kept, 0.1, 0)
-        files = {
-            n: jsonl([k.record.to_dict() for k in part]) for n, part in (("train.jsonl", train), ("val.jsonl", val))
-        }
-        write_folder(Path(tmp) / "out", files)
-        t5 = time.perf_counter()
-        times = {"read + check": t1 - t0, "exact + near duplicates": t2 - t1, "PII scan": t3 - t2,
-                 "token counting (SmolLM2)": t4 - t3, "split + write": t5 - t4}  # fmt: skip
-        start = time.perf_counter()
+        parts = (("train.jsonl", train), ("val.jsonl", val))
+        write_folder(Path(tmp) / "out", {name: jsonl([k.record.to_dict() for k in part]) for name, part in parts})
+        clock.lap("split + write")
         d.prepare_dataset([src], base=counter, out_dir=Path(tmp) / "again")
-        total = time.perf_counter() - start
-    print(f"\n| stage ({len(rows)} records) | seconds |\n| --- | --- |")
-    print(f"| (once) load SmolLM2's vocabulary, vocab_only | {load_vocab:.2f} |")
-    print(f"| (once) import datasketch (+ scipy) | {load_datasketch:.2f} |")
-    for name, s in times.items():
-        print(f"| {name} | {s:.2f} |")
-    print(f"| **prepare_dataset end to end** (warm) | **{total:.2f}** ({len(rows) / total:.0f} records/s) |")
+        clock.lap("**prepare_dataset end to end** (warm)")
+    print(f"\n| stage ({len(rows)} records) | wall s | CPU s |\n| --- | --- | --- |")
+    for name, wall, cpu in clock.rows:
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} |")
+    _, wall, cpu = clock.rows[-1]
+    print(f"\nend to end: {len(rows) / wall:.0f} records/s wall, {len(rows) / cpu:.0f} records per CPU second")
 
 
 def near_dup_quality(rows: list[dict]) -> None:
