@@ -184,6 +184,21 @@ def load_and_decode(path: Path, threads: int | None) -> tuple[float, float]:
     return load, speed
 
 
+def random_init(folder: Path, out: Path) -> Path:
+    """A copy of ``folder``'s config and tokenizer with random weights: a step costs the same as trained ones."""
+    import shutil
+
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder)).save_pretrained(out)
+    for f in folder.iterdir():
+        if f.name.startswith(("tokenizer", "special_tokens", "chat_template", "vocab", "merges")):
+            shutil.copy(f, out / f.name)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", default="smollm2-135m-instruct")
@@ -197,6 +212,8 @@ def main() -> None:
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--reference-gguf", default=None, help="GGUF with the base's tokenizer (for a HF-folder base)")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--random-init", action="store_true",
+                   help="HF-folder base with config + tokenizer only: random weights (step time only)")  # fmt: skip
     a = p.parse_args()
 
     from llmkit.config import load_settings
@@ -204,9 +221,11 @@ def main() -> None:
     from llmkit.finetune.train_config import load_train_config
 
     settings = load_settings()
-    base = resolve_base(a.base, settings.models_dir, settings.models_dir.parent / "cache")
     with tempfile.TemporaryDirectory(prefix="llmkit-bench-ft-") as tmp:
         work = Path(tmp)
+        if a.random_init:
+            a.base = str(random_init(Path(a.base), work / "random-base"))
+        base = resolve_base(a.base, settings.models_dir, settings.models_dir.parent / "cache")
         train, val, held = write_data(work, a.rows)
         cfg = load_train_config(None, {"base": a.base, "train": str(train), "val": str(val), "batch_size": a.batch,
                                        "output": str(work / "out"), "max_length": a.max_length, "logging_steps": 5,

@@ -89,7 +89,17 @@ def convert_gguf_to_hf(gguf: Path, target: Path) -> None:
     kwargs = {"gguf_file": gguf.name}
     tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
     model = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, dtype="float32", **kwargs)
-    model.save_pretrained(tmp, safe_serialization=True)
+    # save_pretrained refuses a model loaded from GGUF ("quantized with gguf and is not serializable"), but
+    # the weights are plain float32 tensors by now: write them, and a config without the quantisation note
+    from safetensors.torch import save_model
+
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.save_pretrained(tmp)
+    model.generation_config.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)

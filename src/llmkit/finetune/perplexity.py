@@ -17,7 +17,9 @@ from llmkit.errors import InputError, MissingExtra
 
 
 def perplexity_from_nll(total_nll: float, tokens: int) -> float:
-    """>>> round(perplexity_from_nll(2 * math.log(4.0), 2), 6)
+    """``exp`` of the mean negative log-likelihood per predicted token.
+
+    >>> round(perplexity_from_nll(2 * math.log(4.0), 2), 6)
     4.0
     """
     if tokens <= 0:
