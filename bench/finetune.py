@@ -89,6 +89,8 @@ def trl_trainer(cfg: Any, base: Any, template: str | None) -> Any:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from llmkit.finetune.lora import checkpointing_arg
+
     tok = AutoTokenizer.from_pretrained(base.hf_dir)
     tok.chat_template = template or tok.chat_template
     cuda = torch.cuda.is_available()
@@ -100,6 +102,7 @@ def trl_trainer(cfg: Any, base: Any, template: str | None) -> Any:
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.scheduler, seed=cfg.seed, max_length=cfg.max_length,
         logging_steps=cfg.logging_steps, save_strategy="no", report_to="none", use_cpu=not cuda, bf16=bf16,
         disable_tqdm=True, eval_strategy="no", assistant_only_loss=template is not None, completion_only_loss=False,
+        **checkpointing_arg(SFTConfig, cfg.gradient_checkpointing),  # TRL's default is on; same setting both sides
     )  # fmt: skip
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")  # fmt: skip

@@ -115,10 +115,7 @@ class LoraTrainer:
         kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if _bf16(torch, device) else torch.float32}
         if self.config.qlora:
             kwargs["quantization_config"] = _qlora_config(transformers, torch, device)
-        model = transformers.AutoModelForCausalLM.from_pretrained(base.hf_dir, **kwargs)
-        if self.config.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
-        return model
+        return transformers.AutoModelForCausalLM.from_pretrained(base.hf_dir, **kwargs)
 
     def _record(self, base: BaseModelRef, metrics: dict[str, float], masking: str, trainer: Any) -> dict[str, Any]:
         import peft
@@ -202,6 +199,7 @@ def _sft_trainer(
         report_to="none", use_cpu=device == "cpu", bf16=_bf16_flag(device), disable_tqdm=not progress,
         assistant_only_loss=masking == "assistant", completion_only_loss=masking == "completion",
         dataloader_num_workers=0, **(evals if val is not None else {"eval_strategy": "no"}),
+        **checkpointing_arg(SFTConfig, cfg.gradient_checkpointing),
     )  # fmt: skip
     try:
         trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=val,
@@ -213,6 +211,15 @@ def _sft_trainer(
 
         trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def checkpointing_arg(config_class: Any, on: bool) -> dict[str, bool]:
+    """TRL turns activation checkpointing on by default (a third more compute); llmkit's config decides.
+    transformers 5.24 renamed the argument (``gradient_checkpointing`` is a deprecated alias there)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": on}
 
 
 def _metrics(trainer: Any, has_val: bool) -> dict[str, float]:
