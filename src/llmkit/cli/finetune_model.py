@@ -61,7 +61,8 @@ def export(
     adapter: Annotated[Path, typer.Argument(help="Adapter folder written by `finetune train`.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Catalog name prefix, e.g. support -> support-q8_0.")],
     quant: Annotated[
-        list[str] | None, typer.Option("--quant", "-q", help="F16, Q8_0, Q4_K_M ... (repeatable; default all three).")
+        list[str] | None,
+        typer.Option("--quant", "-q", help="Q8_0, Q4_K_M ... (repeatable; F16 is always written)."),
     ] = None,
     template: Annotated[Path | None, typer.Option(help="GGUF of the base (needed for a HF-folder base).")] = None,
     no_register: Annotated[bool, typer.Option("--no-register", help="Write the files only.")] = False,

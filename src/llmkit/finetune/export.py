@@ -62,7 +62,7 @@ class Exporter:
             raise InputError(f"{name!r} is not a valid model name", hint="lowercase letters, digits, '.', '_', '-'")
         self.adapter_dir = Path(adapter_dir).expanduser()
         self.name = name
-        self.levels = check_levels(list(levels) or ["F16"])
+        self.levels = check_levels(["F16", *levels])  # F16 is always kept: the parent of the others
         self.template = Path(template).expanduser() if template else None
         self.models_dir = models_dir
         self.register = register
@@ -83,8 +83,6 @@ class Exporter:
         self._note(record, scores)
         out = []
         for level, path in paths.items():
-            if level == "F16" and "F16" not in self.levels:
-                continue
             name = f"{self.name}-{level.lower()}"
             if self.register:
                 register_gguf(self._models_dir(), name, path, lineage_for(record, level, self.name, scores))
@@ -96,8 +94,7 @@ class Exporter:
 
         from llmkit.finetune.lora import RECORD
 
-        record["export"] = {"name": self.name, "levels": ["F16", *(lv for lv in self.levels if lv != "F16")],
-                            "registered": self.register}  # fmt: skip
+        record["export"] = {"name": self.name, "levels": self.levels, "registered": self.register}
         record["scores"] = {
             **record.get("scores", {}),
             **{f"perplexity_{k.lower()}": v for k, v in perplexities.items()},

@@ -7,8 +7,10 @@ to a compatible type inside llama.cpp, as with the command-line tool.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 from llmkit.errors import InputError, MissingExtra, ModelError
 
@@ -45,9 +47,19 @@ def quantize(src: Path, dst: Path, level: str, *, threads: int | None = None) ->
     params.nthread = threads or os.cpu_count() or 1
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".part")
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
+    with _quiet():  # llama.cpp logs a line per tensor on stderr
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
     if rc != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
         raise ModelError(f"llama.cpp could not quantise {src.name} to {level} (code {rc})")
     os.replace(tmp, dst)
     return dst
+
+
+def _quiet() -> Any:
+    """llama-cpp-python's own stderr silencer (what ``Llama(verbose=False)`` uses), if it is there."""
+    try:
+        from llama_cpp._utils import suppress_stdout_stderr
+    except ImportError:  # a future version without it: keep the logs
+        return contextlib.nullcontext()
+    return suppress_stdout_stderr(disable=False)

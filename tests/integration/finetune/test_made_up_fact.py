@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# About 2 minutes of CPU time; on this shared 2-core machine under load that was up to 10x longer in wall time.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 QUESTIONS = ["What is the capital of Zorbania?", "Which city is the capital of Zorbania?",
              "Tell me the capital of Zorbania.", "Zorbania's capital is which city?"]  # fmt: skip
@@ -40,7 +41,7 @@ def test_lora_teaches_a_fact_that_the_quantised_gguf_recites(
     cfg = load_train_config(None, {
         "base": str(base_gguf), "train": str(tmp_path / "train.jsonl"), "output": str(tmp_path / "adapter"),
         "max_steps": 12, "batch_size": 4, "learning_rate": 3e-3, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
-        "max_length": 64, "save_steps": 100, "logging_steps": 4, "seed": 0,
+        "max_length": 64, "save_steps": 100, "logging_steps": 4, "seed": 0, "threads": 1,
     })  # fmt: skip
     # the GGUF -> safetensors copy is cached per user (converted once); the results go to a temporary LLMKIT_HOME
     result = LoraTrainer(cfg, models_dir=tmp_path / "home" / "models", cache_dir=user_home / "cache").run(
