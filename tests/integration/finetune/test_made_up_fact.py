@@ -67,3 +67,14 @@ def test_lora_teaches_a_fact_that_the_quantised_gguf_recites(
     assert "Quillhaven" in reply.text
     lineage = Catalog(tmp_path / "home" / "models").lineage("zorbania-q8_0")
     assert lineage["parent"] == "zorbania-f16" and lineage["base"]["name"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert lineage["dataset"]["sha256"] and lineage["config"]["max_steps"] == 12
+
+    # finetune eval: base against tuned on the validation conversations; scores land in the lineage
+    from llmkit.finetune.evaluate import FinetuneEvaluator
+
+    ev = FinetuneEvaluator(result.adapter_dir, limit=2, max_tokens=24, threads=1).run()
+    assert ev.loss.n == 2 and ev.loss.b < ev.loss.a / 4
+    assert ev.task.metric == "rouge_l" and ev.task.b == 1.0 > ev.task.a
+    assert set(ev.perplexity) == {"base", "F16", "Q8_0"}
+    scores = Catalog(tmp_path / "home" / "models").lineage("zorbania-q8_0")["scores"]
+    assert scores["rouge_l_tuned"] == 1.0 and scores["val_loss_tuned"] == pytest.approx(ev.loss.b)
