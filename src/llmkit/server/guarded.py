@@ -1,5 +1,5 @@
 """The project's ``[guards]`` on the plain chat route: the conversation on the way in (any user turn can
-block), whole replies on the way out (streams are checked on the way in only).
+block), replies on the way out (``screen_output`` here for whole ones; streams through ``guards.stream``).
 
 A blocked message gets the guards' ``blocked_message`` with ``finish_reason: "content_filter"`` (OpenAI's
 value for it) and no model call; redacted PII goes to the model as placeholders, restored in the reply.
@@ -10,7 +10,6 @@ Verdicts are traced and counted by the pipeline itself. ``rag/`` models get the 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,32 +23,10 @@ if TYPE_CHECKING:
 
 
 async def screen_input(guards: GuardPipeline, messages: list[Message]) -> tuple[list[Message], Verdict | None]:
-    """The messages as the input guards pass them on, and the verdict that decides (a blocking user turn's,
-    else the last user turn's).
-
-    Every user and assistant turn is screened, not only the last: a client sends the whole conversation
-    each time, and the replies it got back have their PII restored, so earlier turns would otherwise
-    reach the model in the clear. One value keeps one placeholder across the turns, and the verdict
-    returned carries them all, so the reply is restored in full.
-    """
-    if not guards.input or not any(m.role == "user" for m in messages):
+    """The conversation through the input guards (``GuardPipeline.check_conversation``), off the event loop."""
+    if not guards.input:
         return messages, None
-    return await asyncio.to_thread(_screen_turns, guards, messages)
-
-
-def _screen_turns(guards: GuardPipeline, messages: list[Message]) -> tuple[list[Message], Verdict]:
-    last = max(i for i, m in enumerate(messages) if m.role == "user")
-    placeholders: dict[str, str] = {}
-    screened, verdict = [], None
-    for i, message in enumerate(messages):
-        if message.role in ("user", "assistant") and i <= last and (message.content or i == last):
-            v = guards.check_input(message.content or "", placeholders=placeholders)
-            placeholders.update(v.placeholders)
-            if message.role == "user" and (i == last or v.blocked) and not (verdict and verdict.blocked):
-                verdict = v  # any user turn can block: the client controls the whole history
-            message = dataclasses.replace(message, content=v.text) if v.text != message.content else message
-        screened.append(message)
-    return screened, dataclasses.replace(verdict, placeholders=placeholders)  # type: ignore[arg-type]
+    return await asyncio.to_thread(guards.check_conversation, messages)
 
 
 async def screen_output(guards: GuardPipeline, reply: dict[str, Any], verdict: Verdict | None) -> dict[str, Any]:
