@@ -86,7 +86,7 @@ def trl_trainer(cfg: Any, base: Any, template: str | None) -> Any:
     import torch
     from datasets import load_dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from llmkit.finetune.lora import checkpointing_arg
@@ -106,7 +106,9 @@ def trl_trainer(cfg: Any, base: Any, template: str | None) -> Any:
     )  # fmt: skip
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")  # fmt: skip
-    return SFTTrainer(model=model, args=args, train_dataset=data["train"], processing_class=tok, peft_config=lora)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data["train"], processing_class=tok, peft_config=lora)
+    trainer.remove_callback(PrinterCallback)  # llmkit's quiet mode does the same: the table owns stdout
+    return trainer
 
 
 def step_times(trainer: Any, warmup: int) -> list[float]:
