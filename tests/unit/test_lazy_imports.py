@@ -15,6 +15,7 @@ HEAVY = (
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
 HEAVY += ("datasketch", "scipy")  # finetune prepare (near duplicates)
+HEAVY += ("peft", "trl", "datasets", "accelerate", "gguf")  # finetune extra
 
 
 def loaded_after(code: str) -> set[str]:
