@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.shared_data import SHARED_DATA, shared_data_missing
+
+from shared_data import SHARED_DATA, shared_data_missing
 
 SCIFACT = SHARED_DATA / "beir-scifact"
 pytestmark = [
