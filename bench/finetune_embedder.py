@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--corpus-limit", type=int, default=None, help="relevant abstracts + N others")
+    parser.add_argument("--queries", type=int, default=None, help="a seeded sample of N train queries (quick run)")
     parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
 
@@ -84,9 +85,12 @@ def main() -> None:
     from llmkit.finetune.onnx_export import export_onnx
     from llmkit.finetune.pairs import load_beir_set, split_queries
 
-    data = corpus_slice(load_beir_set(args.data), args.corpus_limit, args.seed)
+    data = load_beir_set(args.data)
+    if args.queries:
+        data = data.subset(random.Random(args.seed).sample(sorted(data.qrels), args.queries), data.corpus)
+    data = corpus_slice(data, args.corpus_limit, args.seed)
     train_q, held_q = split_queries(data.qrels, args.heldout, args.seed)
-    tag = f"c{args.corpus_limit or 'all'}"
+    tag = f"q{args.queries or 'all'}-c{args.corpus_limit or 'all'}"
     cache = args.cache / tag
     print(
         f"SciFact: {len(data.corpus)} abstracts, {len(train_q)} train / {len(held_q)} held-out queries"

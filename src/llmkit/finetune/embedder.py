@@ -120,11 +120,15 @@ def load_base(
         model = st.SentenceTransformer(str(folder), device=device)
         model.max_seq_length = max_seq_length
         return model
-    from sentence_transformers import models
+    try:  # sentence-transformers >= 6 moved the modules; older releases keep them here
+        from sentence_transformers.sentence_transformer import modules
+    except ImportError:
+        from sentence_transformers import models as modules
 
-    encoder = models.Transformer(str(folder), max_seq_length=max_seq_length)
-    pooling = models.Pooling(encoder.get_word_embedding_dimension(), pooling_mode="mean")
-    return st.SentenceTransformer(modules=[encoder, pooling, models.Normalize()], device=device)
+    encoder = modules.Transformer(str(folder), max_seq_length=max_seq_length)
+    dim = getattr(encoder, "get_embedding_dimension", None) or encoder.get_word_embedding_dimension
+    pooling = modules.Pooling(dim(), pooling_mode="mean")
+    return st.SentenceTransformer(modules=[encoder, pooling, modules.Normalize()], device=device)
 
 
 def resolve_base(base: str | Path, settings: Settings | None) -> Path:
@@ -187,8 +191,12 @@ def _eval_subset(data: RetrievalSet, heldout: Sequence[str], config: EmbedderTun
 
 def _train(model: Any, pairs: list[tuple[str, str]], out: Path, config: EmbedderTuneConfig, progress: Any) -> None:
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments, losses
-    from sentence_transformers.training_args import BatchSamplers
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    try:  # sentence-transformers >= 6 moved the losses; older releases keep them here
+        from sentence_transformers.sentence_transformer import losses
+    except ImportError:
+        from sentence_transformers import losses
 
     dataset = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
     args = SentenceTransformerTrainingArguments(
@@ -196,11 +204,12 @@ def _train(model: Any, pairs: list[tuple[str, str]], out: Path, config: Embedder
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        warmup_steps=int(math.ceil(len(pairs) / config.batch_size * config.epochs) * config.warmup_ratio),
         seed=config.seed,
         data_seed=config.seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES,  # a duplicate in a batch would be a false negative
+        batch_sampler="no_duplicates",  # a duplicate in a batch would be a false negative
         save_strategy="no",
+        dataloader_pin_memory=_cuda(),
         logging_steps=10,
         report_to=[],
         disable_tqdm=progress is not None,
@@ -222,6 +231,12 @@ def _progress_callback(progress: Progress) -> Any:
             progress(state.global_step, state.max_steps)
 
     return ProgressCallback()
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def _import_st() -> Any:
