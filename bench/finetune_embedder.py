@@ -92,6 +92,7 @@ def main() -> None:
     train_q, held_q = split_queries(data.qrels, args.heldout, args.seed)
     tag = f"q{args.queries or 'all'}-c{args.corpus_limit or 'all'}"
     cache = args.cache / tag
+    cache.mkdir(parents=True, exist_ok=True)
     print(
         f"SciFact: {len(data.corpus)} abstracts, {len(train_q)} train / {len(held_q)} held-out queries"
         f" (seed {args.seed})"
