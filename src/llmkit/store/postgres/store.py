@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound, StoreError
@@ -320,7 +320,8 @@ class PostgresStore:
         """Give every chunk a new vector from ``embedder`` and switch the collection to it, in one transaction.
 
         ``ids`` must name every chunk of the collection exactly once (else InputError and nothing changes).
-        The old vectors and HNSW index serve readers until the commit; the index is rebuilt for the new dim.
+        The old vectors and HNSW index serve readers until the commit. The index is rebuilt in the same
+        transaction, or, when the dim changes, right after it (``build_index`` again if that failed).
         """
         ids, matrix = check_new_vectors(embedder, ids, vectors, max_dim=16_000)
         dim = int(matrix.shape[1])
@@ -343,10 +344,17 @@ class PostgresStore:
                     f"collection {collection!r} has {count} chunks; {changed} of the {len(ids)} new vectors matched",
                     hint="the collection changed while re-embedding: run `llmkit collections reembed` again",
                 )
+            old_dim = conn.execute("SELECT dim FROM llmkit_collections WHERE id = %s", (cid,)).fetchone()[0]
             conn.execute("UPDATE llmkit_collections SET embedder = %s, dim = %s WHERE id = %s", (embedder, dim, cid))
-            if ddl := schema.create_index_sql(cid, dim, **self.hnsw):
+            if dim == old_dim and (ddl := schema.create_index_sql(cid, dim, **self.hnsw)):
                 conn.execute(ddl)
-            return self._info(conn, cid, collection, embedder, dim)
+            info = self._info(conn, cid, collection, embedder, dim)
+        if dim != old_dim:
+            # Not in the same transaction: an index build also reads the replaced rows' old versions,
+            # whose vectors have the old dim. Until it succeeds, dense search is exact (correct, slower).
+            with suppress(InputError):
+                self.build_index(collection)
+        return info
 
     # search -----------------------------------------------------------------------------
     def search_dense(
