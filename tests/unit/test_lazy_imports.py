@@ -15,6 +15,7 @@ HEAVY = (
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
 HEAVY += ("sentence_transformers", "datasets", "onnx")  # finetune extra
+HEAVY += ("datasketch", "scipy")  # finetune prepare (near duplicates)
 
 
 def loaded_after(code: str) -> set[str]:

@@ -1,22 +1,18 @@
-"""``llmkit finetune``: adapt models to a domain (each part registers its commands from its own module)."""
+"""``llmkit finetune``: adapt a model to a domain (each command lives in its own ``finetune_*`` module)."""
 
 from __future__ import annotations
 
 import typer
 
-from llmkit.cli import finetune_embedder
+from llmkit.cli import finetune_data, finetune_embedder
 
-app = typer.Typer(
-    help="Adapt models: prepare data, tune the generator or the embedder, export.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
+app = typer.Typer(help="Fine-tune: prepare data, train LoRA adapters, export and measure.", rich_markup_mode=None)
 
 
 @app.callback()
 def _group() -> None:
-    """Keeps ``finetune`` a command group even while it holds a single command."""
+    """Fine-tune: prepare data, train LoRA adapters, export and measure."""
 
 
+finetune_data.register(app)
 finetune_embedder.register(app)

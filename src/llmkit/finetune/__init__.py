@@ -1,1 +1,1 @@
-"""Adapting models to a domain: training data, LoRA for the generator, contrastive tuning of the embedder."""
+"""Fine-tuning: prepare chat datasets, tune the generator (LoRA) and the embedder, export and measure."""
