@@ -14,6 +14,7 @@ HEAVY = (
     "jinja2", "yaml", "sacrebleu", "pytrec_eval",
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
+HEAVY += ("sentence_transformers", "datasets", "onnx")  # finetune extra
 HEAVY += ("datasketch", "scipy")  # finetune prepare (near duplicates)
 HEAVY += ("peft", "trl", "datasets", "accelerate", "gguf")  # finetune extra
 

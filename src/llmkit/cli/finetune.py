@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from llmkit.cli import finetune_data, finetune_model
+from llmkit.cli import finetune_data, finetune_embedder, finetune_model
 
 app = typer.Typer(
     help="Adapt the models: prepare data, train LoRA adapters, export and quantise, tune the embedder, measure.",
@@ -19,3 +19,4 @@ def _group() -> None:
 
 finetune_data.register(app)
 finetune_model.register(app)
+finetune_embedder.register(app)

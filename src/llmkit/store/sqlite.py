@@ -30,6 +30,8 @@ from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
     check_collection,
+    check_new_vectors,
+    check_page,
     check_vector,
     chunk_meta,
     own_metadata,
@@ -326,6 +328,46 @@ class SQLiteStore:
             raise NotFound(f"{len(missing)} chunk id(s) not in {collection!r}, e.g. {missing[:3]}")
         blob = b"".join(found[i] for i in ids)
         return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(ids), dim)
+
+    # re-embedding -----------------------------------------------------------------------
+    def chunk_texts(self, collection: str, *, after: str | None = None, limit: int = 256) -> list[tuple[str, str]]:
+        """``(chunk id, text)`` for up to ``limit`` chunks with ids after ``after``, in id order (for paging)."""
+        check_page(after, limit)
+        with self._tx("DEFERRED") as conn:
+            cid = self._collection(conn, collection)[0]
+            sql = "SELECT id, text FROM chunks WHERE collection_id = ? AND id > ? ORDER BY id LIMIT ?"
+            return [tuple(r) for r in conn.execute(sql, (cid, after or "", limit))]
+
+    def replace_vectors(
+        self, collection: str, *, embedder: str, ids: Sequence[str], vectors: np.ndarray
+    ) -> CollectionInfo:
+        """Give every chunk a new vector from ``embedder`` and switch the collection to it, in one transaction.
+
+        ``ids`` must name every chunk of the collection exactly once (else InputError and nothing changes).
+        The old vectors stay valid until the commit; the dense index is rebuilt from the new ones.
+        """
+        ids, matrix = check_new_vectors(embedder, ids, vectors, max_dim=65_536)
+        with self._tx() as conn:
+            cid = self._collection(conn, collection)[0]
+            count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
+            rows = ((vec.astype("<f4").tobytes(), cid, i) for i, vec in zip(ids, matrix, strict=True))
+            changed = conn.executemany("UPDATE chunks SET vector = ? WHERE collection_id = ? AND id = ?", rows).rowcount
+            if changed != len(ids) or count != len(ids):
+                raise InputError(
+                    f"collection {collection!r} has {count} chunks; {changed} of the {len(ids)} new vectors matched",
+                    hint="the collection changed while re-embedding: run `llmkit collections reembed` again",
+                )
+            conn.execute(
+                "UPDATE collections SET embedder = ?, dim = ?, generation = generation + 1 WHERE id = ?",
+                (embedder, int(matrix.shape[1]), cid),
+            )
+            info = self._info(conn, collection)
+        with self._lock:
+            self._indexes.pop(cid, None)
+        for suffix in ("", ".json"):  # stamped with the old generation: it would be rebuilt anyway
+            with suppress(OSError):
+                Path(f"{self._index_path(cid)}{suffix}").unlink()
+        return info
 
     # search -----------------------------------------------------------------------------
     def search_dense(

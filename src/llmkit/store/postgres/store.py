@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound, StoreError
@@ -30,6 +30,8 @@ from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
     check_collection,
+    check_new_vectors,
+    check_page,
     check_vector,
     chunk_meta,
     own_metadata,
@@ -299,6 +301,60 @@ class PostgresStore:
         if missing:
             raise NotFound(f"{len(missing)} chunk id(s) not in {collection!r}, e.g. {missing[:3]}")
         return np.array([found[i] for i in ids], dtype=np.float32).reshape(len(ids), dim)
+
+    # re-embedding -----------------------------------------------------------------------
+    def chunk_texts(self, collection: str, *, after: str | None = None, limit: int = 256) -> list[tuple[str, str]]:
+        """``(chunk id, text)`` for up to ``limit`` chunks with ids after ``after``, in id order (for paging)."""
+        check_page(after, limit)
+        with self._conn() as conn:
+            cid = self._collection(conn, collection)[0]
+            sql = (
+                'SELECT id, text FROM llmkit_chunks WHERE collection_id = %s AND id COLLATE "C" > %s'
+                ' ORDER BY id COLLATE "C" LIMIT %s'
+            )
+            return [tuple(r) for r in conn.execute(sql, (cid, after or "", limit))]
+
+    def replace_vectors(
+        self, collection: str, *, embedder: str, ids: Sequence[str], vectors: np.ndarray
+    ) -> CollectionInfo:
+        """Give every chunk a new vector from ``embedder`` and switch the collection to it, in one transaction.
+
+        ``ids`` must name every chunk of the collection exactly once (else InputError and nothing changes).
+        The old vectors and HNSW index serve readers until the commit. The index is rebuilt in the same
+        transaction, or, when the dim changes, right after it (``build_index`` again if that failed).
+        """
+        ids, matrix = check_new_vectors(embedder, ids, vectors, max_dim=16_000)
+        dim = int(matrix.shape[1])
+        with self._conn() as conn:
+            cid = self._collection(conn, collection, lock=True)[0]
+            conn.execute("CREATE TEMP TABLE llmkit_reembed (id text PRIMARY KEY, embedding vector) ON COMMIT DROP")
+            with conn.cursor().copy("COPY llmkit_reembed (id, embedding) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["text", "vector"])
+                for i, vec in zip(_check_ids(ids, "chunk ids"), matrix, strict=True):
+                    cp.write_row((i, vec))
+            count = conn.execute("SELECT count(*) FROM llmkit_chunks WHERE collection_id = %s", (cid,)).fetchone()[0]
+            conn.execute(f"DROP INDEX IF EXISTS {schema.index_name(cid)}")
+            changed = conn.execute(
+                "UPDATE llmkit_chunks c SET embedding = r.embedding FROM llmkit_reembed r"
+                " WHERE c.collection_id = %s AND c.id = r.id",
+                (cid,),
+            ).rowcount
+            if changed != len(ids) or count != len(ids):
+                raise InputError(
+                    f"collection {collection!r} has {count} chunks; {changed} of the {len(ids)} new vectors matched",
+                    hint="the collection changed while re-embedding: run `llmkit collections reembed` again",
+                )
+            old_dim = conn.execute("SELECT dim FROM llmkit_collections WHERE id = %s", (cid,)).fetchone()[0]
+            conn.execute("UPDATE llmkit_collections SET embedder = %s, dim = %s WHERE id = %s", (embedder, dim, cid))
+            if dim == old_dim and (ddl := schema.create_index_sql(cid, dim, **self.hnsw)):
+                conn.execute(ddl)
+            info = self._info(conn, cid, collection, embedder, dim)
+        if dim != old_dim:
+            # Not in the same transaction: an index build also reads the replaced rows' old versions,
+            # whose vectors have the old dim. Until it succeeds, dense search is exact (correct, slower).
+            with suppress(InputError):
+                self.build_index(collection)
+        return info
 
     # search -----------------------------------------------------------------------------
     def search_dense(
