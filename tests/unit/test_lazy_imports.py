@@ -14,6 +14,7 @@ HEAVY = (
     "jinja2", "yaml", "sacrebleu", "pytrec_eval",
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
+HEAVY += ("tantivy",)  # scale extra
 
 
 def loaded_after(code: str) -> set[str]:

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ from llmkit.store.records import (
     to_json,
 )
 from llmkit.store.schema import create_fts, fts_table, migrate
+from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import ExactIndex, HnswIndex, Stamp
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
@@ -84,16 +85,25 @@ class SQLiteStore:
     >>> store.create_collection("docs", embedder="hash-64", dim=64)  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, *, hnsw_threshold: int = 20_000, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        hnsw_threshold: int = 20_000,
+        text_index_threshold: int = 20_000,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise InputError("SQLiteStore needs a file path", hint="use a temporary file for a throwaway store")
         self.path = Path(path)
         self.hnsw_threshold = hnsw_threshold
+        self.text_index_threshold = text_index_threshold  # collections this large search words with tantivy
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.RLock()  # guards _conns and _indexes
         self._indexes: dict[int, ExactIndex | HnswIndex] = {}
+        self._text_indexes: dict[int, TextIndex] = {}
         self._closed = False
         with _translated(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,9 +188,11 @@ class SQLiteStore:
             conn.execute("DELETE FROM collections WHERE id = ?", (cid,))
         with self._lock:
             self._indexes.pop(cid, None)
+            self._text_indexes.pop(cid, None)
         for suffix in ("", ".json"):
             with suppress(OSError):
                 Path(f"{self._index_path(cid)}{suffix}").unlink()
+        remove(self._text_path(cid))
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
@@ -196,6 +208,9 @@ class SQLiteStore:
             conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
         self._after_write(cid, generation, removed, np.asarray(added, dtype=np.int64), matrix)
+        self._after_write_text(
+            cid, generation, removed, zip(added, (c.text for d in batch for c in d.chunks), strict=True)
+        )
 
     def _insert_docs(
         self, conn: sqlite3.Connection, cid: int, batch: Sequence[DocumentWrite], vectors: list[np.ndarray]
@@ -286,6 +301,7 @@ class SQLiteStore:
         import numpy as np
 
         self._after_write(cid, generation, removed, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
+        self._after_write_text(cid, generation, removed, ())
         return True
 
     def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
@@ -362,10 +378,17 @@ class SQLiteStore:
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
         where, params = to_sql(filter) if filter else ("1", [])
         with self._tx("DEFERRED") as conn:
-            cid = self._collection(conn, collection)[0]
+            cid, _, _, generation = self._collection(conn, collection)
             match = fts_query(query)
             if not match or k == 0:
                 return []
+            index = None if filter else self._text_index(conn, cid, generation)
+            try:
+                if index is not None:
+                    return self._scored(conn, *index.search(query, k))
+            except (OSError, ValueError):  # its files went from under it (another process rebuilt it): FTS5
+                with self._lock:
+                    self._text_indexes.pop(cid, None)
             fts = fts_table(cid)
             allowed = f"AND rowid IN (SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where})"
             # Rank the FTS rows first, then fetch only the k winners' columns. bm25() in the select list
@@ -412,6 +435,46 @@ class SQLiteStore:
                     index = ExactIndex(keys, matrix, generation)
             self._indexes[cid] = index
             return index
+
+    def _text_path(self, cid: int) -> Path:
+        return Path(f"{self.path}.collection-{cid}.tantivy")
+
+    def _text_index(self, conn: sqlite3.Connection, cid: int, generation: int) -> TextIndex | None:
+        """The collection's tantivy index at ``generation`` (loaded or rebuilt), or None to use FTS5.
+
+        FTS5 serves collections under ``text_index_threshold`` chunks, filtered queries, and stores
+        where tantivy is not installed or its index cannot be written.
+        """
+        with self._lock:
+            index = self._text_indexes.get(cid)
+            if index is not None and index.generation == generation:
+                return index
+            if self.text_index_threshold < 0 or not available():
+                return None
+            count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
+            if count < max(self.text_index_threshold, 1):
+                return None
+            stamp = Stamp(cid, generation, 0, count)
+            index = TextIndex.load(self._text_path(cid), stamp)
+            if index is None:
+                rows = conn.execute("SELECT rowid, text FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
+                try:
+                    index = TextIndex.build(self._text_path(cid), rows, stamp)
+                except (OSError, ValueError):  # read-only folder, another process building: FTS5 serves
+                    return None
+            self._text_indexes[cid] = index
+            return index
+
+    def _after_write_text(self, cid: int, old: int, removed: list[int], added: Iterable[tuple[int, str]]) -> None:
+        """Keep a cached tantivy index in step with a committed write, or drop it (it is rebuilt when next used)."""
+        with self._lock:
+            index = self._text_indexes.pop(cid, None)
+            if index is not None and index.generation == old:
+                try:
+                    index.apply(removed, list(added), old + 1)
+                except (OSError, ValueError):  # e.g. another process holds the index's writer lock
+                    return
+                self._text_indexes[cid] = index
 
     def _after_write(self, cid: int, old: int, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
         """Keep a cached HNSW index in step with a committed write; drop anything else that is now stale."""
