@@ -66,7 +66,7 @@ def main() -> None:
         for budget in [*BUDGETS, 0]:
             if budget == 0:  # last: the shipped default (rows and share)
                 lexical.CANDIDATE_BUDGET, lexical.CANDIDATE_SHARE = default
-                budget = int(min(default[0], default[1] * len(docs)))
+                budget = int(max(min(default[0], default[1] * len(docs)), min(default[0], lexical.CANDIDATE_FLOOR)))
             else:
                 lexical.CANDIDATE_BUDGET = budget
             times, scores = [], []
