@@ -1,7 +1,7 @@
 """A BM25 sidecar index (tantivy) over one collection's chunk texts: top-k lexical search that stops early.
 
 FTS5's ``bm25()`` scores every row that matches any query word, so an OR of a dozen words costs time in
-proportion to the collection (188 ms p50 at 100k chunks of ``bench/scale.py``, ten times that at 1M).
+proportion to the collection (188 ms p50 at 100k chunks of ``bench/scale.py`` under load).
 tantivy, a Rust search library (MIT, ``pip install tantivy``), ranks with the same BM25 and skips blocks of
 its posting lists that cannot reach the current top k (block-max WAND): 1.2 ms on the same data, with 93 %
 of FTS5's top 10 in common. Like the usearch file, the index is a cache: SQLite stays the source of
