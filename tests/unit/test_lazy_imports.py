@@ -15,6 +15,8 @@ HEAVY = (
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
 HEAVY += ("tantivy",)  # scale extra
+HEAVY += ("datasketch", "scipy")  # finetune prepare (near duplicates)
+HEAVY += ("peft", "trl", "datasets", "accelerate", "gguf")  # finetune extra
 
 
 def loaded_after(code: str) -> set[str]:
