@@ -15,6 +15,7 @@ HEAVY = (
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
 HEAVY += ("sentence_transformers", "datasets", "onnx")  # finetune extra
+HEAVY += ("tantivy",)  # scale extra
 HEAVY += ("datasketch", "scipy")  # finetune prepare (near duplicates)
 HEAVY += ("peft", "trl", "datasets", "accelerate", "gguf")  # finetune extra
 
