@@ -95,7 +95,7 @@ class OpenAIChatModel:
         params = params or GenerationParams()
         t0 = time.perf_counter()
         try:
-            resp = self.client().chat.completions.create(**self._request(messages, params))
+            resp = self._create(self._request(messages, params))
         except Exception as e:
             self._reraise(e, messages, params)
         choice = resp.choices[0] if resp.choices else None
@@ -116,7 +116,7 @@ class OpenAIChatModel:
         params = params or GenerationParams()
         request = self._request(messages, params) | {"stream": True, "stream_options": {"include_usage": True}}
         try:
-            events = self.client().chat.completions.create(**request)
+            events = self._create(request)
         except Exception as e:
             self._reraise(e, messages, params)
         finish: FinishReason = "stop"
@@ -147,6 +147,19 @@ class OpenAIChatModel:
         if self._client is None:
             self._client = make_client(self.base_url, self._api_key, self.timeout_s, self.max_retries)
         return self._client
+
+    def _create(self, request: dict[str, Any]) -> Any:
+        """``chat.completions.create`` for ``request``, a plain JSON body, sent as ``extra_body``.
+
+        Given as keyword arguments, the body is first walked against the client's TypedDicts
+        (``maybe_transform``), which leaves plain JSON as it is but took a quarter of the client's CPU
+        time per call here (1.4 of 5.4 ms); a gateway pays that on every request. ``extra_body`` is
+        merged over the (empty) named ``messages``, so the server receives exactly ``request``.
+        """
+        body = {k: v for k, v in request.items() if k not in ("model", "stream")}
+        stream = bool(request.get("stream"))
+        completions = self.client().chat.completions
+        return completions.create(model=request["model"], messages=[], stream=stream, extra_body=body)
 
     def _request(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
         if not messages:
