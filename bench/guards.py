@@ -2,7 +2,9 @@
 
 - PII: entity-level precision/recall/F1 per type on presidio-synth-pii (748 sentences). Strict = same
   type and exact span; relaxed = same type and overlapping span. ``URL`` is scored as the data's
-  ``DOMAIN_NAME`` (its values are URLs). ``--ner`` adds Presidio/spaCy (PERSON, LOCATION → GPE).
+  ``DOMAIN_NAME`` (its values are URLs). ``--ner`` adds Presidio/spaCy (PERSON, LOCATION → GPE), with the
+  name refinements of ``llmkit.guards.names`` unless ``--no-refine``. Each figure is given for the whole set
+  and for its halves by template (A: even ``template_id``, where rules were tuned; B: odd, held out).
 - Injection: stratified 5-fold × 3 cross-validation F1 (mean ± sd) of the shipped recipe on
   deepset-prompt-injections (GSM8K benign prose joins each training fold only); heuristics alone on the
   same rows; false alarms of the passage check on the 1,023 SQuAD passages (indirect injection: no
@@ -82,7 +84,7 @@ def halves(rows: list[dict]) -> dict[str, list[int]]:
             "B": [i for i, r in enumerate(rows) if r["template_id"] % 2 == 1]}  # fmt: skip
 
 
-def bench_pii(ner: bool) -> None:
+def bench_pii(ner: bool, refine: bool = True) -> None:
     from llmkit.guards.base import GuardContext
     from llmkit.guards.pii import SUPPORTED, PiiGuard
 
@@ -93,7 +95,7 @@ def bench_pii(ner: bool) -> None:
     if ner:
         from llmkit.guards.ner import NerRecogniser
 
-        recogniser = NerRecogniser()
+        recogniser = NerRecogniser(refine=refine)
         types += ["PERSON", "LOCATION"]
         rename["LOCATION"] = "GPE"
         scored += ["PERSON", "GPE"]
@@ -104,8 +106,11 @@ def bench_pii(ner: bool) -> None:
     pred = [{(rename.get(e.type, e.type), e.start, e.end) for e in ents} for ents in found]  # type: ignore[attr-defined]
     _, c50, c95 = timed(lambda t: guard.check(t, ctx), [r["full_text"] for r in rows])
     parts = halves(rows)
-    print(f"\n## PII on presidio-synth-pii ({len(rows)} sentences; half A {len(parts['A'])}, half B {len(parts['B'])})\n")
-    print("| type | gold (A/B) | strict P / R / F1 (all) | relaxed P / R / F1 (all) | strict F1 A / B | relaxed F1 A / B |")
+    print(
+        f"\n## PII on presidio-synth-pii ({len(rows)} sentences; half A {len(parts['A'])}, half B {len(parts['B'])})\n"
+    )
+    columns = "strict P / R / F1 (all) | relaxed P / R / F1 (all) | strict F1 A / B | relaxed F1 A / B"
+    print(f"| type | gold (A/B) | {columns} |")
     print("| --- | --- | --- | --- | --- | --- |")
     counts = {
         (name, relaxed): score_spans([gold[i] for i in idx], [pred[i] for i in idx], relaxed)
@@ -118,7 +123,11 @@ def bench_pii(ner: bool) -> None:
             totals[key].update(dict(zip(("tp", "fp", "fn"), c.get(t, (0, 0, 0)), strict=True)))
         print(_pii_row(t, counts, gold, parts, {t}))
     summed = {key: {"_": (tot["tp"], tot["fp"], tot["fn"])} for key, tot in totals.items()}
-    print(_pii_row("_", summed, gold, parts, {*scored, "STREET_ADDRESS"}).replace("| _ |", "| all scored types (micro) |", 1))
+    print(
+        _pii_row("_", summed, gold, parts, {*scored, "STREET_ADDRESS"}).replace(
+            "| _ |", "| all scored types (micro) |", 1
+        )
+    )
     print(f"\nlatency per sentence: find p50 {p50:.3f} ms, p95 {p95:.3f} ms; ", end="")
     print(f"check+redact p50 {c50:.3f} ms, p95 {c95:.3f} ms")
 
@@ -130,8 +139,8 @@ def _pii_row(t: str, counts: dict, gold: list[set], parts: dict[str, list[int]],
     n = {k: sum(1 for i in idx for g in gold[i] if g[0] in types) for k, idx in parts.items()}
     strict = " / ".join(map(str, prf(*counts[("all", False)].get(t, (0, 0, 0)))))
     relaxed = " / ".join(map(str, prf(*counts[("all", True)].get(t, (0, 0, 0)))))
-    return (f"| {t} | {n['all']} ({n['A']}/{n['B']}) | {strict} | {relaxed} | {f1('A', False)} / **{f1('B', False)}** | "
-            f"{f1('A', True)} / **{f1('B', True)}** |")  # fmt: skip
+    halves_f1 = f"{f1('A', False)} / **{f1('B', False)}** | {f1('A', True)} / **{f1('B', True)}**"
+    return f"| {t} | {n['all']} ({n['A']}/{n['B']}) | {strict} | {relaxed} | {halves_f1} |"
 
 
 def bench_injection(repeats: int) -> None:
@@ -215,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 CV repeat and 100 groundedness questions")
     ap.add_argument("--ner", action="store_true", help="add Presidio/spaCy NER to the PII run (extra 'ner')")
+    ap.add_argument("--no-refine", action="store_true", help="raw spaCy PERSON spans (no llmkit.guards.names)")
     ap.add_argument("--only", choices=("pii", "injection", "grounded", "content"), action="append")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
@@ -224,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with threadpool_limits(1):  # BLAS beside onnxruntime on 2 cores (see DESIGN.md)
         if "pii" in only:
-            bench_pii(args.ner)
+            bench_pii(args.ner, not args.no_refine)
         if "injection" in only:
             bench_injection(1 if args.quick else 3)
         if "grounded" in only:

@@ -42,22 +42,29 @@ _GLUED = (
     r"(?:stra(?:ss|ß)e|gasse|weg|platz|allee|vej|vænget|gade|gata|gatan|vägen|veien|vegen|katu|kuja|tie|"
     r"straat|laan)"
 )
-_UNIT = r"(?i:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building)\.?[ \t]*#?[ \t]*[\w-]{1,6}\b|#[ \t]?\d{1,5}\b"
+_UNIT = (
+    r"(?i:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building)\.?[ \t]*#?[ \t]*[\w-]{1,6}\b"
+    r"|#[ \t]?\d{1,5}\b"
+)
 
 #: 221 Baker Street; 0896 69 Farnell Street West
-_US_STREET = rf"{_NUM}(?:{_SP}\d{{1,5}})?{_SP}(?:{_CAP}{_SP}){{1,4}}(?i:{_SUFFIX})\.?(?!\w)(?:{_SP}(?:North|South|East|West|[NSEW]{{1,2}})\b)?(?![.]?[ \t]+\d)"
+_US_STREET = (
+    rf"{_NUM}(?:{_SP}\d{{1,5}})?{_SP}(?:{_CAP}{_SP}){{1,4}}(?i:{_SUFFIX})\.?(?!\w)"
+    rf"(?:{_SP}(?:North|South|East|West|[NSEW]{{1,2}})\b)?(?![.]?[ \t]+\d)"
+)
 #: Søndergade 52; 4844 Søndergade 52; ul. Północna 73; Rue de Piétrain 371; avenue de Provence
-_EU_NAME = rf"(?:(?i:{_PREFIX})\.?{_SP}(?:{_JOIN}{_SP})*)?{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN}|(?i:{_SUFFIX})\.?)){{0,3}}"
+_STREET_WORD = rf"(?:(?i:{_PREFIX})\.?{_SP}(?:{_JOIN}{_SP})*)?"  # Rue de, ul., Avenida
+_EU_NAME = rf"{_STREET_WORD}{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN}|(?i:{_SUFFIX})\.?)){{0,3}}"
 _EU_STREET = rf"(?:{_NUM}{_SP})?{_EU_NAME}{_SP}\d{{1,5}}(?:[A-Z])?\b(?:{_SP}\d{{1,4}}\b)?\.?"
 #: 9816 214 Pavlou Drandaki (a building and a house number before a street name): needs address context
-_NUMBERED = rf"{_NUM}{_SP}(?:\d{{1,5}}{_SP})?(?:(?i:{_PREFIX})\.?{_SP}(?:{_JOIN}{_SP})*)?{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN})){{0,3}}"
+_NUMBERED = rf"{_NUM}{_SP}(?:\d{{1,5}}{_SP})?{_STREET_WORD}{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN})){{0,3}}"
 _MILITARY = (
     r"\b(?i:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}|(?:USS|USNS|USNV|USCGC)\s+[^\W\d_][\w'’-]*)"
     r"\s*,?\s+(?i:[ADF]PO\s+A[AEP])\s+\d{5}\b"
 )
 _PO_BOX = r"(?:\b\d{1,5}[ \t]+)?\b(?i:P\.?\s?O\.?\s+Box|Postbox)\s+\d+"
 
-STREET = re.compile(rf"(?<![\w.])(?=[^\n\d]{{0,80}}\d)(?:{_US_STREET}|{_EU_STREET})")
+STREET = re.compile(rf"(?<![\w.])(?=[^\n\d]{{0,60}}\d)(?:{_US_STREET}|{_EU_STREET})")
 NUMBERED = re.compile(rf"(?<![\w.])(?=\d){_NUMBERED}")
 MILITARY = re.compile(rf"{_MILITARY}|{_PO_BOX}")
 HAS_BOX = re.compile(r"(?i)box|[ADF]PO\b")
@@ -72,16 +79,28 @@ TAIL = re.compile(
 LAST = re.compile(rf"[ \t]*\n[ \t]*\n[ \t>]*(?:{_PLACE}[ \t]+)?(?:{_POSTCODE})(?!\w)")
 CORNER = re.compile(rf"(?:\b(?i:the corner of)\s+)?(?:{_CAP}\s+and\s+)?$")
 CORNER_AFTER = re.compile(rf"{_SP}and{_SP}(?:{_CAP}{_SP}){{0,2}}{_CAP}")
-CUE_WORD = re.compile(rf"(?i:\b(?:{_SUFFIX}|{_PREFIX})\.?(?!\w)|{_GLUED}\b)")
+_WORDS = re.compile(r"\w+")
+_DIGIT = re.compile(r"\d")
+ANCHOR = re.compile(r"\d[ \t.,]+[^\W\d_]|[^\W\d_][ \t.]+\d")
 HOUSE_FIRST = re.compile(rf"{_NUM}{_SP}\S.*\s\d")
-_MONTH = r"january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
+_MONTH = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
+)
 #: Dates and the like look like "number name number": a street line is none of these.
-NOT_STREET = re.compile(
-    rf"(?i:\b(?:{_MONTH}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|chapter|section|"
-    r"page|article|verse|version|level|grade|class|season|episode|vol|volume|no|number|top|age|aged|"
-    r"in|during|since|until|by|from|of|ad|bc|spring|summer|autumn|fall|winter|census|"
-    r"corinthians|thessalonians|kings|samuel|chronicles|peter|john|timothy)\b|"
-    r"\b(?:highway|route|interstate|freeway)\s+\d)|\bU\.S\.|[×*+=/]"
+#: Dates and the like look like "number name number": a street line has none of these words.
+NOT_STREET_WORDS = frozenset(
+    f"{_MONTH}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|chapter|section|page|article|verse|"
+    "version|level|grade|class|season|episode|vol|volume|no|number|top|age|aged|in|during|since|until|by|from|"
+    "of|or|and|to|for|with|at|is|are|was|were|than|ad|bc|spring|summer|autumn|fall|winter|census|corinthians|"
+    "thessalonians|kings|samuel|chronicles|peter|john|timothy".split("|")
+)
+NOT_STREET = re.compile(r"(?i:\b(?:highway|route|interstate|freeway)\s+\d)|\bU\.S\.|[×*+=/]")
+CUE_WORDS = frozenset(w.rstrip("?") for w in f"{_SUFFIX}|{_PREFIX}".split("|")) | {"point", "estate", "meadow"}
+GLUED = tuple(_GLUED[3:-1].replace("stra(?:ss|ß)e", "strasse|straße").split("|"))
+CONTEXT_WORDS = frozenset(
+    "address addresses live lives lived living located moved move ship sent send deliver delivered office "
+    "restaurant taxi arrived meet".split()
 )
 CONTEXT = re.compile(
     r"(?i:\b(?:address(?:es)?|lives?|lived|living|located|moved|move|ship|sent|send|deliver(?:ed)?|"
@@ -100,10 +119,10 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
     >>> [t for t in ("Windows 11 is out", "See chapter 3 of 10", "In 1999 Acme Corp grew") if find_addresses(t)]
     []
     """
-    if not any(c.isupper() for c in text):  # a lower-cased text: treat each word as capitalised
-        text = _capitalise(text)
-    if not any(c.isdigit() for c in text):
+    if not _DIGIT.search(text):
         return []
+    if text == text.lower():  # a lower-cased text: treat each word as capitalised
+        text = _capitalise(text)
     boxes = [(m.start(), _extend(text, m.end())) for m in MILITARY.finditer(text)] if HAS_BOX.search(text) else []
     spans = list(boxes)
     for start, end in _streets(text):
@@ -128,42 +147,76 @@ def _capitalise(text: str) -> str:
 def _streets(text: str) -> list[tuple[int, int]]:
     """Street lines with a cue; every start position is tried (a rejected match does not hide a later one)."""
     out: list[tuple[int, int]] = []
-    pos = 0
-    while m := STREET.search(text, pos):
-        if _has_cue(text, m):
-            out.append(m.span())
-            pos = m.end()
-        elif (n := NUMBERED.match(text, m.start())) and _in_context(text, m.start()) and not NOT_STREET.search(n.group()):
-            out.append(n.span())
-            pos = n.end()
-        else:
-            pos = m.start() + 1
+    for lo, hi in _regions(text):
+        pos = lo
+        while m := STREET.search(text, pos, hi):
+            pos = _accept(text, m, out)
     ends = [e for _, e in out]  # in text order, not overlapping
     for m in NUMBERED.finditer(text):
         i = bisect.bisect_right(ends, m.start())
-        if (i < len(out) and out[i][0] <= m.start()) or NOT_STREET.search(m.group()):
+        if (i < len(out) and out[i][0] <= m.start()) or _not_street(m.group()):
             continue
         if _in_context(text, m.start()):
             out.append(m.span())
     return out
 
 
+def _regions(text: str, before: int = 80, after: int = 160) -> list[tuple[int, int]]:
+    """Where a street line can be: around each number that touches a word (``12 Main``, ``Main 12``).
+
+    >>> _regions("x" * 500 + " Main 12 " + "y" * 500)
+    [(421, 669)]
+    """
+    out: list[tuple[int, int]] = []
+    for m in ANCHOR.finditer(text):
+        lo, hi = max(0, m.start() - before), min(len(text), m.end() + after)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _accept(text: str, m: re.Match[str], out: list[tuple[int, int]]) -> int:
+    """Keep the street line ``m`` (or the numbered street at its start) if it has a cue; the next position."""
+    if _has_cue(text, m):
+        out.append(m.span())
+        return m.end()
+    n = NUMBERED.match(text, m.start())
+    if n and _in_context(text, m.start()) and not _not_street(n.group()):
+        out.append(n.span())
+        return n.end()
+    return m.start() + 1
+
+
 def _has_cue(text: str, m: re.Match[str]) -> bool:
     """A street-like match counts when it names a street word, has a house number, a unit, or address context."""
     street = m.group()
-    if NOT_STREET.search(street):
+    if _not_street(street):
         return False
-    if CUE_WORD.search(street) or HOUSE_FIRST.match(street):
+    words = [w.lower() for w in _WORDS.findall(street)]
+    if any(w in CUE_WORDS or w.endswith(GLUED) for w in words) or HOUSE_FIRST.match(street):
         return True
     return bool(UNIT.match(text, m.end())) or _in_context(text, m.start())
 
 
 def _in_context(text: str, start: int) -> bool:
-    return bool(CONTEXT.search(text, max(0, start - 60), start))
+    window = text[max(0, start - 60) : start]
+    if not CONTEXT_WORDS.intersection(_WORDS.findall(window.lower())):
+        return False
+    return bool(CONTEXT.search(window))
+
+
+def _not_street(street: str) -> bool:
+    """A date, a verse, a year after a preposition, a highway: not a street line."""
+    return bool(NOT_STREET_WORDS.intersection(_WORDS.findall(street.lower())) or NOT_STREET.search(street))
 
 
 def _corner_start(text: str, start: int) -> int:
     """Move ``start`` back over ``the corner of`` and ``Name and`` (street corners)."""
+    window = text[max(0, start - 60) : start]
+    if " and " not in window and "corner" not in window.lower():
+        return start
     before = CORNER.search(text, max(0, start - 60), start)
     return before.start() if before and before.group() else start
 

@@ -32,7 +32,27 @@ CUES = [
         rf"[ \t]+(?P<n>{_NAME})"
     ),
     re.compile(rf"\b(?P<n>{_WORD}[ \t]+{_UP}\.[ \t]+{_WORD})"),  # First I. Last
+    # a person's role just before the name (Presidio's "context words" idea)
+    re.compile(
+        rf"(?i:\b(?:songwriter|singer|author|writer|actor|actress|player|commenter|assistant to|partner|wife|"
+        rf"husband|friend|colleague|boss|manager|director|ceo|founder|president|professor|doctor|nurse|mother|"
+        rf"father|son|daughter|brother|sister|uncle|aunt|client|customer|patient|student|teacher|mr|mrs|ms))"
+        rf"[ \t]+(?P<n>{_NAME})"
+    ),
+    # the subject of a verb only people do, at the start of a sentence
+    re.compile(
+        rf"(?:^|(?<=[.!?\n]))[ \t>]*(?P<n>{_NAME})[ \t]+(?:lives|lived|said|says|spent|told|asked|wrote|married|"
+        rf"had given|gave|was born|is a very|works as|worked as)\b"
+    ),
+    # a contact card or signature: a first line of two to four capitalised words and nothing else
+    re.compile(rf"\A[\s>]*(?P<n>{_WORD}(?:[ \t]+{_PART}){{1,3}})[ \t]*\n"),
 ]
+#: Words around a span that make it an organisation, not a person.
+ORG = re.compile(r"(?i:\b(?:work(?:s|ed|ing)?\s+(?:for|at)|employed\s+(?:by|at)|joined)\s*$)")
+ORG_AFTER = re.compile(
+    r"(?i:^[\s,]*(?:inc|ltd|llc|plc|gmbh|corp|co|group|company|partners|holdings|is\s+an?\s+(?:\w+\s+)?"
+    r"(?:agency|company|firm|startup|business|brand|organi[sz]ation|bank))\b)"
+)
 NOT_NAMES = frozenset(
     "I A The This That These Those It He She They We You My Your His Her Our Their Hello Hi Dear Thanks Yes No "
     "Mr Mrs Ms Miss Dr Prof Sir Madam Please Sorry Monday Tuesday Wednesday Thursday Friday Saturday Sunday "
@@ -57,8 +77,19 @@ def refine_names(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int,
     found = [c for s, e in spans for c in _clean(text, s, e)]
     for cue in CUES:
         found += [c for m in cue.finditer(text) for c in _clean(text, *m.span("n"))]
+    found = [(s, e) for s, e in found if not _organisation(text, s, e)]
     merged = _merge(text, sorted(set(found)))
     return _merge(text, sorted(set(merged + _repeat(text, merged))))
+
+
+def _organisation(text: str, start: int, end: int) -> bool:
+    """``I work for Acme``, ``Acme Inc``, ``Acme is a design agency``: an organisation's name.
+
+    >>> t = "I work for Thinknum. Berkshire Hathaway is a design agency."
+    >>> _organisation(t, 11, 19), _organisation(t, 21, 39), _organisation("Ana is here", 0, 3)
+    (True, True, False)
+    """
+    return bool(ORG.search(text[max(0, start - 30) : start]) or ORG_AFTER.match(text[end : end + 40]))
 
 
 def _clean(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -84,9 +115,11 @@ def _plausible(name: str) -> bool:
     words = name.split()
     if not words or any(c.isdigit() or c in "@/:#" for c in name):
         return False
-    if not all(re.fullmatch(_PART, w) or w.lower() in ("van", "von", "de", "da", "del", "der", "di", "le") for w in words):
+    if not all(
+        re.fullmatch(_PART, w) or w.lower() in ("van", "von", "de", "da", "del", "der", "di", "le") for w in words
+    ):
         return False
-    if len(words) == 1 and (len(words[0]) < 2 or words[0].isupper() and len(words[0]) <= 4):
+    if len(words) == 1 and (len(words[0]) < 2 or (words[0].isupper() and len(words[0]) <= 4)):
         return False
     return not all(w.rstrip(".").lower() in NOT_NAMES for w in words)
 
@@ -107,5 +140,7 @@ def _repeat(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     words = {w for s, e in spans for w in text[s:e].split() if len(w.rstrip(".")) > 2 and w.lower() not in NOT_NAMES}
     if not words:
         return []
-    pattern = re.compile(rf"(?<![\w'’-])(?:{'|'.join(re.escape(w) for w in sorted(words, key=len, reverse=True))})(?![\w'’-])")
+    pattern = re.compile(
+        rf"(?<![\w'’-])(?:{'|'.join(re.escape(w) for w in sorted(words, key=len, reverse=True))})(?![\w'’-])"
+    )
     return [m.span() for m in pattern.finditer(text)]

@@ -9,6 +9,7 @@ postcode lines); person names need NER: ``llmkit.guards.ner`` (the ``ner`` extra
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import ipaddress
 import re
@@ -138,11 +139,14 @@ def recognise(text: str, types: Iterable[str] = SUPPORTED) -> list[Entity]:
 
 def resolve_overlaps(found: list[tuple[int, Entity]]) -> list[Entity]:
     """Keep the higher-priority (then longer) entity wherever two overlap; return them in text order."""
-    kept: list[Entity] = []
+    kept: list[Entity] = []  # in text order, not overlapping
+    starts: list[int] = []
     for _, e in sorted(found, key=lambda pe: (-pe[0], -(pe[1].end - pe[1].start), pe[1].start)):
-        if all(e.end <= k.start or e.start >= k.end for k in kept):
-            kept.append(e)
-    return sorted(kept, key=lambda e: e.start)
+        i = bisect.bisect_left(starts, e.start)
+        if (i == 0 or kept[i - 1].end <= e.start) and (i == len(kept) or e.end <= kept[i].start):
+            kept.insert(i, e)
+            starts.insert(i, e.start)
+    return kept
 
 
 # ----------------------------------------------------------------------------- redaction

@@ -15,22 +15,24 @@ def addresses(text: str) -> list[str]:
     return [text[s:e] for s, e in find_addresses(text)]
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("I live at 221 Baker Street, Apt 2", ["221 Baker Street, Apt 2"]),
-        ("Ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500.", ["1600 Pennsylvania Avenue NW, Washington, DC 20500"]),
-        ("Meet at Hauptstraße 5, 10115 Berlin.", ["Hauptstraße 5, 10115 Berlin."]),
-        ("Post it to ul. Grochowa 80, Warszawa", ["ul. Grochowa 80, Warszawa"]),
-        ("She lives on Via dei Fiorentini 17 now", ["Via dei Fiorentini 17"]),
-        ("4844 Søndergade 52\n Apt. 656\n Brønderslev\n\n Denmark 35018", ["4844 Søndergade 52\n Apt. 656\n Brønderslev\n\n Denmark 35018"]),
-        ("my new address is PSC 6293, Box 8158\nAPO AP 04336", ["PSC 6293, Box 8158\nAPO AP 04336"]),
-        ("send it to USS Lorenzen FPO AE 25990 please", ["USS Lorenzen FPO AE 25990"]),
-        ("Write to P.O. Box 242, Springfield", ["P.O. Box 242, Springfield"]),
-        ("please send a new one to the corner of Kuusiku 7 and Alexander Flat?", ["the corner of Kuusiku 7 and Alexander Flat"]),
-        ("address: 947 trg revolucije 17 apt. 858", ["947 trg revolucije 17 apt. 858"]),  # a lower-cased text
-    ],
-)  # fmt: skip
+CARD = "4844 Søndergade 52\n Apt. 656\n Brønderslev\n\n Denmark 35018"
+WHITE_HOUSE = "1600 Pennsylvania Avenue NW, Washington, DC 20500"
+FOUND = [
+    ("I live at 221 Baker Street, Apt 2", ["221 Baker Street, Apt 2"]),
+    (f"Ship to {WHITE_HOUSE}.", [WHITE_HOUSE]),
+    ("Meet at Hauptstraße 5, 10115 Berlin.", ["Hauptstraße 5, 10115 Berlin."]),
+    ("Post it to ul. Grochowa 80, Warszawa", ["ul. Grochowa 80, Warszawa"]),
+    ("She lives on Via dei Fiorentini 17 now", ["Via dei Fiorentini 17"]),
+    (CARD, [CARD]),
+    ("my new address is PSC 6293, Box 8158\nAPO AP 04336", ["PSC 6293, Box 8158\nAPO AP 04336"]),
+    ("send it to USS Lorenzen FPO AE 25990 please", ["USS Lorenzen FPO AE 25990"]),
+    ("Write to P.O. Box 242, Springfield", ["P.O. Box 242, Springfield"]),
+    ("send one to the corner of Kuusiku 7 and Alexander Flat?", ["the corner of Kuusiku 7 and Alexander Flat"]),
+    ("address: 947 trg revolucije 17 apt. 858", ["947 trg revolucije 17 apt. 858"]),  # a lower-cased text
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FOUND)
 def test_addresses_are_found_whole(text: str, expected: list[str]) -> None:
     assert addresses(text) == expected
 
@@ -67,7 +69,7 @@ def test_an_address_is_one_pii_entity_and_keeps_the_phone_apart() -> None:
     ]
 
 
-def names(text: str, spans: list[tuple[int, int]] = []) -> list[str]:
+def names(text: str, spans: tuple[tuple[int, int], ...] = ()) -> list[str]:
     return [text[s:e] for s, e in refine_names(text, spans)]
 
 
