@@ -133,8 +133,9 @@ def bench_pii(ner: bool, refine: bool = True) -> None:
 
 
 def _pii_row(t: str, counts: dict, gold: list[set], parts: dict[str, list[int]], types: set[str]) -> str:
-    def f1(name: str, relaxed: bool) -> float:
-        return prf(*counts[(name, relaxed)].get(t, (0, 0, 0)))[2]
+    def f1(name: str, relaxed: bool) -> float | str:
+        c = counts[(name, relaxed)].get(t, (0, 0, 0))
+        return prf(*c)[2] if any(c) else "–"  # nothing of this type in that half
 
     n = {k: sum(1 for i in idx for g in gold[i] if g[0] in types) for k, idx in parts.items()}
     strict = " / ".join(map(str, prf(*counts[("all", False)].get(t, (0, 0, 0)))))
@@ -171,14 +172,14 @@ def bench_injection(repeats: int) -> None:
           f"p50 {q50:.3f} ms, p95 {q95:.3f} ms")  # fmt: skip
 
 
-def bench_grounded(n: int) -> None:
+def bench_grounded(n: int, seed: int = 0) -> None:
     from llmkit.config import load_settings
     from llmkit.guards.base import GuardContext
     from llmkit.guards.grounded import GroundednessGuard
     from llmkit.registry import load_embedder
 
     passages = {r["id"]: r for r in jsonl(DATA / "squad-v1.1" / "passages.jsonl")}
-    qa = random.Random(0).sample(jsonl(DATA / "squad-v1.1" / "qa.jsonl"), n)
+    qa = random.Random(seed).sample(jsonl(DATA / "squad-v1.1" / "qa.jsonl"), n)
     embedder = load_embedder(load_settings(Path.cwd()))
     guard = GroundednessGuard(lambda: embedder)
     cases = []
@@ -192,7 +193,7 @@ def bench_grounded(n: int) -> None:
     tp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and c[2])
     fp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and not c[2])
     fn = sum(1 for f, c in zip(flagged, cases, strict=True) if not f and c[2])
-    print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer)\n")
+    print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer; seed {seed})\n")
     scores = " / ".join(map(str, prf(tp, fp, fn)))
     print(f"ungrounded detection P/R/F1: {scores}; latency p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 CV repeat and 100 groundedness questions")
     ap.add_argument("--ner", action="store_true", help="add Presidio/spaCy NER to the PII run (extra 'ner')")
+    ap.add_argument("--seed", type=int, default=0, help="which SQuAD questions the groundedness run draws")
     ap.add_argument("--no-refine", action="store_true", help="raw spaCy PERSON spans (no llmkit.guards.names)")
     ap.add_argument("--only", choices=("pii", "injection", "grounded", "content"), action="append")
     args = ap.parse_args(argv)
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         if "injection" in only:
             bench_injection(1 if args.quick else 3)
         if "grounded" in only:
-            bench_grounded(100 if args.quick else 300)
+            bench_grounded(100 if args.quick else 300, args.seed)
         if "content" in only:
             bench_content()
 

@@ -81,7 +81,8 @@ CORNER = re.compile(rf"(?:\b(?i:the corner of)\s+)?(?:{_CAP}\s+and\s+)?$")
 CORNER_AFTER = re.compile(rf"{_SP}and{_SP}(?:{_CAP}{_SP}){{0,2}}{_CAP}")
 _WORDS = re.compile(r"\w+")
 _DIGIT = re.compile(r"\d")
-ANCHOR = re.compile(r"\d[ \t.,]+[^\W\d_]|[^\W\d_][ \t.]+\d")
+_ANCHOR = r"(?:\d[ \t.,]+[^\W\d_]|[^\W\d_][ \t.]+\d)"
+ANCHORS = re.compile(rf"{_ANCHOR}(?:.{{0,200}}?{_ANCHOR})*", re.DOTALL)  # a chain of anchors, each near the last
 HOUSE_FIRST = re.compile(rf"{_NUM}{_SP}\S.*\s\d")
 _MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -162,13 +163,13 @@ def _streets(text: str) -> list[tuple[int, int]]:
 
 
 def _regions(text: str, before: int = 80, after: int = 160) -> list[tuple[int, int]]:
-    """Where a street line can be: around each number that touches a word (``12 Main``, ``Main 12``).
+    """Where a street line can be: around numbers that touch a word (``12 Main``, ``Main 12``), chained.
 
     >>> _regions("x" * 500 + " Main 12 " + "y" * 500)
-    [(421, 669)]
+    [(424, 670)]
     """
     out: list[tuple[int, int]] = []
-    for m in ANCHOR.finditer(text):
+    for m in ANCHORS.finditer(text):
         lo, hi = max(0, m.start() - before), min(len(text), m.end() + after)
         if out and lo <= out[-1][1]:
             out[-1] = (out[-1][0], hi)
@@ -192,10 +193,10 @@ def _accept(text: str, m: re.Match[str], out: list[tuple[int, int]]) -> int:
 def _has_cue(text: str, m: re.Match[str]) -> bool:
     """A street-like match counts when it names a street word, has a house number, a unit, or address context."""
     street = m.group()
-    if _not_street(street):
+    words = set(_WORDS.findall(street.lower()))
+    if not NOT_STREET_WORDS.isdisjoint(words) or NOT_STREET.search(street):
         return False
-    words = [w.lower() for w in _WORDS.findall(street)]
-    if any(w in CUE_WORDS or w.endswith(GLUED) for w in words) or HOUSE_FIRST.match(street):
+    if not CUE_WORDS.isdisjoint(words) or HOUSE_FIRST.match(street) or any(w.endswith(GLUED) for w in words):
         return True
     return bool(UNIT.match(text, m.end())) or _in_context(text, m.start())
 

@@ -38,7 +38,8 @@ def remote(tmp_path: Path) -> Iterator[tuple[object, object]]:
     scripted = FakeChatModel(["ok"])
     settings = load_settings(tmp_path, server={"auth": "none", "log_json": False})
     with serve_in_thread(create_app(settings, chat_model=scripted, embedder=HashEmbedder())) as url:
-        yield OpenAIChatModel("fake", base_url=f"{url}/v1", api_key="none", max_retries=0), scripted
+        model = OpenAIChatModel(settings.model.name, base_url=f"{url}/v1", api_key="none", max_retries=0)
+        yield model, scripted
 
 
 def _script(scripted: object, replies: Sequence[str]) -> None:
