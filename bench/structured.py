@@ -124,21 +124,30 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10, help="sentences per schema")
     ap.add_argument("--remote", action="store_true", help="add the rows through an OpenAI-compatible server")
     ap.add_argument("--only-remote", action="store_true", help="skip the in-process rows")
+    ap.add_argument("--modes", default="grammar,prompt", help="which rows: grammar, prompt or both")
+    ap.add_argument("--schemas", default=",".join(SCHEMAS), help="which schemas, comma-separated")
     args = ap.parse_args()
     settings = load_settings()
     rng = random.Random(0)
     cases = {kind: prompts(kind, args.n, rng) for kind in SCHEMAS}
+    cases = {kind: texts for kind, texts in cases.items() if kind in args.schemas.split(",")}
+    modes = args.modes.split(",")
     print("| backend | schema | valid as generated | valid after repair | valid within 3 tries | mean tries | p50 s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     if not args.only_remote:
-        table(load_chat_model(settings), (("llama.cpp + grammar", True), ("prompt only (SmolLM2)", False)), cases)
+        rows = (("llama.cpp + grammar", True), ("prompt only (SmolLM2)", False))
+        table(load_chat_model(settings), _pick(rows, modes), cases)
     if args.remote or args.only_remote:
         with served() as remote:
             rows = (
                 ("OpenAI API (llmkit serve) + response_format", True),
                 ("OpenAI API (llmkit serve), prompt only", False),
             )
-            table(remote, rows, cases)
+            table(remote, _pick(rows, modes), cases)
+
+
+def _pick(rows: tuple[tuple[str, bool], ...], modes: list[str]) -> tuple[tuple[str, bool], ...]:
+    return tuple(r for r in rows if ("grammar" if r[1] else "prompt") in modes)
 
 
 if __name__ == "__main__":
