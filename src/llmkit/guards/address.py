@@ -99,10 +99,7 @@ NOT_STREET_WORDS = frozenset(
 NOT_STREET = re.compile(r"(?i:\b(?:highway|route|interstate|freeway)\s+\d)|\bU\.S\.|[×*+=/]")
 CUE_WORDS = frozenset(w.rstrip("?") for w in f"{_SUFFIX}|{_PREFIX}".split("|")) | {"point", "estate", "meadow"}
 GLUED = tuple(_GLUED[3:-1].replace("stra(?:ss|ß)e", "strasse|straße").split("|"))
-CONTEXT_WORDS = frozenset(
-    "address addresses live lives lived living located moved move ship sent send deliver delivered office "
-    "restaurant taxi arrived meet".split()
-)
+CONTEXT_HINT = re.compile(r"(?i)address|liv|located|move|ship|sen[dt]|deliver|office|restaurant|taxi|arrived|meet")
 CONTEXT = re.compile(
     r"(?i:\b(?:address(?:es)?|lives?|lived|living|located|moved|move|ship|sent|send|deliver(?:ed)?|"
     r"office|restaurant|taxi|arrived|meet)\b[^.\n]{0,30}\b(?:at|on|to|in|is|:)\s*(?:[\w'’ -]{0,30},\s*)?"
@@ -203,9 +200,7 @@ def _has_cue(text: str, m: re.Match[str]) -> bool:
 
 def _in_context(text: str, start: int) -> bool:
     window = text[max(0, start - 60) : start]
-    if not CONTEXT_WORDS.intersection(_WORDS.findall(window.lower())):
-        return False
-    return bool(CONTEXT.search(window))
+    return bool(CONTEXT_HINT.search(window) and CONTEXT.search(window))
 
 
 def _not_street(street: str) -> bool:

@@ -56,9 +56,9 @@ def test_things_that_are_not_addresses(text: str) -> None:
 
 def test_hostile_input_stays_fast() -> None:
     for text in ("Abc 12 " * 3000, "Main Street " * 5000, "12 " * 8000, "lives at " * 3000 + "12 Ab", "x" * 200_000):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time, so a busy machine does not fail the test
         find_addresses(text)
-        assert time.perf_counter() - start < 5
+        assert time.process_time() - start < 5
 
 
 def test_an_address_is_one_pii_entity_and_keeps_the_phone_apart() -> None:
