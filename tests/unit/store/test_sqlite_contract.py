@@ -1,4 +1,4 @@
-"""SQLiteStore passes the Store contract, with exact dense search and with HNSW forced on."""
+"""SQLiteStore passes the Store contract: exact dense search, HNSW forced on, and BM25 in memory forced on."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from llmkit.testing.store_contract import StoreContract
 
 class _SQLiteFixtures(StoreContract):
     threshold = 20_000
+    options: dict = {}
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
-        s = SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold)
+        s = SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold, **self.options)
         yield s
         s.close()
 
@@ -27,7 +28,7 @@ class _SQLiteFixtures(StoreContract):
 
         def _reopen(old: Store) -> Store:
             old.close()
-            opened.append(SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold))
+            opened.append(SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold, **self.options))
             return opened[-1]
 
         yield _reopen
@@ -42,3 +43,9 @@ class TestSQLiteStoreExact(_SQLiteFixtures):
 
 class TestSQLiteStoreHnsw(_SQLiteFixtures):
     threshold = 0
+
+
+class TestSQLiteStoreMemoryBm25(_SQLiteFixtures):
+    """Every lexical search answered from the in-memory BM25 index, built by the first search."""
+
+    options = {"bm25_memory": (1, 1_000_000), "bm25_warmup": 0}
