@@ -238,7 +238,9 @@ class LexicalCache:
                 self._building.discard(cid)
 
 
-def tokens(conn: sqlite3.Connection, phrases: Sequence[str], cache: dict[str, tuple[str, ...]]) -> list[tuple[str, ...]]:
+def tokens(
+    conn: sqlite3.Connection, phrases: Sequence[str], cache: dict[str, tuple[str, ...]]
+) -> list[tuple[str, ...]]:
     """Each phrase's tokens as FTS5 (porter, unicode61) makes them, through a TEMP table on ``conn``.
 
     ``cache`` keeps earlier answers (it is cleared when it reaches ``TOKEN_CACHE`` entries).

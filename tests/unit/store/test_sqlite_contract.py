@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -14,7 +15,7 @@ from llmkit.testing.store_contract import StoreContract
 
 class _SQLiteFixtures(StoreContract):
     threshold = 20_000
-    options: dict = {}
+    options: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
@@ -48,4 +49,4 @@ class TestSQLiteStoreHnsw(_SQLiteFixtures):
 class TestSQLiteStoreMemoryBm25(_SQLiteFixtures):
     """Every lexical search answered from the in-memory BM25 index, built by the first search."""
 
-    options = {"bm25_memory": (1, 1_000_000), "bm25_warmup": 0}
+    options: ClassVar[dict[str, Any]] = {"bm25_memory": (1, 1_000_000), "bm25_warmup": 0}
