@@ -86,24 +86,44 @@ class ExactIndex:
 
 
 def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """``matrix @ vector`` on the calling thread, without BLAS.
+    """``matrix @ vector`` with numpy's BLAS held to one thread for the call.
 
     OpenBLAS's worker threads busy-wait after each call, taking the cores onnxruntime needs to embed
-    the next query: on 2 cores a SciFact hybrid query took 25 ms with them and 19 ms without. Holding
-    BLAS to one thread (``one_blas_thread``) costs a threadpoolctl round trip per query; numpy's own
-    einsum loop needs none and was 25–30 % faster than one-thread BLAS here (5k and 10k × 384, float32).
+    the next query: on 2 cores a SciFact hybrid query took 25 ms with them and 19 ms without.
+    threadpoolctl's ``limit()`` did that at the cost of a full library inspection per query; here
+    the BLAS controllers are found once and only ``set_num_threads`` is called (two ctypes calls).
+    numpy's own einsum loop needs no threads but ran 3.8× the instructions of OpenBLAS's sgemv.
 
     >>> import numpy as np
     >>> matvec(np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32), np.array([1.0, 1.0], dtype=np.float32)).tolist()
     [3.0, 7.0]
     """
-    import numpy as np
+    libs = _blas_libraries()
+    saved = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        return matrix @ vector
+    finally:
+        for lib, n in zip(libs, saved, strict=True):
+            lib.set_num_threads(n)
 
-    return np.einsum("ij,j->i", matrix, vector)
+
+def _blas_libraries() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded now (numpy's), found once."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _BLAS
+
+
+_BLAS: list[Any] | None = None
 
 
 def one_blas_thread() -> Any:
-    """Hold numpy's BLAS to one thread for a mat-vec (see ``matvec``)."""
+    """Hold numpy's BLAS to one thread in a ``with`` block (threadpoolctl; ``matvec`` is the cheap way)."""
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
