@@ -123,9 +123,7 @@ class AgentSettings(_Section):
     max_steps: int = Field(8, ge=1, description="model calls per run")
     max_tokens: int | None = Field(None, ge=1, description="prompt + completion tokens per run")
     max_seconds: float | None = Field(120.0, gt=0, description="wall time per run")
-    max_cost: float | None = Field(None, gt=0, description="cost per run, in the unit of the prices below")
-    prompt_price_per_1k: float = Field(0.0, ge=0)
-    completion_price_per_1k: float = Field(0.0, ge=0)
+    max_cost: float | None = Field(None, gt=0, description="USD per run, priced with [prices]")
     allow: tuple[str, ...] = Field((), description="tools with side effects allowed without asking")
     allow_hosts: tuple[str, ...] = Field((), description="hosts http_get may fetch from (none: the tool is off)")
     allow_dirs: tuple[str, ...] = Field((), description="folders read_file may read")
@@ -184,7 +182,7 @@ class GuardSettings(_Section):
 
 
 class PriceSettings(_Section):
-    """US dollars per million tokens, for one model (``[server.prices."model-id"]``)."""
+    """US dollars per million tokens, for one model (``[prices."model-id"]``)."""
 
     input: float = Field(0.0, ge=0, description="USD per 1M prompt tokens")
     output: float = Field(0.0, ge=0, description="USD per 1M completion tokens")
@@ -208,7 +206,6 @@ class ServerSettings(_Section):
     semantic_cache_threshold: float | None = Field(
         None, gt=0, le=1, description="cosine above which a cached answer to a similar question is reused"
     )
-    prices: dict[str, PriceSettings] = Field(default_factory=dict, description="per model id; extends built-ins")
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; spans are exported only if set")
     log_json: bool = Field(True, description="one JSON line per request on stderr")
 
@@ -235,6 +232,7 @@ class Settings(BaseSettings):
     prompts: PromptSettings = PromptSettings()
     guards: GuardSettings = GuardSettings()
     server: ServerSettings = ServerSettings()
+    prices: dict[str, PriceSettings] = Field(default_factory=dict, description="per model id; extends built-ins")
 
     @classmethod
     def settings_customise_sources(

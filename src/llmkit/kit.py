@@ -88,13 +88,21 @@ class Kit:
 
     @cached_property
     def model(self) -> ChatModel:
-        """The configured chat model, traced when ``settings.traces`` is on."""
-        from llmkit.observe.traces import TracedModel
+        """The configured chat model, traced (with each call's cost) when ``settings.traces`` is on."""
         from llmkit.registry import load_chat_model
 
         with self._lock:
-            model = load_chat_model(self.settings)
-            return TracedModel(model, self.trace_store) if self.settings.traces else model
+            return self.wrap_model(load_chat_model(self.settings))
+
+    def wrap_model(self, model: ChatModel) -> ChatModel:
+        """``model`` as the project uses it: each call traced with its cost from ``[prices]``."""
+        from llmkit.observe.traces import TracedModel
+        from llmkit.pricing import PriceTable
+
+        if not self.settings.traces:
+            return model
+        price = PriceTable(self.settings.prices).price(self.settings.model.name)
+        return TracedModel(model, self.trace_store, price=price)
 
     @cached_property
     def trace_store(self) -> TraceStore:

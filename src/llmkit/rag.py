@@ -25,6 +25,7 @@ from llmkit.types import Answer, Citation, GenerationParams, Hit, Message, Usage
 if TYPE_CHECKING:
     from llmkit.guards.base import Verdict
     from llmkit.guards.pipeline import GuardPipeline
+    from llmkit.guards.stream import StreamScreen
     from llmkit.prompts.prompt import Prompt
     from llmkit.prompts.template import PromptTemplate
 
@@ -170,8 +171,8 @@ class AnswerStream:
     answer: Answer | None = None
     #: Called with the finished answer (a chat session records its turns with it).
     on_done: Callable[[Answer], None] | None = None
-    #: Output guards, and the placeholders the input guards wrote; with either, the answer is checked
-    #: (and placeholders restored) before any of it is yielded, so it arrives in one piece.
+    #: Output guards, and the placeholders the input guards wrote; with either, the answer is checked a
+    #: sentence at a time (placeholders restored) before that sentence is yielded (``guards.stream``).
     guards: GuardPipeline | None = None
     placeholders: dict[str, str] = dataclasses.field(default_factory=dict)
     #: The verdicts of the guards that ran (input, passages, output), for the caller to show.
@@ -185,36 +186,47 @@ class AnswerStream:
             self._finish(Answer(NOT_FOUND, (), self.hits, Usage(0, 0), found=False))
             yield NOT_FOUND
             return
+        screen = self._screen()
         parts: list[str] = []
         usage = Usage()
-        hold = self.placeholders or (self.guards is not None and bool(self.guards.output))
         with trace_attributes(**(self.attributes or {})) as span:
             for chunk in self.model.stream(self.messages, self.params):
                 if chunk.text:
                     parts.append(chunk.text)
-                    if not hold:
-                        yield chunk.text
+                    shown = screen.feed(chunk.text) if screen else chunk.text
+                    if shown:
+                        yield shown
                 if chunk.usage is not None:
                     usage = chunk.usage
+                if screen is not None and screen.blocked:
+                    break  # closing the model's stream stops the generation
             text = "".join(parts).strip()
-            if hold:
-                text = self._guard_output(text)
-                yield text
+            if screen is not None:
+                if rest := screen.finish():
+                    yield rest
+                text = self._after_guards(screen)
+                if screen.blocked:
+                    yield ("\n" if screen.shown else "") + text
         support = supporting_passages(text, self.question, self.hits)
         self._finish(Answer(text, self.citations, self.hits, usage, True, span.trace_id, self.model.name, support))
 
-    def _guard_output(self, text: str) -> str:
-        if self.guards is None:
-            from llmkit.guards.pii import restore
+    def _screen(self) -> StreamScreen | None:
+        """The output guards (and placeholder restoring) over the stream, if there is anything to do."""
+        if not self.placeholders and (self.guards is None or not self.guards.output):
+            return None
+        from llmkit.guards.pipeline import GuardPipeline
+        from llmkit.guards.stream import StreamScreen
 
-            return restore(text, self.placeholders)
         system = next((m.content for m in self.messages if m.role == "system"), None)
         passages = [h.chunk.text for h in self.hits]
-        verdict = self.guards.check_output(
-            text, passages=passages, system_prompt=system, placeholders=self.placeholders
-        )
-        self.verdicts["output"] = verdict
-        return verdict.text
+        guards = self.guards or GuardPipeline()
+        return StreamScreen(guards, self.placeholders, passages=passages, system_prompt=system)
+
+    def _after_guards(self, screen: StreamScreen) -> str:
+        """The answer's text once the stream is screened: what was shown, or the blocked message."""
+        if screen.verdict is not None:
+            self.verdicts["output"] = screen.verdict
+        return screen.verdict.text.strip() if screen.blocked and screen.verdict else screen.shown.strip()
 
     def _finish(self, answer: Answer) -> None:
         self.answer = answer
@@ -296,12 +308,14 @@ class RagPipeline:
         if not question.strip():
             raise InputError("the question is empty")
         verdicts: dict[str, Verdict] = {}
-        if self.guards is not None:
-            verdicts["input"] = v = self.guards.check_input(question)
-            if v.blocked:
-                answer = Answer(self.guards.blocked_message, (), (), Usage(0, 0), found=False)
-                return AnswerStream((), question, answer=answer, verdicts=verdicts)
-            question = v.text
+        if self.guards is not None:  # the whole conversation: the history holds PII our answers restored
+            screened, v = self.guards.check_conversation([*history, Message.user(question)])
+            if v is not None:
+                verdicts["input"] = v
+                if v.blocked:
+                    answer = Answer(self.guards.blocked_message, (), (), Usage(0, 0), found=False)
+                    return AnswerStream((), question, answer=answer, verdicts=verdicts)
+                history, question = screened[:-1], screened[-1].content or ""
         hits = self.retrieve(collection, question, k=k, filter=filter)
         if self.guards is not None and self.guards.passages:
             hits = self._guard_passages(hits, verdicts)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length", "tool_calls", "error"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 #: JSON-like metadata kept with documents and chunks (filterable with the store's filter language).
 Metadata = Mapping[str, Any]
 

@@ -1,9 +1,10 @@
 """Agents: typed tools, the bounded tool-calling loop, budgets, memory and safe built-in tools."""
 
-from llmkit.agents.budget import Budget, Prices
+from llmkit.agents.budget import Budget
 from llmkit.agents.loop import Agent, AgentResult, AgentRun, Step, untrusted
 from llmkit.agents.memory import Memory
 from llmkit.agents.tools import Tool, ToolResult, tool
+from llmkit.pricing import Price
 
 __all__ = [
     "Agent",
@@ -11,7 +12,7 @@ __all__ = [
     "AgentRun",
     "Budget",
     "Memory",
-    "Prices",
+    "Price",
     "Step",
     "Tool",
     "ToolResult",

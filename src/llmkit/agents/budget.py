@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from llmkit.errors import InputError
+from llmkit.pricing import Price
 from llmkit.types import Usage
 
 #: Why a run ended: "answer", "max_steps", "max_tokens", "max_seconds", "max_cost", or "context_length" (the
@@ -19,37 +20,26 @@ StopReason = str
 
 
 @dataclass(frozen=True, slots=True)
-class Prices:
-    """What a model costs, per 1,000 tokens (any currency; the cost budget uses the same unit)."""
-
-    prompt_per_1k: float = 0.0
-    completion_per_1k: float = 0.0
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """
-        >>> Prices(1.0, 2.0).cost(500, 250)
-        1.0
-        """
-        return prompt_tokens * self.prompt_per_1k / 1000 + completion_tokens * self.completion_per_1k / 1000
-
-
-@dataclass(frozen=True, slots=True)
 class Budget:
-    """Limits for one run; ``None`` means no limit. ``max_tokens`` counts prompt and completion tokens."""
+    """Limits for one run; ``None`` means no limit. ``max_tokens`` counts prompt and completion tokens;
+    ``max_cost`` is in USD, priced with ``price`` (the model's entry in ``llmkit.pricing``)."""
 
     max_steps: int | None = 8
     max_tokens: int | None = None
     max_seconds: float | None = None
     max_cost: float | None = None
-    prices: Prices = field(default_factory=Prices)
+    price: Price = field(default_factory=Price)
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "max_tokens", "max_seconds", "max_cost"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise InputError(f"budget {name} must be > 0, got {value}")
-        if self.max_cost is not None and not (self.prices.prompt_per_1k or self.prices.completion_per_1k):
-            raise InputError("a cost budget needs prices", hint="Budget(max_cost=..., prices=Prices(0.5, 1.5))")
+        if self.max_cost is not None and not (self.price.input or self.price.output):
+            raise InputError(
+                "a cost budget needs the model's price",
+                hint='add it under [prices."MODEL"] in llmkit.toml, or Budget(max_cost=..., price=Price(0.15, 0.60))',
+            )
 
 
 class Meter:
@@ -71,7 +61,7 @@ class Meter:
 
     @property
     def cost(self) -> float:
-        return self.budget.prices.cost(self.prompt_tokens, self.completion_tokens)
+        return self.budget.price.cost(self.prompt_tokens, self.completion_tokens)
 
     @property
     def elapsed(self) -> float:
@@ -118,9 +108,9 @@ class Meter:
             if left < allowed:
                 allowed, reason = left, "max_tokens"
         if b.max_cost is not None:
-            p = b.prices
+            p = b.price
             money = b.max_cost - self.cost - p.cost(prompt_tokens, 0)
-            left = int(money * 1000 / p.completion_per_1k) if p.completion_per_1k else (wanted if money >= 0 else -1)
+            left = int(money * 1e6 / p.output) if p.output else (wanted if money >= 0 else -1)
             if left < allowed:
                 allowed, reason = left, "max_cost"
         return max(allowed, 0), reason

@@ -10,20 +10,24 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
-from llmkit.agents.budget import Budget, Prices
+from llmkit.agents.budget import Budget
 from llmkit.agents.builtins import build_tools
 from llmkit.agents.loop import Agent, Confirm
 from llmkit.types import GenerationParams
 
 if TYPE_CHECKING:
-    from llmkit.config import AgentSettings
+    from llmkit.config import Settings
     from llmkit.kit import Kit
 
 
-def budget_from(s: AgentSettings) -> Budget:
-    prices = Prices(s.prompt_price_per_1k, s.completion_price_per_1k)
+def budget_from(settings: Settings) -> Budget:
+    """The ``[agent]`` limits, with the model's price from the project's price table for ``max_cost``."""
+    from llmkit.pricing import Price, PriceTable
+
+    s = settings.agent
+    price = PriceTable(settings.prices).price(settings.model.name) or Price()
     return Budget(
-        max_steps=s.max_steps, max_tokens=s.max_tokens, max_seconds=s.max_seconds, max_cost=s.max_cost, prices=prices
+        max_steps=s.max_steps, max_tokens=s.max_tokens, max_seconds=s.max_seconds, max_cost=s.max_cost, price=price
     )
 
 
@@ -43,7 +47,7 @@ def project_agent(kit: Kit, *, confirm: Confirm | None = None, allow_side_effect
         yield Agent(
             kit.model,
             tools,
-            budget=budget_from(s),
+            budget=budget_from(kit.settings),
             params=params,
             allow=s.allow,
             allow_side_effects=allow_side_effects,

@@ -1,7 +1,8 @@
-"""``llmkit models``: the per-user model catalog (pull, list, rm)."""
+"""``llmkit models``: the per-user model catalog (pull, list, show, rm)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -67,6 +68,29 @@ def pull(
         err_console().print(f"pulling {name} …", style="dim")
         path = catalog.pull(name, force=force)
         console().print(f"[green]✓[/] {name} → {path}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A catalog name (pulled or registered).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A model's files, where they came from, and its lineage (dataset, base, config, scores)."""
+    info = _catalog(ctx).describe(name)
+    if as_json:
+        print_json(info)
+        return
+    out = console()
+    state = "[green]local[/]" if info["pulled"] else "[yellow]not pulled[/]"
+    out.print(f"[bold]{info['name']}[/] ({info['kind']}, {state}) {info['description']}")
+    if info["path"]:
+        out.print(f"path: {info['path']}")
+    for f in info["files"]:
+        size = f"{f['size'] / 1e6:.1f} MB" if f["size"] else "?"
+        out.print(f"  {f['role']:<10} {f['filename']}  {size}  sha256 {f['sha256'][:16]}…  from {f['source']}")
+    for key, value in info["lineage"].items():
+        out.print(f"{key}: {value if isinstance(value, str) else json.dumps(value)}", markup=False, highlight=False)
 
 
 @app.command("rm")

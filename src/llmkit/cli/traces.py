@@ -41,13 +41,16 @@ def list_(
     if not traces:
         console().print("no traces yet")
         return
-    table = Table("id", "when", "kind", "model", "tokens in/out", "ms", "output")
+    table = Table("id", "when", "kind", "model", "tokens in/out", "cost $", "ms", "output")
     for t in traces:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t.created))
         out = t.error or " ".join((t.output or "").split())
         tokens = f"{t.usage.prompt_tokens or '?'}/{t.usage.completion_tokens or '?'}"
         ms = f"{t.latency_ms:.0f}" if t.latency_ms is not None else "?"
-        table.add_row(t.id[:12], when, t.kind, t.model, tokens, ms, escape(out[:60]))
+        cost = t.attributes.get("cost_usd")
+        table.add_row(
+            t.id[:12], when, t.kind, t.model, tokens, "?" if cost is None else f"{cost:.6f}", ms, escape(out[:60])
+        )
     console().print(table)
 
 

@@ -2,6 +2,7 @@
 
     pipeline = GuardPipeline.from_settings(settings)
     v = pipeline.check_input(question)                 # kind="user" | "passage" | "tool"
+    messages, v = pipeline.check_conversation(history + [question])   # every turn, placeholders shared
     if v.blocked: ...                                  # v.reasons says why; v.text is the redacted text
     out = pipeline.check_output(answer, passages=texts, placeholders=v.placeholders)
     out.text                                           # redacted where asked, placeholders restored
@@ -11,6 +12,7 @@ Guards that need a model (topic, groundedness) take the embedder lazily, so buil
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from llmkit.config import GuardSettings, Settings
     from llmkit.embeddings.base import Embedder
     from llmkit.observe.traces import TraceStore
+    from llmkit.types import Message
 
 
 def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], output: bool = False) -> Guard:
@@ -104,6 +107,32 @@ class GuardPipeline:
         ctx = GuardContext(kind=kind, placeholders=dict(placeholders or {}))
         return self._record("input" if kind == "user" else kind, self._run(guards, text, ctx))
 
+    def check_conversation(self, messages: Sequence[Message]) -> tuple[list[Message], Verdict | None]:
+        """The messages as the input guards pass them on, and the verdict that decides: a blocking user
+        turn's, else the last user turn's (``None`` with no input guards or no user turn).
+
+        Every user and assistant turn up to the last user turn is screened, not only the question: the
+        history comes back from the client with the PII our replies restored, so it would otherwise reach
+        the model in the clear. One value keeps one placeholder across turns, and the verdict carries
+        them all, so ``check_output`` restores the reply in full. Any user turn can block (whoever sends
+        the history controls all of it); an assistant turn is redacted but never blocks.
+        """
+        users = [i for i, m in enumerate(messages) if m.role == "user"]
+        if not self.input or not users:
+            return list(messages), None
+        placeholders: dict[str, str] = {}
+        screened, verdict = [], None
+        for i, message in enumerate(messages):
+            if message.role in ("user", "assistant") and i <= users[-1] and (message.content or i == users[-1]):
+                v = self.check_input(message.content or "", placeholders=placeholders)
+                placeholders.update(v.placeholders)
+                if message.role == "user" and (i == users[-1] or v.blocked) and not (verdict and verdict.blocked):
+                    verdict = v
+                if v.text != message.content:
+                    message = dataclasses.replace(message, content=v.text)
+            screened.append(message)
+        return screened, dataclasses.replace(verdict, placeholders=placeholders)  # type: ignore[arg-type]
+
     def check_output(
         self,
         text: str,
@@ -111,12 +140,17 @@ class GuardPipeline:
         passages: Sequence[str] = (),
         system_prompt: str | None = None,
         placeholders: Mapping[str, str] | None = None,
+        record: bool = True,
     ) -> Verdict:
-        """Check the model's answer; the verdict's text has input placeholders restored (or is the blocked message)."""
+        """Check the model's answer; the verdict's text has input placeholders restored (or is the blocked message).
+
+        ``record=False`` for a look at a partial answer (a stream's, see ``guards.stream``): not counted or traced.
+        """
         ctx = GuardContext("answer", tuple(passages), system_prompt, dict(placeholders or {}))
         v = self._run(self.output, text, ctx)
         final = self.blocked_message if v.blocked else restore(v.text, ctx.placeholders)  # new PII stays hidden
-        return self._record("output", Verdict(v.action, final, v.findings, v.placeholders, v.timings_ms))
+        verdict = Verdict(v.action, final, v.findings, v.placeholders, v.timings_ms)
+        return self._record("output", verdict) if record else verdict
 
     def _run(self, guards: Sequence[Guard], text: str, ctx: GuardContext) -> Verdict:
         results: list[tuple[str, Verdict, float]] = []

@@ -47,7 +47,7 @@ class ChatModel(Protocol):
 class ModelWrapper:
     """A ``ChatModel`` around another that passes everything through; subclasses override what they add to.
 
-    Tracing, pricing and caching wrap a model this way, so they stack in any order.
+    Tracing (with each call's cost) and caching wrap a model this way, so they stack in any order.
     """
 
     def __init__(self, inner: ChatModel) -> None:

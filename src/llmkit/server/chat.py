@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmkit.errors import InputError
+from llmkit.guards.stream import screen_chunks
 from llmkit.observe.traces import trace_attributes
 from llmkit.server import agent, convert, guarded, rag
 from llmkit.server.cache import is_deterministic, request_key
@@ -38,6 +39,8 @@ class Call:
     kind: str  # "chat" or "text"
     #: True once the client has gone away (``Request.is_disconnected``): a whole reply then stops early
     gone: Callable[[], Awaitable[bool]] | None = None
+    #: What the input guards hid (placeholder -> value); a stream's text is screened and restored with them
+    placeholders: dict[str, str] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
@@ -58,8 +61,8 @@ async def chat_completion(
     if verdict is not None and verdict.blocked:
         return guarded.blocked_reply(body.model, state.kit.guards.blocked_message, verdict, body.stream)
     params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
-    call = Call(state, caller, messages, params, body.n, "chat", gone)
-    if body.stream:  # output guards see whole replies only: a stream is checked on the way in
+    call = Call(state, caller, messages, params, body.n, "chat", gone, dict(verdict.placeholders) if verdict else {})
+    if body.stream:  # the output guards check a stream sentence by sentence (guards.stream)
         return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
     reply = await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
     return await guarded.screen_output(state.kit.guards, reply, verdict)
@@ -197,7 +200,10 @@ def _chunks(call: Call) -> Iterator[tuple[int, ChatChunk]]:
     _check_budget(call)
     for index in range(call.n):
         with tracer().start_as_current_span("generate"), _attributes(call):
-            for chunk in call.state.chat.model.stream(call.messages, call.params):
+            chunks = call.state.chat.model.stream(call.messages, call.params)
+            if call.kind == "chat":
+                chunks = screen_chunks(chunks, call.state.kit.guards, call.placeholders)
+            for chunk in chunks:
                 yield index, chunk
 
 

@@ -1,5 +1,5 @@
-"""The project's ``[guards]`` on the plain chat route: the last user message on the way in, whole replies
-on the way out (streams are checked on the way in only).
+"""The project's ``[guards]`` on the plain chat route: the conversation on the way in (any user turn can
+block), replies on the way out (``screen_output`` here for whole ones; streams through ``guards.stream``).
 
 A blocked message gets the guards' ``blocked_message`` with ``finish_reason: "content_filter"`` (OpenAI's
 value for it) and no model call; redacted PII goes to the model as placeholders, restored in the reply.
@@ -10,7 +10,6 @@ Verdicts are traced and counted by the pipeline itself. ``rag/`` models get the 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +23,10 @@ if TYPE_CHECKING:
 
 
 async def screen_input(guards: GuardPipeline, messages: list[Message]) -> tuple[list[Message], Verdict | None]:
-    """The messages with the last user turn as the input guards pass it on, and their verdict."""
-    users = [i for i, m in enumerate(messages) if m.role == "user"]
-    if not guards.input or not users:
+    """The conversation through the input guards (``GuardPipeline.check_conversation``), off the event loop."""
+    if not guards.input:
         return messages, None
-    i = users[-1]
-    verdict = await asyncio.to_thread(guards.check_input, messages[i].content)
-    if verdict.text != messages[i].content:
-        messages = [*messages[:i], dataclasses.replace(messages[i], content=verdict.text), *messages[i + 1 :]]
-    return messages, verdict
+    return await asyncio.to_thread(guards.check_conversation, messages)
 
 
 async def screen_output(guards: GuardPipeline, reply: dict[str, Any], verdict: Verdict | None) -> dict[str, Any]:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import ConfigError
-from llmkit.models.base import ModelWrapper
+from llmkit.pricing import PriceTable
 from llmkit.server.cache import ExactCache, SemanticCache
 from llmkit.server.keys import KeyStore
 from llmkit.server.limits import RateLimiter
 from llmkit.server.metrics import Metrics
-from llmkit.server.pricing import PriceTable
 from llmkit.server.worker import Gate, Worker
-from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
 
 if TYPE_CHECKING:
     from llmkit.config import Settings
@@ -49,32 +46,6 @@ def check_auth_mode(settings: Settings) -> None:
         )
 
 
-class PricedModel(ModelWrapper):
-    """A ``ChatModel`` that puts each call's cost in its trace (the ``cost_usd`` attribute)."""
-
-    def __init__(self, inner: ChatModel, prices: PriceTable, price_name: str) -> None:
-        super().__init__(inner)
-        self.prices, self.price_name = prices, price_name
-
-    def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
-        reply = self.inner.chat(messages, params)
-        self._note(reply.usage)
-        return reply
-
-    def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
-        for chunk in self.inner.stream(messages, params):
-            if chunk.usage is not None:
-                self._note(chunk.usage)
-            yield chunk
-
-    def _note(self, usage: Usage) -> None:
-        from llmkit.observe.traces import current_span  # the span TracedModel records with
-
-        span = current_span()
-        if span is not None:
-            span.attributes["cost_usd"] = self.prices.cost(self.price_name, usage)
-
-
 @dataclass
 class Served:
     """One model the server answers for: the model, its worker threads and its admission gate."""
@@ -92,7 +63,7 @@ class ServerState:
         server = settings.server
         self.settings, self.kit = settings, kit
         self.metrics = Metrics()
-        self.prices = PriceTable(server.prices)
+        self.prices = PriceTable(settings.prices)
         self.keys = KeyStore(settings.data_dir / "keys.db")
         self.limiter = RateLimiter(server.requests_per_minute, server.tokens_per_minute)
         self.cache = ExactCache(server.cache_entries) if server.cache else None
@@ -104,13 +75,11 @@ class ServerState:
         self.embed_gate = Gate("embedder", 1, server.queue_size, server.queue_timeout_s)
 
     def _serve_chat(self, model: ChatModel | None) -> Served:
-        from llmkit.observe.traces import TracedModel
         from llmkit.registry import load_chat_model
 
         s = self.settings
         raw = self._raw_model = model if model is not None else load_chat_model(s)
-        priced = PricedModel(raw, self.prices, s.model.name)
-        wrapped: Any = TracedModel(priced, self.kit.trace_store) if s.traces else priced
+        wrapped = self.kit.wrap_model(raw)
         self.kit.__dict__["model"] = wrapped  # Kit.model is a cached_property: RAG answers use this one too
         at_once = s.server.concurrency or s.model.parallel  # the batched engine decodes `parallel` together
         gate = Gate(s.model.name, at_once, s.server.queue_size, s.server.queue_timeout_s)

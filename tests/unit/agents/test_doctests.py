@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "llmkit.agents.budget",
+    "llmkit.pricing",
     "llmkit.agents.loop",
     "llmkit.agents.memory",
     "llmkit.agents.tools",

@@ -74,3 +74,18 @@ def test_tool_calls_are_the_traced_output_and_tool_turns_round_trip(store: Trace
     assert json.loads(t.output) == [call.to_openai()]
     assert t.messages == tuple(history)  # tool calls and tool-call ids survive the store
     assert t.params["tools"] == ["add"]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_the_kit_traces_each_call_with_its_cost(tmp_path: Path, streamed: bool) -> None:
+    import llmkit
+
+    kit = llmkit.open(tmp_path, model={"name": "my-hosted"}, prices={"my-hosted": {"input": 1.0, "output": 2.0}})
+    model = kit.wrap_model(FakeChatModel(["four words of reply"]))
+    if streamed:
+        list(model.stream([Message.user("hello there")]))
+    else:
+        model.chat([Message.user("hello there")])
+    (trace,) = kit.traces(limit=5)
+    u = trace.usage
+    assert trace.attributes["cost_usd"] == pytest.approx((u.prompt_tokens * 1.0 + u.completion_tokens * 2.0) / 1e6)

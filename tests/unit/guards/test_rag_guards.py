@@ -43,7 +43,8 @@ def test_pii_is_hidden_from_the_model_and_restored_in_the_answer(tmp_path) -> No
     pieces = list(stream)
     sent = "\n".join(m.content for m in model.calls[0][0])
     assert "jo@example.com" not in sent and "<EMAIL_ADDRESS_1>" in sent
-    assert pieces == ["We will email jo@example.com within two years [1]."] == [stream.answer.text]
+    assert len(pieces) > 1  # still streamed, with each placeholder restored once it is whole
+    assert "".join(pieces) == "We will email jo@example.com within two years [1]." == stream.answer.text
 
 
 def test_injected_passages_are_dropped_before_prompting(tmp_path) -> None:
@@ -66,3 +67,16 @@ def test_answers_are_checked_before_they_are_shown(tmp_path) -> None:
 def test_no_guards_keeps_streaming_piece_by_piece(tmp_path) -> None:
     model = FakeChatModel(["Two years [1]."])
     assert len(list(rag(tmp_path, model, [hit(1, "Warranty: two years.")]).stream("c", "Warranty?"))) > 1
+
+
+def test_pii_in_the_chat_history_is_hidden_too(tmp_path) -> None:
+    """`llmkit chat` sends earlier turns back with the PII that answers restored: they are redacted again."""
+    from llmkit.types import Message
+
+    model = FakeChatModel(lambda msgs: "Done for <EMAIL_ADDRESS_1> [1].")
+    r = rag(tmp_path, model, [hit(1, "Warranty: two years.")], input=["pii"])
+    history = [Message.user("I am jo@example.com"), Message.assistant("Hi jo@example.com [1].")]
+    answer = r.stream("c", "Email me the warranty terms", history=history).collect()
+    sent = "\n".join(m.content for m in model.calls[0][0])
+    assert "jo@example.com" not in sent and sent.count("<EMAIL_ADDRESS_1>") == 2
+    assert answer.text == "Done for jo@example.com [1]."

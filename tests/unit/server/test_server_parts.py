@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, InputError, NotFound, RateLimited
+from llmkit.pricing import PriceTable
 from llmkit.server.cache import ExactCache, SemanticCache, is_deterministic, request_key
 from llmkit.server.errors import ApiError, error_body, error_headers, from_llmkit
 from llmkit.server.keys import KeyStore
 from llmkit.server.limits import RateLimiter
-from llmkit.server.pricing import PriceTable
 from llmkit.server.worker import Gate
 from llmkit.testing import HashEmbedder
 from llmkit.types import Usage
