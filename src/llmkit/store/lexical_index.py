@@ -243,9 +243,11 @@ def tokens(
 ) -> list[tuple[str, ...]]:
     """Each phrase's tokens as FTS5 (porter, unicode61) makes them, through a TEMP table on ``conn``.
 
-    ``cache`` keeps earlier answers (it is cleared when it reaches ``TOKEN_CACHE`` entries).
+    ``cache`` keeps earlier answers (it is cleared when it reaches ``TOKEN_CACHE`` entries); it may be
+    shared by threads, so the answer is built from this call's own look-ups.
     """
-    missing = [p for p in dict.fromkeys(phrases) if p not in cache]
+    known = {p: cache.get(p) for p in phrases}
+    missing = [p for p, t in known.items() if t is None]
     if missing:
         conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.llmkit_query USING fts5(text, tokenize='{_TOKENIZER}')")
         conn.execute(
@@ -256,10 +258,12 @@ def tokens(
         for term, doc in conn.execute("SELECT term, doc FROM temp.llmkit_query_v ORDER BY doc, offset"):
             found[doc].append(term)
         conn.execute("DELETE FROM temp.llmkit_query")
-        if len(cache) + len(missing) > TOKEN_CACHE:
+        new = {p: tuple(t) for p, t in zip(missing, found, strict=True)}
+        if len(cache) + len(new) > TOKEN_CACHE:
             cache.clear()
-        cache.update((p, tuple(t)) for p, t in zip(missing, found, strict=True))
-    return [cache[p] for p in phrases]
+        cache.update(new)
+        known.update(new)
+    return [known[p] or () for p in phrases]
 
 
 def _varint(blob: bytes) -> int:
