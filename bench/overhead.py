@@ -118,8 +118,12 @@ def plain_python(texts: list[str], matrix: np.ndarray, embed: ConstantEmbedder, 
     return ask
 
 
-def llmkit_pipeline(retriever: Retriever, k: int) -> tuple[Callable[[str], str], str]:
+def llmkit_pipeline(retriever: Retriever, k: int, traces: Path | None = None) -> tuple[Callable[[str], str], str]:
     model = FakeChatModel([REPLY])
+    if traces is not None:  # every call recorded in a SQLite trace store, as Kit does with traces on
+        from llmkit.observe.traces import TracedModel, TraceStore
+
+        model = TracedModel(model, TraceStore(traces))
     try:
         from llmkit.rag import RagPipeline
     except ImportError:
@@ -188,6 +192,7 @@ def main() -> None:
         ask_dense, how = llmkit_pipeline(dense, args.k)
         ask_hybrid, _ = llmkit_pipeline(hybrid, args.k)
         ask_replay, _ = llmkit_pipeline(replay_dense, args.k)
+        ask_traced, _ = llmkit_pipeline(dense, args.k, traces=Path(tmp) / "traces.db")
         qv = embed.embed([question])[0]
         assert baseline(question) == ask_dense(question) == ask_replay(question) == REPLY
         assert dense.search(COLLECTION, question, k=1)[0].chunk.id == f"d{target}:0"
@@ -195,6 +200,7 @@ def main() -> None:
             "plain python (numpy + f-string + fake model)": lambda: baseline(question),
             f"llmkit dense: {how}": lambda: ask_dense(question),
             f"llmkit hybrid: {how}": lambda: ask_hybrid(question),
+            "llmkit dense, traced (TracedModel -> SQLite)": lambda: ask_traced(question),
             "parts: SQLiteStore.search_dense": lambda: store.search_dense(COLLECTION, qv, args.k),
             "parts: Retriever.search dense, explain": lambda: dense.search(COLLECTION, question, explain=True),
             "parts: Retriever.search hybrid, explain": lambda: hybrid.search(COLLECTION, question, explain=True),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 NOT_FOUND = "I could not find this in the documents."
 _MARGIN_TOKENS = 8  # slack for tokenizer boundary effects when pieces are joined
+_BYTE_SLACK = 4  # tokens a tokenizer may add to a text beyond one a UTF-8 byte (see pack_passages)
 
 
 def format_passage(n: int, hit: Hit) -> str:
@@ -52,7 +53,20 @@ def pack_passages(hits: Sequence[Hit], budget: int, count_tokens: Callable[[str]
 
     The first passage is cut to fit rather than dropped, so a small budget still gets some context.
     Returns the context text and the hits it holds (passage ``[n]`` is ``kept[n-1]``).
+
+    When every passage fits by its length in UTF-8 bytes, nothing is counted: no tokenizer in use
+    makes more than ``bytes + 4`` tokens of a text (byte-level BPE: at most one a byte; SentencePiece
+    adds a prefix token, WordPiece two special ones), so counting could not drop any of them.
+
+    >>> from llmkit.types import Chunk
+    >>> hits = [Hit(Chunk(f"d:{i}", "d", "d.md", "word " * 50, 0, 0, 250), 1.0) for i in range(3)]
+    >>> words = lambda text: len(text.split())
+    >>> [len(pack_passages(hits, budget, words)[1]) for budget in (2000, 120, 10)]
+    [3, 2, 1]
     """
+    texts = [format_passage(n, hit) for n, hit in enumerate(hits, 1)]
+    if sum(len(t.encode("utf-8", "surrogatepass")) + _BYTE_SLACK + 2 for t in texts) <= budget:
+        return "\n\n".join(texts), list(hits)
     parts: list[str] = []
     kept: list[Hit] = []
     used = 0

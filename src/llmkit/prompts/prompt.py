@@ -25,10 +25,11 @@ whole body is the user message)::
 from __future__ import annotations
 
 import hashlib
+import keyword
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from llmkit.errors import InputError
@@ -50,7 +51,53 @@ def _env() -> Any:
 
 @lru_cache(maxsize=256)
 def _compile(source: str) -> Any:
-    return _env().from_string(source)
+    """The compiled template: Jinja2's, or a ``Substitution`` when ``{{ name }}`` is its only syntax."""
+    return Substitution.parse(source) or _env().from_string(source)
+
+
+_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if"})
+
+
+class Substitution:
+    """A template whose only syntax is ``{{ name }}``, rendered by joining strings: the same text as
+    Jinja2 (newlines normalised to ``\\n``, one trailing newline dropped, values through ``str``), at
+    a tenth of the cost (a sandboxed Jinja render builds a context and runs generated code each time).
+
+    >>> Substitution.parse("Q: {{ question }}\\r\\nA:\\n").render(question="why?")
+    'Q: why?\\nA:'
+    >>> Substitution.parse("{% if x %}{{ x }}{% endif %}") is None  # anything else is Jinja's
+    True
+    """
+
+    def __init__(self, texts: Sequence[str], names: Sequence[str], source: str) -> None:
+        self.texts = tuple(texts)
+        self.names = tuple(names)
+        self.source = source
+
+    @classmethod
+    def parse(cls, source: str) -> Substitution | None:
+        lines = re.split(r"\r\n|\r|\n", source)  # what Jinja's lexer does (keep_trailing_newline=False)
+        if lines[-1] == "":
+            del lines[-1]
+        pieces = _VAR.split("\n".join(lines))
+        texts, names = pieces[0::2], pieces[1::2]
+        if (
+            any(m in t for t in texts for m in ("{{", "{%", "{#"))
+            or any(t.endswith("{") for t in texts[:-1])
+            or any(t.startswith("}") for t in texts[1:])
+            or any(n in _JINJA_WORDS or keyword.iskeyword(n) for n in names)
+        ):
+            return None
+        return cls(texts, names, source)
+
+    def render(self, **values: Any) -> str:
+        if not all(n in values for n in self.names):  # let Jinja raise its usual error
+            return _env().from_string(self.source).render(**values)
+        out = [self.texts[0]]
+        for name, text in zip(self.names, self.texts[1:], strict=True):
+            out += (str(values[name]), text)
+        return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -75,7 +122,7 @@ class Prompt:
     examples: tuple[tuple[str, str], ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def version(self) -> str:
         return content_version(self.text)
 

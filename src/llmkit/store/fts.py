@@ -32,6 +32,15 @@ def fts_query(text: str, *, max_terms: int = MAX_TERMS) -> str:
     >>> fts_query("🙂 ... ")
     ''
     """
+    return " OR ".join(f'"{t}"' for t in query_terms(text, max_terms=max_terms))
+
+
+def query_terms(text: str, *, max_terms: int = MAX_TERMS) -> list[str]:
+    """The phrases ``fts_query`` ORs, unquoted: distinct lower-cased words, function words dropped.
+
+    >>> query_terms("The snake_case of THE snake")
+    ['snake case', 'snake']
+    """
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot reach SQLite
     words = list(dict.fromkeys(_TERM.findall(text.lower())))
     words = [w for w in words if w not in STOPWORDS] or words
@@ -42,4 +51,4 @@ def fts_query(text: str, *, max_terms: int = MAX_TERMS) -> str:
             terms.setdefault(term, None)
         if len(terms) >= max_terms:
             break
-    return " OR ".join(f'"{t}"' for t in terms)
+    return list(terms)

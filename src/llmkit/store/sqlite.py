@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.filters import to_sql
-from llmkit.store.fts import fts_query
+from llmkit.store.fts import query_terms
+from llmkit.store.lexical_index import LexicalCache
 from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
@@ -94,7 +95,13 @@ class SQLiteStore:
         hnsw_threshold: int = 20_000,
         text_index_threshold: int = 20_000,
         busy_timeout_s: float = 30.0,
+        bm25_memory: tuple[int, int] = (1_000, 100_000),
+        bm25_warmup: int = 3,
     ) -> None:
+        """Lexical search, first match wins: a filtered query goes to FTS5; a collection of
+        ``text_index_threshold`` chunks or more to its tantivy index (the ``scale`` extra); one of
+        ``bm25_memory`` (min, max) chunks to BM25 in memory (``lexical_index``, FTS5's exact scores), built in
+        the background after ``bm25_warmup`` lexical searches (0: by the first one); anything else to FTS5."""
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise InputError("SQLiteStore needs a file path", hint="use a temporary file for a throwaway store")
         self.path = Path(path)
@@ -107,6 +114,9 @@ class SQLiteStore:
         self._indexes: dict[int, ExactIndex | HnswIndex] = {}
         self._text_indexes: dict[int, TextIndex] = {}
         self._closed = False
+        self._lexical = LexicalCache(
+            lambda: self._tx("DEFERRED"), min_rows=bm25_memory[0], max_rows=bm25_memory[1], warmup=bm25_warmup
+        )
         with _translated(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             migrate(self._conn(), str(self.path))
@@ -191,6 +201,7 @@ class SQLiteStore:
         with self._lock:
             self._indexes.pop(cid, None)
             self._text_indexes.pop(cid, None)
+        self._lexical.drop(cid)
         for suffix in ("", ".json"):
             with suppress(OSError):
                 Path(f"{self._index_path(cid)}{suffix}").unlink()
@@ -414,6 +425,13 @@ class SQLiteStore:
             keys, scores = self._dense_index(conn, cid, dim, generation).search(query, k, allowed)
             return self._scored(conn, keys.tolist(), scores.tolist())
 
+    def build_lexical_index(self, collection: str) -> bool:
+        """Build the collection's in-memory BM25 index now (searches otherwise build it after a few
+        queries, in the background); False when its size is outside ``bm25_memory``."""
+        with self._tx("DEFERRED") as conn:
+            cid = self._collection(conn, collection)[0]
+        return self._lexical.build(cid) is not None
+
     def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
         _check_k(k)
         if not isinstance(query, str):
@@ -421,16 +439,20 @@ class SQLiteStore:
         where, params = to_sql(filter) if filter else ("1", [])
         with self._tx("DEFERRED") as conn:
             cid, _, _, generation = self._collection(conn, collection)
-            match = fts_query(query)
-            if not match or k == 0:
+            terms = query_terms(query)
+            if not terms or k == 0:
                 return []
             index = None if filter else self._text_index(conn, cid, generation)
             try:
                 if index is not None:
                     return self._scored(conn, *index.search(query, k))
-            except (OSError, ValueError):  # its files went from under it (another process rebuilt it): FTS5
+            except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
                 with self._lock:
                     self._text_indexes.pop(cid, None)
+            found = None if filter else self._lexical.search(conn, cid, generation, terms, k)
+            if found is not None:  # the same ranking and scores as the FTS5 query below
+                return self._scored(conn, *found)
+            match = " OR ".join(f'"{t}"' for t in terms)
             fts = fts_table(cid)
             allowed = f"AND rowid IN (SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where})"
             # Rank the FTS rows first, then fetch only the k winners' columns. bm25() in the select list
@@ -520,6 +542,7 @@ class SQLiteStore:
 
     def _after_write(self, cid: int, old: int, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
         """Keep a cached HNSW index in step with a committed write; drop anything else that is now stale."""
+        self._lexical.drop(cid)
         with self._lock:
             index = self._indexes.get(cid)
             if isinstance(index, HnswIndex) and index.generation == old:
@@ -531,6 +554,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Save HNSW indexes changed since they were loaded, then close every connection. Idempotent."""
+        self._lexical.close()  # first, and outside the lock: a running build still needs its connection
         with self._lock:
             if self._closed:
                 return
