@@ -2,7 +2,9 @@
 
 - PII: entity-level precision/recall/F1 per type on presidio-synth-pii (748 sentences). Strict = same
   type and exact span; relaxed = same type and overlapping span. ``URL`` is scored as the data's
-  ``DOMAIN_NAME`` (its values are URLs). ``--ner`` adds Presidio/spaCy (PERSON, LOCATION → GPE).
+  ``DOMAIN_NAME`` (its values are URLs). ``--ner`` adds Presidio/spaCy (PERSON, LOCATION → GPE), with the
+  name refinements of ``llmkit.guards.names`` unless ``--no-refine``. Each figure is given for the whole set
+  and for its halves by template (A: even ``template_id``, where rules were tuned; B: odd, held out).
 - Injection: stratified 5-fold × 3 cross-validation F1 (mean ± sd) of the shipped recipe on
   deepset-prompt-injections (GSM8K benign prose joins each training fold only); heuristics alone on the
   same rows; false alarms of the passage check on the 1,023 SQuAD passages (indirect injection: no
@@ -75,7 +77,14 @@ def score_spans(gold: list[set], pred: list[set], relaxed: bool) -> dict[str, tu
     return {t: (c[0], c[1], c[2]) for t, c in counts.items()}
 
 
-def bench_pii(ner: bool) -> None:
+def halves(rows: list[dict]) -> dict[str, list[int]]:
+    """Row indices of the whole set and of its two halves by template: A (even ``template_id``), on which the
+    address and name rules were tuned, and B (odd), held out from that tuning; the honest figure is B's."""
+    return {"all": list(range(len(rows))), "A": [i for i, r in enumerate(rows) if r["template_id"] % 2 == 0],
+            "B": [i for i, r in enumerate(rows) if r["template_id"] % 2 == 1]}  # fmt: skip
+
+
+def bench_pii(ner: bool, refine: bool = True) -> None:
     from llmkit.guards.base import GuardContext
     from llmkit.guards.pii import SUPPORTED, PiiGuard
 
@@ -86,7 +95,7 @@ def bench_pii(ner: bool) -> None:
     if ner:
         from llmkit.guards.ner import NerRecogniser
 
-        recogniser = NerRecogniser()
+        recogniser = NerRecogniser(refine=refine)
         types += ["PERSON", "LOCATION"]
         rename["LOCATION"] = "GPE"
         scored += ["PERSON", "GPE"]
@@ -96,20 +105,43 @@ def bench_pii(ner: bool) -> None:
     gold = [{(s["entity_type"], s["start_position"], s["end_position"]) for s in r["spans"]} for r in rows]
     pred = [{(rename.get(e.type, e.type), e.start, e.end) for e in ents} for ents in found]  # type: ignore[attr-defined]
     _, c50, c95 = timed(lambda t: guard.check(t, ctx), [r["full_text"] for r in rows])
-    print(f"\n## PII on presidio-synth-pii ({len(rows)} sentences)\n")
-    print("| type | gold | strict P | strict R | strict F1 | relaxed F1 |")
+    parts = halves(rows)
+    print(
+        f"\n## PII on presidio-synth-pii ({len(rows)} sentences; half A {len(parts['A'])}, half B {len(parts['B'])})\n"
+    )
+    columns = "strict P / R / F1 (all) | relaxed P / R / F1 (all) | strict F1 A / B | relaxed F1 A / B"
+    print(f"| type | gold (A/B) | {columns} |")
     print("| --- | --- | --- | --- | --- | --- |")
-    strict, relaxed = score_spans(gold, pred, False), score_spans(gold, pred, True)
-    totals = Counter()
+    counts = {
+        (name, relaxed): score_spans([gold[i] for i in idx], [pred[i] for i in idx], relaxed)
+        for name, idx in parts.items()
+        for relaxed in (False, True)
+    }
+    totals = {key: Counter() for key in counts}
     for t in [*scored, "STREET_ADDRESS"]:
-        tp, fp, fn = strict.get(t, (0, 0, 0))
-        totals.update({"tp": tp, "fp": fp, "fn": fn} if t in scored else {})
-        p, r, f = prf(tp, fp, fn)
-        print(f"| {t} | {tp + fn} | {p} | {r} | {f} | {prf(*relaxed.get(t, (0, 0, 0)))[2]} |")
-    micro = " | ".join(map(str, prf(totals["tp"], totals["fp"], totals["fn"])))
-    print(f"| all supported (micro) | {totals['tp'] + totals['fn']} | {micro} | |")
+        for key, c in counts.items():
+            totals[key].update(dict(zip(("tp", "fp", "fn"), c.get(t, (0, 0, 0)), strict=True)))
+        print(_pii_row(t, counts, gold, parts, {t}))
+    summed = {key: {"_": (tot["tp"], tot["fp"], tot["fn"])} for key, tot in totals.items()}
+    print(
+        _pii_row("_", summed, gold, parts, {*scored, "STREET_ADDRESS"}).replace(
+            "| _ |", "| all scored types (micro) |", 1
+        )
+    )
     print(f"\nlatency per sentence: find p50 {p50:.3f} ms, p95 {p95:.3f} ms; ", end="")
     print(f"check+redact p50 {c50:.3f} ms, p95 {c95:.3f} ms")
+
+
+def _pii_row(t: str, counts: dict, gold: list[set], parts: dict[str, list[int]], types: set[str]) -> str:
+    def f1(name: str, relaxed: bool) -> float | str:
+        c = counts[(name, relaxed)].get(t, (0, 0, 0))
+        return prf(*c)[2] if any(c) else "–"  # nothing of this type in that half
+
+    n = {k: sum(1 for i in idx for g in gold[i] if g[0] in types) for k, idx in parts.items()}
+    strict = " / ".join(map(str, prf(*counts[("all", False)].get(t, (0, 0, 0)))))
+    relaxed = " / ".join(map(str, prf(*counts[("all", True)].get(t, (0, 0, 0)))))
+    halves_f1 = f"{f1('A', False)} / **{f1('B', False)}** | {f1('A', True)} / **{f1('B', True)}**"
+    return f"| {t} | {n['all']} ({n['A']}/{n['B']}) | {strict} | {relaxed} | {halves_f1} |"
 
 
 def bench_injection(repeats: int) -> None:
@@ -140,14 +172,14 @@ def bench_injection(repeats: int) -> None:
           f"p50 {q50:.3f} ms, p95 {q95:.3f} ms")  # fmt: skip
 
 
-def bench_grounded(n: int) -> None:
+def bench_grounded(n: int, seed: int = 0) -> None:
     from llmkit.config import load_settings
     from llmkit.guards.base import GuardContext
     from llmkit.guards.grounded import GroundednessGuard
     from llmkit.registry import load_embedder
 
     passages = {r["id"]: r for r in jsonl(DATA / "squad-v1.1" / "passages.jsonl")}
-    qa = random.Random(0).sample(jsonl(DATA / "squad-v1.1" / "qa.jsonl"), n)
+    qa = random.Random(seed).sample(jsonl(DATA / "squad-v1.1" / "qa.jsonl"), n)
     embedder = load_embedder(load_settings(Path.cwd()))
     guard = GroundednessGuard(lambda: embedder)
     cases = []
@@ -161,7 +193,7 @@ def bench_grounded(n: int) -> None:
     tp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and c[2])
     fp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and not c[2])
     fn = sum(1 for f, c in zip(flagged, cases, strict=True) if not f and c[2])
-    print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer)\n")
+    print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer; seed {seed})\n")
     scores = " / ".join(map(str, prf(tp, fp, fn)))
     print(f"ungrounded detection P/R/F1: {scores}; latency p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
@@ -193,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 CV repeat and 100 groundedness questions")
     ap.add_argument("--ner", action="store_true", help="add Presidio/spaCy NER to the PII run (extra 'ner')")
+    ap.add_argument("--seed", type=int, default=0, help="which SQuAD questions the groundedness run draws")
+    ap.add_argument("--no-refine", action="store_true", help="raw spaCy PERSON spans (no llmkit.guards.names)")
     ap.add_argument("--only", choices=("pii", "injection", "grounded", "content"), action="append")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
@@ -202,11 +236,11 @@ def main(argv: list[str] | None = None) -> None:
 
     with threadpool_limits(1):  # BLAS beside onnxruntime on 2 cores (see DESIGN.md)
         if "pii" in only:
-            bench_pii(args.ner)
+            bench_pii(args.ner, not args.no_refine)
         if "injection" in only:
             bench_injection(1 if args.quick else 3)
         if "grounded" in only:
-            bench_grounded(100 if args.quick else 300)
+            bench_grounded(100 if args.quick else 300, args.seed)
         if "content" in only:
             bench_content()
 

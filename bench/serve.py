@@ -26,6 +26,8 @@ Gateway overhead: a canned OpenAI-compatible upstream (``--upstream``, a bare AS
 at once) is called ``--gateway-requests`` times directly and as many times through llmkit configured
 with ``model.base_url`` = that upstream, alternating, one request at a time (non-streaming). The
 overhead is the difference of the two latency distributions at p50 and p95. Goal: ≤ 3 ms at p95.
+Also printed: each server process's CPU time per request (from ``/proc``; the upstream's is per
+request it answers), which unlike wall time hardly moves when other processes load the machine.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def server(cmd: list[str], port: int, env: dict[str, str] | None = None, cwd: Pa
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(proc, url)
+            PIDS[url] = proc.pid
             yield url
         except BaseException:
             log.seek(0)
@@ -86,6 +89,21 @@ def server(cmd: list[str], port: int, env: dict[str, str] | None = None, cwd: Pa
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+PIDS: dict[str, int] = {}  # base URL -> server process id, for cpu_seconds
+
+
+def cpu_seconds(url: str) -> float:
+    """CPU time (user + system) the server at ``url`` has used so far; NaN where /proc is not there.
+
+    Unlike wall time, a server's CPU time per request hardly moves when other processes load the machine.
+    """
+    try:
+        fields = Path(f"/proc/{PIDS[url]}/stat").read_text().rsplit(")", 1)[1].split()
+    except (KeyError, OSError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
@@ -219,7 +237,10 @@ def gateway(project: Path, n: int) -> dict[str, float]:
         httpx.Client() as client,
     ):
         times: dict[str, list[float]] = {"direct": [], "gateway": []}
+        cpu0: dict[str, float] = {}
         for i in range(n + 20):  # the first 20 rounds warm both paths up
+            if i == 20:
+                cpu0 = {"direct": cpu_seconds(upstream), "gateway": cpu_seconds(gw)}
             for name, url in (("direct", upstream), ("gateway", gw)):
                 t0 = time.perf_counter()
                 r = client.post(f"{url}/v1/chat/completions", json=body, timeout=30)
@@ -228,7 +249,10 @@ def gateway(project: Path, n: int) -> dict[str, float]:
                     raise RuntimeError(f"{name}: HTTP {r.status_code}: {r.text[:300]}")
                 if i >= 20:
                     times[name].append(elapsed)
-    out = {f"{k}_{p}": pct(v, p) * 1000 for k, v in times.items() for p in (50, 95)}
+        # the upstream serves every request twice (directly and for llmkit); llmkit once
+        cpu = {"upstream_cpu": (cpu_seconds(upstream) - cpu0["direct"]) / (2 * n) * 1000}
+        cpu["gateway_cpu"] = (cpu_seconds(gw) - cpu0["gateway"]) / n * 1000
+    out = {f"{k}_{p}": pct(v, p) * 1000 for k, v in times.items() for p in (50, 95)} | cpu
     out["overhead_p50"] = out["gateway_50"] - out["direct_50"]
     out["overhead_p95"] = out["gateway_95"] - out["direct_95"]
     return out
@@ -276,6 +300,7 @@ def main() -> None:
             print(f"  direct   p50 {g['direct_50']:.2f}  p95 {g['direct_95']:.2f}")
             print(f"  llmkit   p50 {g['gateway_50']:.2f}  p95 {g['gateway_95']:.2f}")
             print(f"  overhead p50 {g['overhead_p50']:.2f}  p95 {g['overhead_p95']:.2f}   (goal: p95 <= 3 ms)")
+            print(f"  server CPU a request: upstream {g['upstream_cpu']:.2f}, llmkit {g['gateway_cpu']:.2f}")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

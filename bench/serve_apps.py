@@ -1,8 +1,8 @@
 """The two small servers bench/serve.py starts as subprocesses.
 
 - ``run_upstream``: a bare ASGI app that answers every ``/v1/chat/completions`` at once with a canned
-  OpenAI reply (the upstream of the gateway measurement: as fast as a server can be, so what remains
-  is the gateway's own cost).
+  OpenAI reply, as SSE when asked for a stream (the upstream of the gateway measurement: as fast as a
+  server can be, so what remains is the gateway's own cost).
 - ``run_stand_in``: used only where ``llmkit.server`` is not installed: ``/v1/chat/completions`` (plain and
   SSE) and ``/v1/models`` over the model the project's settings name, through ``registry.load_chat_model``
   (so ``model.parallel`` picks ``BatchedLlamaModel``). bench/serve.py labels its numbers as the stand-in's.
@@ -24,13 +24,31 @@ CANNED = {
 MODELS = {"object": "list", "data": [{"id": "echo", "object": "model", "created": 0, "owned_by": "bench"}]}
 
 
+CANNED_STREAM = b"".join(
+    b"data: " + json.dumps({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "echo",
+                            "choices": choices, "usage": usage}).encode() + b"\n\n"
+    for choices, usage in (
+        ([{"index": 0, "delta": {"role": "assistant", "content": "ok"}, "finish_reason": None}], None),
+        ([{"index": 0, "delta": {}, "finish_reason": "stop"}], None),
+        ([], CANNED["usage"]),
+    )
+) + b"data: [DONE]\n\n"  # fmt: skip
+
+
 async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answer at once: ``/v1/models``, or the canned reply (as SSE when the request asks for a stream)."""
     if scope["type"] != "http":
         return
-    while (await receive()).get("more_body"):
-        pass
+    data, more = b"", True
+    while more:
+        message = await receive()
+        data, more = data + message.get("body", b""), message.get("more_body", False)
+    streamed = scope["path"].endswith("/completions") and b'"stream":true' in data.replace(b" ", b"")
     body = json.dumps(MODELS if scope["path"].endswith("/models") else CANNED).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    kind = b"application/json"
+    if streamed:
+        body, kind = CANNED_STREAM, b"text/event-stream"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

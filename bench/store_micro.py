@@ -68,6 +68,15 @@ def main() -> None:
         )
         exact = [store.search_dense("scifact", v, 10) for v in qvecs]
         store.close()
+        tv = SQLiteStore(Path(tmp) / "s.db", text_index_threshold=0)  # the tantivy sidecar (llmkit[scale])
+        t = time.perf_counter()
+        tv.search_lexical("scifact", texts[0], 10)
+        print(f"tantivy index build: {time.perf_counter() - t:.2f} s")
+        print(f"lexical (tantivy) p50: {p50_ms(lambda q: tv.search_lexical('scifact', q, 10), texts):.2f} ms")
+        ranked = [[h.chunk.doc_id for h in tv.search_lexical("scifact", queries[q], 10)] for q in qrels]
+        scores = [ndcg10(r, qrels[q]) for r, q in zip(ranked, qrels, strict=True)]
+        print(f"lexical (tantivy) nDCG@10 (train): {np.mean(scores):.3f}")
+        tv.close()
         hnsw = SQLiteStore(Path(tmp) / "s.db", hnsw_threshold=0)
         t = time.perf_counter()
         hnsw.search_dense("scifact", qvecs[0], 10)

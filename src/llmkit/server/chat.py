@@ -151,18 +151,16 @@ def _finish(reply: ChatResponse | ChatChunk) -> str | None:
 
 
 async def _collect(call: Call) -> list[ChatResponse]:
-    """Whole replies, generated as streams so that a client that goes away stops its generation."""
+    """Whole replies, generated as streams on the worker in one hop, so that a client that goes away stops
+    its generation (``Worker.collect`` polls ``call.gone``)."""
+    items, stopped = await call.state.chat.worker.collect(lambda: _chunks(call), call.gone)
+    if stopped:
+        raise ApiError(499, "the client closed the request", code="client_closed")
     pieces: dict[int, list[str]] = {}
     last: dict[int, ChatChunk] = {}
-    items = call.state.chat.worker.iterate(lambda: _chunks(call))
-    try:
-        async for index, chunk in items:
-            pieces.setdefault(index, []).append(chunk.text)
-            last[index] = chunk
-            if call.gone is not None and await call.gone():
-                raise ApiError(499, "the client closed the request", code="client_closed")
-    finally:
-        await items.aclose()
+    for index, chunk in items:
+        pieces.setdefault(index, []).append(chunk.text)
+        last[index] = chunk
     return [
         ChatResponse("".join(pieces[i]), last[i].usage or Usage(), last[i].finish_reason or "stop", call.model_id,
                      tool_calls=last[i].tool_calls)
@@ -195,13 +193,14 @@ def _account(call: Call, usage: Usage) -> float | None:
 # ----------------------------------------------------------------------------- streams
 
 
-def _chunks(call: Call) -> Iterator[tuple[int, ChatChunk]]:
-    """On the worker: every choice's chunks in turn, tagged with the choice index."""
+def _chunks(call: Call, *, screened: bool = False) -> Iterator[tuple[int, ChatChunk]]:
+    """On the worker: every choice's chunks in turn, tagged with the choice index; ``screened``: through the
+    output guards as they stream (whole replies are checked once complete, by ``guarded.screen_output``)."""
     _check_budget(call)
     for index in range(call.n):
         with tracer().start_as_current_span("generate"), _attributes(call):
             chunks = call.state.chat.model.stream(call.messages, call.params)
-            if call.kind == "chat":
+            if screened and call.kind == "chat":
                 chunks = screen_chunks(chunks, call.state.kit.guards, call.placeholders)
             for chunk in chunks:
                 yield index, chunk
@@ -211,7 +210,7 @@ async def _stream(call: Call, include_usage: bool) -> Any:
     served = call.state.chat
     stack = AsyncExitStack()
     await stack.enter_async_context(served.gate.slot())
-    items = served.worker.iterate(lambda: _chunks(call))
+    items = served.worker.iterate(lambda: _chunks(call, screened=True))
     start = time.perf_counter()
     try:
         first = await anext(items)  # errors before the first byte get a proper status

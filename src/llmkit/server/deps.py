@@ -16,7 +16,9 @@ from llmkit.server.state import ServerState
 _bearer = HTTPBearer(auto_error=False, description="an llmkit API key: `llmkit keys create NAME --scope chat`")
 
 
-def get_state(request: Request) -> ServerState:
+async def get_state(request: Request) -> ServerState:
+    """The app's state (``async``, like every dependency here: FastAPI runs a plain ``def`` in its thread pool,
+    a thread hop per dependency per request that cost milliseconds under load)."""
     return request.app.state.llmkit
 
 
@@ -46,11 +48,12 @@ class Caller:
 def caller(scope: str | None) -> Callable[..., Caller]:
     """A dependency: the caller, authenticated and admitted by the rate limiter, holding ``scope`` if given.
 
-    Collections (and the scope of routes whose scope depends on the body) are checked by the route.
+    Collections (and the scope of routes whose scope depends on the body) are checked by the route. The key
+    lookup is one indexed SQLite read (tens of microseconds), done on the event loop: cheaper than a thread hop.
     """
     assert scope is None or scope in SCOPES
 
-    def dependency(
+    async def dependency(
         state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Caller:
         if state.settings.server.auth == "none":

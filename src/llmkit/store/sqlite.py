@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +39,7 @@ from llmkit.store.records import (
     to_json,
 )
 from llmkit.store.schema import create_fts, fts_table, migrate
+from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import ExactIndex, HnswIndex, Stamp
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
@@ -86,16 +87,25 @@ class SQLiteStore:
     >>> store.create_collection("docs", embedder="hash-64", dim=64)  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, *, hnsw_threshold: int = 20_000, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        hnsw_threshold: int = 20_000,
+        text_index_threshold: int = 20_000,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise InputError("SQLiteStore needs a file path", hint="use a temporary file for a throwaway store")
         self.path = Path(path)
         self.hnsw_threshold = hnsw_threshold
+        self.text_index_threshold = text_index_threshold  # collections this large search words with tantivy
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.RLock()  # guards _conns and _indexes
         self._indexes: dict[int, ExactIndex | HnswIndex] = {}
+        self._text_indexes: dict[int, TextIndex] = {}
         self._closed = False
         with _translated(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,58 +190,72 @@ class SQLiteStore:
             conn.execute("DELETE FROM collections WHERE id = ?", (cid,))
         with self._lock:
             self._indexes.pop(cid, None)
+            self._text_indexes.pop(cid, None)
         for suffix in ("", ".json"):
             with suppress(OSError):
                 Path(f"{self._index_path(cid)}{suffix}").unlink()
+        remove(self._text_path(cid))
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
         import numpy as np
 
         removed: list[int] = []
-        added: list[int] = []
         with self._tx() as conn:
             cid, _, dim, generation = self._collection(conn, collection)
             vectors = check_batch(batch, dim)
-            for doc, vecs in zip(batch, vectors, strict=True):
+            for doc in batch:
                 removed += self._delete_doc(conn, cid, doc.id)[1]
-                added += self._insert_doc(conn, cid, doc, vecs)
+            added = self._insert_docs(conn, cid, batch, vectors)
             conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
         self._after_write(cid, generation, removed, np.asarray(added, dtype=np.int64), matrix)
+        self._after_write_text(
+            cid, generation, removed, zip(added, (c.text for d in batch for c in d.chunks), strict=True)
+        )
 
-    def _insert_doc(self, conn: sqlite3.Connection, cid: int, doc: DocumentWrite, vecs: np.ndarray) -> list[int]:
-        meta = to_json(doc.metadata, f"metadata of document {doc.id!r}")
-        doc_rowid = conn.execute(
-            "INSERT INTO documents (collection_id, id, source, content_hash, content_type, title, metadata,"
-            " chunk_count, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                cid,
-                doc.id,
-                doc.source,
-                doc.content_hash,
-                doc.content_type,
-                doc.title,
-                meta,
-                len(doc.chunks),
-                time.time(),
-            ),
-        ).lastrowid
-        rowids = []
-        for ch, vec in zip(doc.chunks, vecs, strict=True):
-            try:
-                cur = conn.execute(
-                    "INSERT INTO chunks (collection_id, doc_rowid, id, doc_id, source, content_type, idx, text,"
-                    " start_char, end_char, page, heading, meta, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (cid, doc_rowid, ch.id, doc.id, doc.source, doc.content_type, ch.index, ch.text, ch.start,
-                     ch.end, ch.page, ch.heading, chunk_meta(doc, ch), vec.astype("<f4").tobytes()),
-                )  # fmt: skip
-            except sqlite3.IntegrityError as e:
-                raise InputError(f"chunk id {ch.id!r} is already used by another document in this collection") from e
-            rowids.append(cur.lastrowid)
+    def _insert_docs(
+        self, conn: sqlite3.Connection, cid: int, batch: Sequence[DocumentWrite], vectors: list[np.ndarray]
+    ) -> list[int]:
+        """Insert a checked batch with one ``executemany`` per table; the new chunks' rowids.
+
+        Rowids are assigned here, from the current maxima: the write lock (``BEGIN IMMEDIATE``) is held,
+        so no other writer can take them, and SQLite would pick the same numbers itself. Knowing them up
+        front lets the chunk and FTS rows go in as whole-batch ``executemany`` calls instead of one
+        ``execute`` a row (the difference is most of the ingest time for precomputed vectors).
+        """
+        first_doc = conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM documents").fetchone()[0]
+        first_chunk = conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM chunks").fetchone()[0]
+        now = time.time()
+        metas = [to_json(d.metadata, f"metadata of document {d.id!r}") for d in batch]
+        conn.executemany(
+            "INSERT INTO documents (rowid, collection_id, id, source, content_hash, content_type, title, metadata,"
+            " chunk_count, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(first_doc + i, cid, d.id, d.source, d.content_hash, d.content_type, d.title, metas[i], len(d.chunks), now)
+             for i, d in enumerate(batch)],
+        )  # fmt: skip
+        rows = [
+            (cid, first_doc + i, ch.id, d.id, d.source, d.content_type, ch.index, ch.text, ch.start, ch.end,
+             ch.page, ch.heading, chunk_meta(d, ch, metas[i]), vec.tobytes())
+            for i, (d, vecs) in enumerate(zip(batch, vectors, strict=True))
+            for ch, vec in zip(d.chunks, vecs.astype("<f4", copy=False), strict=True)
+        ]  # fmt: skip
+        rowids = list(range(first_chunk, first_chunk + len(rows)))
+        try:
+            conn.executemany(
+                "INSERT INTO chunks (rowid, collection_id, doc_rowid, id, doc_id, source, content_type, idx, text,"
+                " start_char, end_char, page, heading, meta, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(r, *row) for r, row in zip(rowids, rows, strict=True)],
+            )
+        except sqlite3.IntegrityError as e:
+            ids = _ids_param([row[2] for row in rows], "chunk ids")
+            sql = f"SELECT id FROM chunks WHERE collection_id = ? AND doc_rowid < ? AND id IN {_IDS} LIMIT 1"
+            taken = conn.execute(sql, (cid, first_doc, ids)).fetchone()
+            name = repr(taken[0]) if taken else "in this batch"
+            raise InputError(f"chunk id {name} is already used by another document in this collection") from e
         conn.executemany(
             f"INSERT INTO {fts_table(cid)} (rowid, text) VALUES (?, ?)",
-            zip(rowids, (ch.text for ch in doc.chunks), strict=True),
+            zip(rowids, (row[7] for row in rows), strict=True),
         )
         return rowids
 
@@ -279,6 +303,7 @@ class SQLiteStore:
         import numpy as np
 
         self._after_write(cid, generation, removed, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
+        self._after_write_text(cid, generation, removed, ())
         return True
 
     def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
@@ -395,10 +420,17 @@ class SQLiteStore:
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
         where, params = to_sql(filter) if filter else ("1", [])
         with self._tx("DEFERRED") as conn:
-            cid = self._collection(conn, collection)[0]
+            cid, _, _, generation = self._collection(conn, collection)
             match = fts_query(query)
             if not match or k == 0:
                 return []
+            index = None if filter else self._text_index(conn, cid, generation)
+            try:
+                if index is not None:
+                    return self._scored(conn, *index.search(query, k))
+            except (OSError, ValueError):  # its files went from under it (another process rebuilt it): FTS5
+                with self._lock:
+                    self._text_indexes.pop(cid, None)
             fts = fts_table(cid)
             allowed = f"AND rowid IN (SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where})"
             # Rank the FTS rows first, then fetch only the k winners' columns. bm25() in the select list
@@ -445,6 +477,46 @@ class SQLiteStore:
                     index = ExactIndex(keys, matrix, generation)
             self._indexes[cid] = index
             return index
+
+    def _text_path(self, cid: int) -> Path:
+        return Path(f"{self.path}.collection-{cid}.tantivy")
+
+    def _text_index(self, conn: sqlite3.Connection, cid: int, generation: int) -> TextIndex | None:
+        """The collection's tantivy index at ``generation`` (loaded or rebuilt), or None to use FTS5.
+
+        FTS5 serves collections under ``text_index_threshold`` chunks, filtered queries, and stores
+        where tantivy is not installed or its index cannot be written.
+        """
+        with self._lock:
+            index = self._text_indexes.get(cid)
+            if index is not None and index.generation == generation:
+                return index
+            if self.text_index_threshold < 0 or not available():
+                return None
+            count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
+            if count < max(self.text_index_threshold, 1):
+                return None
+            stamp = Stamp(cid, generation, 0, count)
+            index = TextIndex.load(self._text_path(cid), stamp)
+            if index is None:
+                rows = conn.execute("SELECT rowid, text FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
+                try:
+                    index = TextIndex.build(self._text_path(cid), rows, stamp)
+                except (OSError, ValueError):  # read-only folder, another process building: FTS5 serves
+                    return None
+            self._text_indexes[cid] = index
+            return index
+
+    def _after_write_text(self, cid: int, old: int, removed: list[int], added: Iterable[tuple[int, str]]) -> None:
+        """Keep a cached tantivy index in step with a committed write, or drop it (it is rebuilt when next used)."""
+        with self._lock:
+            index = self._text_indexes.pop(cid, None)
+            if index is not None and index.generation == old:
+                try:
+                    index.apply(removed, list(added), old + 1)
+                except (OSError, ValueError):  # e.g. another process holds the index's writer lock
+                    return
+                self._text_indexes[cid] = index
 
     def _after_write(self, cid: int, old: int, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
         """Keep a cached HNSW index in step with a committed write; drop anything else that is now stale."""

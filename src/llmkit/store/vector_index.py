@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-#: HNSW settings: recall@10 0.96-0.97 on hard synthetic sets (hash vectors of SciFact, 20k noisy clusters);
-#: expansion_search 128 gave only 0.91-0.94 there (bench/store_micro.py measures it).
+#: HNSW settings. On a hard synthetic set (hash vectors of SciFact, bench/store_micro.py) recall@10 is 0.956
+#: with expansion_add 64 (0.971 with 128, which took twice as long to build: 2,111 s for 100k chunks under
+#: load in bench/scale.py) and 0.939 with connectivity 16; expansion_search 128 gave only 0.91-0.94 there.
 CONNECTIVITY = 32
-EXPANSION_ADD = 128
+EXPANSION_ADD = 64
 EXPANSION_SEARCH = 256
 #: With a filter allowing at most this many chunks, HNSW search scores them exactly instead.
 EXACT_FALLBACK = 4096

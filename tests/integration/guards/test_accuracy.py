@@ -37,6 +37,23 @@ def test_pii_strict_f1_per_supported_type() -> None:
         assert 2 * tp / (2 * tp + fp + fn) >= 0.85, (t, counts[t])
 
 
+def test_street_addresses_found_whole_on_both_template_halves() -> None:
+    """Relaxed (overlap) F1 >= 0.9 for addresses on each half by template; the data splits some addresses
+    into fragments and labels others whole, so an exact-span floor would measure the labelling, not us."""
+    rows = [json.loads(line) for line in PII.read_text(encoding="utf-8").splitlines()]
+    for half in (0, 1):
+        tp = fp = fn = 0
+        for r in (r for r in rows if r["template_id"] % 2 == half):
+            gold = [
+                (s["start_position"], s["end_position"]) for s in r["spans"] if s["entity_type"] == "STREET_ADDRESS"
+            ]
+            pred = [(e.start, e.end) for e in recognise(r["full_text"], ["STREET_ADDRESS"])]
+            hits = [any(gs < pe and ps < ge for gs, ge in gold) for ps, pe in pred]
+            tp, fp = tp + sum(hits), fp + hits.count(False)
+            fn += sum(1 for gs, ge in gold if not any(gs < pe and ps < ge for ps, pe in pred))
+        assert 2 * tp / (2 * tp + fp + fn) >= 0.9, (half, tp, fp, fn)
+
+
 @pytest.mark.slow
 def test_injection_cross_validated_f1() -> None:
     result = cross_validate(load_examples(INJECTIONS), benign=load_benign(GSM8K, 150), k=5, repeats=1)

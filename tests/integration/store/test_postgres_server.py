@@ -236,3 +236,24 @@ def test_cli_store_migrate_and_copy(tmp_path: Path, pg_url: str, capsys: pytest.
     assert code == 66 and "no collection named 'nope'" in err
     code, _, err = _run(capsys, "-C", str(tmp_path), "store", "migrate", "postgresql://x@127.0.0.1:9/none")
     assert code == 75 and "retry" in err
+
+
+def test_lexical_candidates_are_bounded_by_the_rarest_words(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from llmkit.store.postgres import lexical
+
+    store = _store(pg_url)
+    docs = [make_document(f"d{i}", [f"common filler {'walrus' if i % 50 == 0 else 'plain'} {i}"]) for i in range(400)]
+    store.write("docs", docs)
+    store.write("docs", [make_document("many", ["common common common filler filler filler"])])
+    before = [h.chunk.id for h in store.search_lexical("docs", "common walrus", 20)]
+    assert len(before) == 20  # no statistics yet: every word makes candidates
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ANALYZE llmkit_chunks")
+    monkeypatch.setattr(lexical, "CANDIDATE_BUDGET", 50)  # "common" (every row) is over budget, "walrus" (8) is not
+    hits = store.search_lexical("docs", "common walrus", 20)
+    assert sorted(h.chunk.id for h in hits) == sorted(f"d{i}#0" for i in range(0, 400, 50))
+    assert all(h.score > 0 for h in hits)  # ranked by both words
+    assert store.search_lexical("docs", "common", 3)[0].chunk.id == "many#0"  # the rarest word is always kept
+    store.close()

@@ -1,4 +1,4 @@
-"""The worked examples in the data-preparation modules' docstrings are tests too; the modules import light."""
+"""The worked examples in the fine-tuning modules' docstrings are tests too; data preparation imports light."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ MODULES = [
     "llmkit.finetune.tokens",
     "llmkit.finetune.card",
     "llmkit.finetune.from_traces",
+    "llmkit.finetune.train_config",
+    "llmkit.finetune.chat_data",
+    "llmkit.finetune.quantize",
+    "llmkit.finetune.perplexity",
+    "llmkit.finetune.gguf_export",
 ]
 
 

@@ -28,5 +28,9 @@ def test_no_passages_no_verdict_and_no_embedder_means_lexical_only() -> None:
     assert v.action == "flag"
 
 
-def test_sentences_skip_fragments() -> None:
-    assert [s for *_, s in sentences("Yes. It is three years [1]. Ok!")] == ["It is three years [1]."]
+def test_fragments_join_their_neighbours() -> None:
+    assert [s for *_, s in sentences("Yes. It is three years [1]. Ok!")] == ["Yes. It is three years [1]. Ok!"]
+    assert [s for *_, s in sentences("Who won in 2015? Pittsburgh Steelers.")] == [
+        "Who won in 2015? Pittsburgh Steelers."
+    ]
+    assert sentences("Yes. Ok!") == []

@@ -81,6 +81,6 @@ def test_guard_redacts_and_never_puts_values_in_findings() -> None:
 
 def test_hostile_input_stays_fast() -> None:
     hostile = "1-" * 50_000 + "a@" * 50_000 + "9" * 100_000 + "a." * 50_000 + "12 Main " * 10_000 + "ab:" * 30_000
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU time: the recognisers' cost, not the machine's load
     recognise(hostile)
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0

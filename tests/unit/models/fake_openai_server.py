@@ -8,6 +8,7 @@ Replies echo the last user message; the model name picks a behaviour:
 - ``no-usage``: no ``usage`` in replies (streamed or not)
 - ``slow``: streams 200 words, 20 ms apart (for abandoned-stream tests)
 - ``vllm-like``: its model card carries ``max_model_len: 4096``
+- ``stream-error``: a stream that sends an ``error`` event after its first word
 - ``tools``: calls the first tool offered with ``{"q": <last user message>}`` (streamed in three deltas)
 
 Tokens are whitespace-separated words. Every request body is kept in ``server.requests``.
@@ -154,6 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
                 piece = w if i == 0 else " " + w
                 self._event(base | {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
                 self.server.words_sent += 1
+                if body["model"] == "stream-error":
+                    self._event({"error": {"message": "the upstream ran out of memory", "type": "server_error"}})
+                    return
                 if body["model"] == "slow":
                     time.sleep(0.02)
             self._event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})

@@ -62,6 +62,19 @@ def test_stream_yields_text_then_usage_on_last_chunk(openai_server: FakeOpenAISe
     assert openai_server.requests[-1]["stream_options"] == {"include_usage": True}
 
 
+def test_stream_sends_exactly_the_request_body_and_reports_error_events(openai_server: FakeOpenAIServer) -> None:
+    params = GenerationParams(max_tokens=5, temperature=0.3, stop=("x",))
+    list(model(openai_server).stream(HELLO, params))
+    sent = openai_server.requests[-1]  # the body goes through as given (extra_body), nothing added or lost
+    assert sent["model"] == "tiny" and sent["stream"] is True
+    assert sent["messages"] == [m.to_dict() for m in HELLO]
+    assert (sent["max_tokens"], sent["temperature"], sent["stop"]) == (5, 0.3, ["x"])
+    it = model(openai_server, "stream-error").stream(HELLO)
+    assert next(it).text == "echo:"
+    with pytest.raises(ModelError, match="ran out of memory"):
+        next(it)
+
+
 def test_missing_usage_is_unknown_not_zero(openai_server: FakeOpenAIServer) -> None:
     m = model(openai_server, "no-usage")
     assert m.chat(HELLO).usage == Usage(None, None)

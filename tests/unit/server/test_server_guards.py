@@ -116,3 +116,10 @@ def test_a_stream_is_cut_when_an_output_guard_blocks(tmp_path: Path) -> None:
     text = "".join(e["choices"][0]["delta"].get("content", "") for e in chunks if e["choices"])
     assert text == "Sure." and "SPRING24" not in r.text and "Enjoy" not in r.text
     assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
+
+
+def test_each_reply_is_checked_once_streamed_or_not(client: Any) -> None:
+    guards = client.app.state.llmkit.kit.guards
+    client.post("/v1/chat/completions", json=ask("Please email ann@example.com about it."))
+    client.post("/v1/chat/completions", json=ask("Please email ann@example.com about it.", stream=True))
+    assert sum(n for key, n in guards.stats().items() if key.startswith("output/")) == 2

@@ -1,4 +1,4 @@
-"""SQLiteStore passes the Store contract, with exact dense search and with HNSW forced on."""
+"""SQLiteStore passes the Store contract: exact dense search, HNSW forced on, the tantivy lexical index forced on."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from llmkit.testing.store_contract import StoreContract
 
 class _SQLiteFixtures(StoreContract):
     threshold = 20_000
+    text_threshold = 20_000
 
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
-        s = SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold)
+        s = SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold, text_index_threshold=self.text_threshold)
         yield s
         s.close()
 
@@ -27,7 +28,9 @@ class _SQLiteFixtures(StoreContract):
 
         def _reopen(old: Store) -> Store:
             old.close()
-            opened.append(SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold))
+            opened.append(
+                SQLiteStore(tmp_path / "s.db", hnsw_threshold=self.threshold, text_index_threshold=self.text_threshold)
+            )
             return opened[-1]
 
         yield _reopen
@@ -42,3 +45,9 @@ class TestSQLiteStoreExact(_SQLiteFixtures):
 
 class TestSQLiteStoreHnsw(_SQLiteFixtures):
     threshold = 0
+
+
+class TestSQLiteStoreTantivy(_SQLiteFixtures):
+    """Lexical search through the tantivy sidecar index for every collection, however small."""
+
+    text_threshold = 0

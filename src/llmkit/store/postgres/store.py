@@ -22,10 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
-from llmkit.store.postgres import schema
+from llmkit.store.postgres import lexical, schema
 from llmkit.store.postgres.connection import import_psycopg, is_postgres_url, open_pool, redact, translated
 from llmkit.store.postgres.filters import to_pg_sql
-from llmkit.store.postgres.lexical import search_text, ts_query
+from llmkit.store.postgres.lexical import (
+    LEXEME_STATS_SQL,
+    candidate_lexemes,
+    query_words,
+    quote_lexeme,
+    search_text,
+)
 from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
@@ -222,8 +228,9 @@ class PostgresStore:
         with conn.cursor().copy(_CHUNK_COPY) as cp:
             cp.set_types([*_CHUNK_TYPES, "vector"])
             for d, vecs in zip(batch, vectors, strict=True):
+                doc_json = to_json(d.metadata, f"metadata of document {d.id!r}")
                 for ch, vec in zip(d.chunks, vecs, strict=True):
-                    meta = Jsonb(chunk_meta(d, ch), dumps=str)  # already JSON text
+                    meta = Jsonb(chunk_meta(d, ch, doc_json), dumps=str)  # already JSON text
                     cp.write_row((cid, d.id, ch.id, d.source, d.content_type, ch.index, ch.text, ch.start, ch.end,
                                   ch.page, ch.heading, meta, search_text(ch.text), vec))  # fmt: skip
 
@@ -388,15 +395,22 @@ class PostgresStore:
         where, params = to_pg_sql(filter) if filter else ("true", [])
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
-            tsq = ts_query(query)
-            if not tsq or k == 0:
+            words = query_words(query)
+            if not words or k == 0:
                 return []
+            stats = conn.execute(LEXEME_STATS_SQL, (" ".join(words),)).fetchall()
+            lexemes = [quote_lexeme(s[0]) for s in stats]
+            if not lexemes:  # only words the English configuration drops
+                return []
+            candidates = " | ".join(quote_lexeme(x) for x in candidate_lexemes(stats, lexical.CANDIDATE_BUDGET))
+            # Candidates match the rarest words (a bounded number of rows); all the words rank them.
             sql = (
                 f"SELECT ts_rank(c.tsv, q, 1) AS score, {CHUNK_COLUMNS} FROM llmkit_chunks c,"
-                f" to_tsquery('english', %s) AS q WHERE c.collection_id = {int(cid)} AND c.tsv @@ q AND {where}"
+                " to_tsquery('simple', %s) AS q, to_tsquery('simple', %s) AS cq"
+                f" WHERE c.collection_id = {int(cid)} AND c.tsv @@ cq AND {where}"
                 " ORDER BY score DESC, c.pk LIMIT %s"
             )
-            rows = conn.execute(sql, (tsq, *params, k)).fetchall()
+            rows = conn.execute(sql, (" | ".join(lexemes), candidates, *params, k)).fetchall()
         return [ScoredChunk(_row_to_chunk(r[1:]), float(r[0])) for r in rows]
 
     # bulk loading -----------------------------------------------------------------------

@@ -1,0 +1,62 @@
+"""``llmkit finetune train | export | eval``: bad input becomes a clear message and llmkit's exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmkit.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, " ".join(err.split())  # rich wraps long messages
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "finetune", "--help")
+    assert code == 0 and all(c in out for c in ("train", "export", "eval"))
+
+
+def test_train_bad_config_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "lora.toml").write_text('train = "t.jsonl"\nlora_rank = 8\n', "utf-8")
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "train", "--config", str(tmp_path / "lora.toml"))
+    assert code == 78 and "lora_rank" in err and "lora_r" in err
+
+
+def test_train_missing_and_empty_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "train", "--train", str(tmp_path / "none.jsonl"))
+    assert code == 66 and "training data not found" in err
+    (tmp_path / "empty.jsonl").write_text("", "utf-8")
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "train", "--train", str(tmp_path / "empty.jsonl"))
+    assert code == 65 and "no conversations" in err
+
+
+def test_train_bad_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "train", "--train", "x.jsonl", "--set", "lr")
+    assert code == 65 and "KEY=VALUE" in err
+
+
+def test_export_and_eval_need_an_adapter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "export", str(tmp_path), "--name", "x")
+    assert code == 66 and "not an llmkit adapter" in err
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "export", str(tmp_path), "--name", "Bad Name")
+    assert code == 65 and "valid model name" in err
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "eval", str(tmp_path), "--metric", "bleu")
+    assert code == 65 and "unknown metric" in err
+
+
+def test_export_without_a_template_for_a_hf_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = {"base": {"name": "m", "sha256": "0" * 64, "hf_dir": str(tmp_path), "gguf": None}, "dataset": {}}
+    (tmp_path / "llmkit-train.json").write_text(json.dumps(record), "utf-8")
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "export", str(tmp_path), "--name", "m", "-q", "Q9")
+    assert code == 65 and "unknown quantisation" in err
+    code, _, err = run(capsys, "-C", str(tmp_path), "finetune", "export", str(tmp_path), "--name", "m")
+    assert code == 78 and "--template" in err

@@ -1,0 +1,95 @@
+"""The postal-address recogniser and the person-name refinements (pure functions; no model)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from llmkit.guards.address import find_addresses
+from llmkit.guards.names import refine_names
+from llmkit.guards.pii import recognise
+
+
+def addresses(text: str) -> list[str]:
+    return [text[s:e] for s, e in find_addresses(text)]
+
+
+CARD = "4844 Søndergade 52\n Apt. 656\n Brønderslev\n\n Denmark 35018"
+WHITE_HOUSE = "1600 Pennsylvania Avenue NW, Washington, DC 20500"
+FOUND = [
+    ("I live at 221 Baker Street, Apt 2", ["221 Baker Street, Apt 2"]),
+    (f"Ship to {WHITE_HOUSE}.", [WHITE_HOUSE]),
+    ("Meet at Hauptstraße 5, 10115 Berlin.", ["Hauptstraße 5, 10115 Berlin."]),
+    ("Post it to ul. Grochowa 80, Warszawa", ["ul. Grochowa 80, Warszawa"]),
+    ("She lives on Via dei Fiorentini 17 now", ["Via dei Fiorentini 17"]),
+    (CARD, [CARD]),
+    ("my new address is PSC 6293, Box 8158\nAPO AP 04336", ["PSC 6293, Box 8158\nAPO AP 04336"]),
+    ("send it to USS Lorenzen FPO AE 25990 please", ["USS Lorenzen FPO AE 25990"]),
+    ("Write to P.O. Box 242, Springfield", ["P.O. Box 242, Springfield"]),
+    ("send one to the corner of Kuusiku 7 and Alexander Flat?", ["the corner of Kuusiku 7 and Alexander Flat"]),
+    ("address: 947 trg revolucije 17 apt. 858", ["947 trg revolucije 17 apt. 858"]),  # a lower-cased text
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FOUND)
+def test_addresses_are_found_whole(text: str, expected: list[str]) -> None:
+    assert addresses(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Windows 11 is out and iPhone 15 too.",
+        "See chapter 3 of 10, verse 12.",
+        "Luther died on 18 February 1546 in Eisleben.",
+        "In 2010 Acme Corp grew; during 1942 it shrank.",
+        "5 Musicians Of The 70s You're Supposed To Hate",
+        "Take State Route 99 or Highway 41 north.",
+        "The ruling is at 427 U.S. 160.",
+        "",
+    ],
+)
+def test_things_that_are_not_addresses(text: str) -> None:
+    assert addresses(text) == []
+
+
+def test_hostile_input_stays_fast() -> None:
+    for text in ("Abc 12 " * 3000, "Main Street " * 5000, "12 " * 8000, "lives at " * 3000 + "12 Ab", "x" * 200_000):
+        start = time.process_time()  # CPU time, so a busy machine does not fail the test
+        find_addresses(text)
+        assert time.process_time() - start < 5
+
+
+def test_an_address_is_one_pii_entity_and_keeps_the_phone_apart() -> None:
+    text = "Julcsa Kárpáthy\n50668 Kiannonkatu 98 Apt. 105, ISHAM, United Kingdom\nMobile: 03.93.92.16.85"
+    assert [(e.type, e.text) for e in recognise(text)] == [
+        ("STREET_ADDRESS", "50668 Kiannonkatu 98 Apt. 105, ISHAM, United Kingdom"),
+        ("PHONE_NUMBER", "03.93.92.16.85"),
+    ]
+
+
+def names(text: str, spans: tuple[tuple[int, int], ...] = ()) -> list[str]:
+    return [text[s:e] for s, e in refine_names(text, spans)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("For my take on Mrs. Labrie, see this.", ["Labrie"]),
+        ("My name is Aantje Mourik but everyone calls me Aantje", ["Aantje Mourik", "Aantje"]),
+        ("I'm so jealous! said Gladys to Logan", ["Gladys"]),
+        ("Ask Faina D. Yefremova. Early Yefremova was better.", ["Faina D. Yefremova", "Yefremova"]),
+        ("Dear Dr. Okafor, thanks.", ["Okafor"]),
+        ("Hello there. This Monday is fine.", []),
+    ],
+)
+def test_name_cues(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+def test_model_spans_are_cleaned_merged_and_repeated() -> None:
+    text = "Mr. Bryan Maclean's killers met Julieta S\nAlmeida; Maclean said 42."
+    spans = [(0, 18), (32, 41), (42, 49), (59, 69)]  # "Mr. Bryan Maclean's", "Julieta S", "Almeida", "said 42."
+    assert names(text, spans) == ["Bryan Maclean", "Julieta S", "Almeida", "Maclean"]
+    assert names("R2D2 and @bob and PERSONAL INFO", [(0, 4), (9, 13), (18, 31)]) == []
