@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +123,11 @@ def test_server_restart_mid_query_is_a_retryable_error(pg_server: Any, pg_url: s
 
     thread = threading.Thread(target=query)
     thread.start()
-    thread.join(1.0)
-    assert thread.is_alive(), "the query should be waiting on the lock"
+    waiting_sql = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ts_rank%'"
+    deadline = time.monotonic() + 30  # the store may still be opening its connection: wait until it waits on the lock
+    while blocker.execute(waiting_sql).fetchone()[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert thread.is_alive() and time.monotonic() < deadline, "the query should be waiting on the lock"
     log = str(Path(pg_server.pgdata) / "log")
     pg_ctl(["-w", "-m", "fast", "-l", log, "restart"], pgdata=pg_server.pgdata, user=pg_server.system_user, timeout=60)
     thread.join(30)
