@@ -53,7 +53,7 @@ dev: llama-wheel
 		"llama-cpp-python==$(LLAMA_CPP_VERSION)" -e '.[local,dev]'
 
 models: $(BIN)/python
-	$(BIN)/llmkit models pull smollm2-135m-instruct all-minilm-l6-v2
+	$(BIN)/llmkit models pull smollm2-135m-instruct all-minilm-l6-v2 all-minilm-l6-v2-q8
 
 demo: install models
 	$(BIN)/llmkit -C $(DEMO) ingest $(DEMO)/docs

