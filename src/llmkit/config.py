@@ -53,7 +53,10 @@ class ModelSettings(_Section):
 
 
 class EmbedderSettings(_Section):
-    name: str = Field("all-minilm-l6-v2", description="catalog name or remote embedding model id")
+    name: str = Field(
+        "all-minilm-l6-v2-q8",
+        description="catalog name or remote embedding model id (default: MiniLM with int8 MatMuls, derived at pull)",
+    )
     base_url: str | None = None
     api_key: SecretStr | None = None
     batch_size: int = Field(32, ge=1, le=4096)

@@ -17,7 +17,7 @@ def _pulled() -> bool:
     from llmkit.models.catalog import Catalog
 
     names = {m.name for m in Catalog(load_settings().models_dir).list_local()}
-    return {"smollm2-135m-instruct", "all-minilm-l6-v2"} <= names
+    return {"smollm2-135m-instruct", "all-minilm-l6-v2", "all-minilm-l6-v2-q8"} <= names
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import pytest
 from live_server import MODEL, Live
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+EMBEDDER = "all-minilm-l6-v2-q8"  # the default embedder
 ASK = [{"role": "user", "content": "Say hello."}]
 
 
@@ -58,10 +59,10 @@ def test_completions_and_max_completion_tokens(live: Live) -> None:
 
 def test_embeddings_float_and_base64(live: Live) -> None:
     client = live.client("chat")
-    floats = client.embeddings.create(model="all-minilm-l6-v2", input=["warranty", "shipping"])
+    floats = client.embeddings.create(model=EMBEDDER, input=["warranty", "shipping"])
     assert len(floats.data) == 2 and len(floats.data[0].embedding) == 384
     raw = httpx.post(f"{live.url}/v1/embeddings", headers=live.headers("chat"),
-                     json={"model": "all-minilm-l6-v2", "input": "warranty", "encoding_format": "base64"})  # fmt: skip
+                     json={"model": EMBEDDER, "input": "warranty", "encoding_format": "base64"})  # fmt: skip
     vec = np.frombuffer(base64.b64decode(raw.json()["data"][0]["embedding"]), dtype="<f4")
     assert np.allclose(vec, floats.data[0].embedding, atol=1e-6)
 

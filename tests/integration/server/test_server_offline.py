@@ -43,7 +43,7 @@ def test_no_outbound_connections(live: Live, monkeypatch: pytest.MonkeyPatch) ->
     with httpx.Client(base_url=live.url, headers=live.headers(), timeout=120) as c:
         chat = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
         assert c.post("/v1/chat/completions", json=chat).status_code == 200
-        assert c.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": "hello"}).status_code == 200
+        assert c.post("/v1/embeddings", json={"model": "all-minilm-l6-v2-q8", "input": "hello"}).status_code == 200
         files = [("files", ("offline.md", b"# Offline\n\nNothing leaves this machine.\n", "text/markdown"))]
         assert c.post("/v1/collections/samples/documents", files=files).status_code == 201
         ask = {"query": "What leaves this machine?", "collection": "samples", "answer": False}

@@ -31,6 +31,17 @@ def fake_pull(tmp_path: Path, name: str) -> None:
     cat._record(entry)
 
 
+def fake_derive(tmp_path: Path, name: str) -> None:
+    """Mark a derived catalog model as made here (small files, registered like ``models pull`` does)."""
+    cat = Catalog(tmp_path / "home" / "models")
+    src = tmp_path / "made"
+    src.mkdir(exist_ok=True)
+    for f in cat.entry(name).files:
+        (src / f.filename).write_bytes(b"x")
+    files = {f.role: src / f.filename for f in cat.entry(name).files}
+    cat.register(name, cat.entry(name).kind, files, lineage={"parent": "all-minilm-l6-v2"})
+
+
 @pytest.mark.parametrize(
     ("model", "backend"),
     [
@@ -78,12 +89,12 @@ def test_default_catalog_model_not_pulled_hints_pull(tmp_path: Path) -> None:
     assert info.value.hint == "llmkit models pull smollm2-135m-instruct"
     with pytest.raises(NotFound) as info:
         registry.load_embedder(settings(tmp_path))
-    assert info.value.hint == "llmkit models pull all-minilm-l6-v2"
+    assert info.value.hint == "llmkit models pull all-minilm-l6-v2-q8"
 
 
 def test_pulled_catalog_models_load_lazily(tmp_path: Path) -> None:
     fake_pull(tmp_path, "smollm2-135m-instruct")
-    fake_pull(tmp_path, "all-minilm-l6-v2")
+    fake_derive(tmp_path, "all-minilm-l6-v2-q8")
     s = settings(tmp_path, model={"threads": 1, "context_window": 1024}, embedder={"batch_size": 8})
     model = registry.load_chat_model(s)
     assert isinstance(model, LlamaCppModel)
@@ -91,7 +102,7 @@ def test_pulled_catalog_models_load_lazily(tmp_path: Path) -> None:
     assert model.path == s.models_dir / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
     emb = registry.load_embedder(s)
     assert isinstance(emb, OnnxEmbedder) and emb.batch_size == 8
-    assert emb.tokenizer_path.name == "tokenizer.json"
+    assert emb.tokenizer_path.name == "tokenizer.json" and emb.model_path.parent.name == "all-minilm-l6-v2-q8"
 
 
 def test_gguf_path_is_relative_to_the_project(tmp_path: Path) -> None:
