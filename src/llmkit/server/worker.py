@@ -40,6 +40,18 @@ class Gate:
                 429, f"model {self.name!r} is busy: {self.waiting} requests already waiting",
                 type="rate_limit_error", code="queue_full", retry_after=1,
             )  # fmt: skip
+        if sem.locked():
+            await self._wait(sem)
+        else:
+            await sem.acquire()  # free: no waiting, so no timer (``wait_for`` makes a task and a timer)
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+            sem.release()
+
+    async def _wait(self, sem: asyncio.Semaphore) -> None:
         self.waiting += 1
         try:
             await asyncio.wait_for(sem.acquire(), self.timeout_s)
@@ -50,12 +62,6 @@ class Gate:
             ) from None  # fmt: skip
         finally:
             self.waiting -= 1
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            sem.release()
 
 
 class Worker:
@@ -113,18 +119,29 @@ class Worker:
                     source.close()  # type: ignore[attr-defined]
             return items, stop.is_set()
 
-        future = asyncio.get_running_loop().run_in_executor(self._pool, ctx.run, run)
-        try:
-            while gone is not None and not stop.is_set():
-                done, _ = await asyncio.wait({future}, timeout=poll_s)
-                if done:
-                    break
-                if await gone():
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, ctx.run, run)
+        watchers: list[asyncio.Task[None]] = []
+
+        async def watch() -> None:
+            while not stop.is_set():
+                if gone is not None and await gone():
                     stop.set()
+                    return
+                await asyncio.sleep(poll_s)
+
+        # the watcher starts only once the call has run for poll_s: a quick call costs one timer, no task
+        timer = loop.call_later(poll_s, lambda: watchers.append(loop.create_task(watch()))) if gone else None
+        try:
             return await future
         except BaseException:
             stop.set()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for task in watchers:
+                task.cancel()
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
