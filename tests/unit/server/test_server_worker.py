@@ -68,10 +68,10 @@ def test_threads_run_calls_off_the_loop_and_cancel_what_is_queued_at_shutdown() 
     from llmkit.server.worker import Threads
 
     threads = Threads("t", 2)
-    started, release = threading.Event(), threading.Event()
+    started, release = threading.Semaphore(0), threading.Event()
 
     def slow() -> str:
-        started.set()
+        started.release()
         release.wait(5)
         return threading.current_thread().name
 
@@ -85,7 +85,8 @@ def test_threads_run_calls_off_the_loop_and_cancel_what_is_queued_at_shutdown() 
             await threads.call(boom)
         busy = [threads.call(slow), threads.call(slow)]
         queued = threads.call(slow)
-        await asyncio.to_thread(started.wait, 5)
+        for _ in busy:  # both threads are busy, so the third call waits in the queue
+            assert await asyncio.to_thread(started.acquire, True, 5)
         stopper = asyncio.get_running_loop().run_in_executor(None, threads.shutdown)
         await asyncio.sleep(0.05)
         release.set()
