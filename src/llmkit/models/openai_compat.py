@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, ModelError, NotFound, RateLimited
 from llmkit.models import openai_http
-from llmkit.models.openai_http import Upstream, UpstreamStatus, iter_lines
+from llmkit.models.openai_http import Upstream, UpstreamStatus, drain, iter_lines
 from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class OpenAIChatModel:
                         _add_call_delta(calls, d)
                     if choice.get("finish_reason"):
                         finish = _FINISH.get(choice["finish_reason"], "stop")
-            drain(lines)
+            drain(lines, response)
         except Exception as e:
             self._reraise(e, messages, params)
         finally:
@@ -358,19 +358,6 @@ def sse_data(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
                 return
             if data:
                 yield json.loads(data)
-
-
-def drain(lines: Iterator[str], most: int = 8) -> bool:
-    """Read what is left of a stream after ``[DONE]`` (normally nothing), at most ``most`` lines; True if it ended.
-
-    A response read to its end hands its connection back to the pool for the next request; closing one
-    before its end drops the connection, and every request then pays a new TCP connection on both sides
-    (about a tenth of the gateway's CPU per request, measured with py-spy).
-
-    >>> drain(iter(["", ""])), drain(iter(["x"] * 100))
-    (True, False)
-    """
-    return all(n < most for n, _ in enumerate(lines))
 
 
 def _usage(u: Any) -> Usage:

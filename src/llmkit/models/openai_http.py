@@ -127,6 +127,27 @@ def iter_lines(response: Any) -> Iterator[str]:
     response.release_conn()
 
 
+def drain(lines: Iterator[str], response: Any = None, most: int = 8, wait_s: float = 1.0) -> bool:
+    """Read what is left of a stream after ``[DONE]`` (normally nothing), at most ``most`` lines and ``wait_s``
+    seconds of waiting; True if it ended.
+
+    A response read to its end hands its connection back to the pool for the next request; closing one
+    before its end drops the connection, and every request then pays a new TCP connection on both sides
+    (about a tenth of the gateway's CPU per request, measured with py-spy). A server that holds the
+    stream open after ``[DONE]`` costs ``wait_s``, then the caller closes the connection.
+
+    >>> drain(iter(["", ""])), drain(iter(["x"] * 100))
+    (True, False)
+    """
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(wait_s)  # urllib3 sets the read timeout again for the connection's next request
+    try:
+        return all(n < most for n, _ in enumerate(lines))
+    except Exception:  # timed out or broke: the caller's close() drops the connection
+        return False
+
+
 def error_message(raw: bytes) -> str:
     """The message of an error body (OpenAI's ``{"error": {"message": ...}}`` or a bare one), else the text.
 

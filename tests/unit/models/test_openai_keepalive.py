@@ -41,3 +41,25 @@ def test_streams_read_to_done_reuse_one_connection() -> None:
             chunks = list(model.stream([Message.user("hi")]))
             assert "".join(c.text for c in chunks) == "ok" and chunks[-1].usage.total_tokens == 2
     assert len(ports) == 3 and len(set(ports)) == 1, f"a new connection per request: {ports}"
+
+
+def test_a_stream_held_open_after_done_costs_at_most_a_second() -> None:
+    import asyncio
+    import time
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": STREAM, "more_body": True})
+        await asyncio.sleep(3)  # never ends the body in time
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve_in_thread(app) as url:
+        model = OpenAIChatModel("echo", base_url=f"{url}/v1", api_key="k", max_retries=0)
+        for _ in range(2):
+            t0 = time.perf_counter()
+            assert "".join(c.text for c in model.stream([Message.user("hi")])) == "ok"
+            assert time.perf_counter() - t0 < 2.5
