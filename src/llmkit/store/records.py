@@ -99,7 +99,6 @@ def check_batch(batch: Sequence[DocumentWrite], dim: int) -> list[np.ndarray]:
         raise InputError("write() takes a sequence of DocumentWrite", hint="wrap a single document in a list")
     seen_docs: set[str] = set()
     seen_chunks: set[str] = set()
-    out = []
     for doc in batch:
         if not isinstance(doc, DocumentWrite):
             raise InputError(f"write() takes DocumentWrite items, got {type(doc).__name__}")
@@ -114,8 +113,30 @@ def check_batch(batch: Sequence[DocumentWrite], dim: int) -> list[np.ndarray]:
         to_json(doc.metadata, f"metadata of document {doc.id!r}")
         for chunk in doc.chunks:
             _check_chunk(doc, chunk, seen_chunks)
-        out.append(check_vectors(doc, dim))
-    return out
+    return _unit_vectors(batch, dim)
+
+
+def _unit_vectors(batch: Sequence[DocumentWrite], dim: int) -> list[np.ndarray]:
+    """``check_vectors`` for every document, normalised in one numpy pass when all is well (the common case:
+    per-document numpy calls were a fifth of ingest's Python time); a bad document is named by ``check_vectors``.
+    """
+    import numpy as np
+
+    try:
+        mats = [np.asarray(d.vectors, dtype=np.float32) for d in batch]
+    except (TypeError, ValueError):
+        mats = []
+    shapes_ok = len(mats) == len(batch) and all(
+        m.shape == (len(d.chunks), dim) for m, d in zip(mats, batch, strict=True)
+    )
+    if not shapes_ok or not mats:
+        return [check_vectors(d, dim) for d in batch]
+    matrix = np.concatenate(mats)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        return [check_vectors(d, dim) for d in batch]  # raises, naming the document
+    unit = np.ascontiguousarray(matrix / norms, dtype=np.float32)
+    return np.split(unit, np.cumsum([len(d.chunks) for d in batch])[:-1])
 
 
 def _check_chunk(doc: DocumentWrite, chunk: Chunk, seen: set[str]) -> None:

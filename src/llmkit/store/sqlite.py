@@ -39,7 +39,7 @@ from llmkit.store.records import (
     to_json,
 )
 from llmkit.store.schema import create_fts, fts_table, migrate
-from llmkit.store.sqlite_lexical import SQLiteLexical, catch_up_fts, defer_fts, fts_pending
+from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
 from llmkit.store.sqlite_rows import IDS as _IDS
 from llmkit.store.sqlite_rows import ids_param as _ids_param
 from llmkit.store.sqlite_rows import scored
@@ -243,8 +243,13 @@ class SQLiteStore:
 
         The dense (HNSW) and tantivy indexes need no call: they are built on the first query that uses them.
         """
-        with self._tx() as conn:
-            return catch_up_fts(conn, self._collection(conn, collection)[0])
+        added = 0
+        while True:  # one transaction a step
+            with self._tx() as conn:
+                step = catch_up_fts(conn, self._collection(conn, collection)[0], CATCH_UP_ROWS)
+            added += step
+            if step < CATCH_UP_ROWS:
+                return added
 
     def _insert_docs(
         self, conn: sqlite3.Connection, cid: int, batch: Sequence[DocumentWrite], vectors: list[np.ndarray], fts: bool

@@ -56,7 +56,11 @@ def expected(tmp_path: Path) -> list[list[tuple[str, float]]]:
         return _answers(store)
 
 
-def test_bulk_load_gives_the_same_answers(tmp_path: Path, expected: list) -> None:
+@pytest.mark.parametrize("step", [50_000, 7, 30])  # chunks a catch-up transaction indexes
+def test_bulk_load_gives_the_same_answers(
+    tmp_path: Path, expected: list, step: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("llmkit.store.sqlite.CATCH_UP_ROWS", step)
     with _open(tmp_path / "bulk.db") as store:
         with store.bulk_load(NAME):
             for batch in _batches():
