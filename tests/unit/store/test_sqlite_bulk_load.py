@@ -134,3 +134,20 @@ def test_a_version_1_store_is_migrated_with_its_fts5_whole(tmp_path: Path) -> No
         assert store.search_lexical(NAME, "apple", 3)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_copy_into_a_new_collection_runs_in_bulk_load(
+    tmp_path: Path, expected: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmkit.store.transfer import copy_collection
+
+    monkeypatch.setattr("llmkit.store.transfer.BULK_CHUNKS", 10)
+    loads: list[str] = []
+    with _open(tmp_path / "src.db") as src, _open(tmp_path / "dst.db") as dst:
+        for batch in _batches():
+            src.write(NAME, batch)
+        bulk_load = dst.bulk_load
+        monkeypatch.setattr(dst, "bulk_load", lambda name: loads.append(name) or bulk_load(name))
+        assert copy_collection(src, dst, NAME, page=7).chunks == 120
+        assert loads == [NAME] and _pending(tmp_path / "dst.db") is None
+        assert _answers(dst) == expected
