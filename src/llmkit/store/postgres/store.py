@@ -404,9 +404,15 @@ class PostgresStore:
         """Drop the collection's HNSW index while a large load runs, then build it once.
 
         Building once after loading is several times faster than updating the graph row by row. Dense
-        search stays correct meanwhile (an exact scan), only slower.
+        search stays correct meanwhile (an exact scan), only slower. When the chunks table is empty at the
+        start (a first load, as into a new database), its full-text GIN index goes too and is built once at
+        the end (a quarter less time for load and index together than maintaining it row by row).
+        If the block fails, the indexes stay dropped until ``build_index`` (``llmkit store copy`` calls it).
         """
         self.drop_index(collection)
+        with self._conn() as conn:
+            if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM llmkit_chunks)").fetchone()[0]:
+                conn.execute(f"DROP INDEX IF EXISTS {schema.TEXT_INDEX}")
         yield
         self.build_index(collection, maintenance_work_mem=maintenance_work_mem)
 
@@ -417,12 +423,13 @@ class PostgresStore:
             conn.execute(f"DROP INDEX IF EXISTS {schema.index_name(cid)}")
 
     def build_index(self, collection: str, *, maintenance_work_mem: str = "1GB") -> None:
-        """Build the collection's HNSW index if it is missing (see ``bulk_load``)."""
+        """Build the collection's HNSW index, and the full-text index, where missing (see ``bulk_load``)."""
         with self._conn() as conn:
             cid, _, dim = self._collection(conn, collection)
+            conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,))
+            conn.execute(schema.TEXT_INDEX_SQL)
             ddl = schema.create_index_sql(cid, dim, **self.hnsw)
             if ddl:
-                conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,))
                 conn.execute(ddl)
             conn.execute("ANALYZE llmkit_chunks")  # fresh statistics, so the planner sees the loaded rows
 
