@@ -39,11 +39,11 @@ from llmkit.store.records import (
     to_json,
 )
 from llmkit.store.schema import create_fts, fts_table, migrate
+from llmkit.store.sqlite_dense import SQLiteDense
 from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
 from llmkit.store.sqlite_rows import IDS as _IDS
 from llmkit.store.sqlite_rows import ids_param as _ids_param
 from llmkit.store.sqlite_rows import scored
-from llmkit.store.vector_index import ExactIndex, HnswIndex, Stamp
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
 if TYPE_CHECKING:
@@ -94,12 +94,11 @@ class SQLiteStore:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise InputError("SQLiteStore needs a file path", hint="use a temporary file for a throwaway store")
         self.path = Path(path)
-        self.hnsw_threshold = hnsw_threshold
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.RLock()  # guards _conns, _indexes and _bulk
-        self._indexes: dict[int, ExactIndex | HnswIndex] = {}
+        self._lock = threading.RLock()  # guards _conns and _bulk
+        self._dense = SQLiteDense(self.path, hnsw_threshold)
         self._bulk: dict[str, int] = {}  # collections inside bulk_load: how many loads are open
         self._closed = False
         self._lexical = SQLiteLexical(
@@ -190,12 +189,8 @@ class SQLiteStore:
             for table in ("chunks", "documents"):
                 conn.execute(f"DELETE FROM {table} WHERE collection_id = ?", (cid,))
             conn.execute("DELETE FROM collections WHERE id = ?", (cid,))
-        with self._lock:
-            self._indexes.pop(cid, None)
+        self._dense.forget(cid)
         self._lexical.drop(cid)
-        for suffix in ("", ".json"):
-            with suppress(OSError):
-                Path(f"{self._index_path(cid)}{suffix}").unlink()
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
@@ -213,7 +208,7 @@ class SQLiteStore:
             added = self._insert_docs(conn, cid, batch, vectors, not bulk)
             conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
-        self._after_write(cid, generation, removed, np.asarray(added, dtype=np.int64), matrix)
+        self._dense.after_write(cid, generation, removed, np.asarray(added, dtype=np.int64), matrix)
         self._lexical.after_write(
             cid, generation, removed, zip(added, (c.text for d in batch for c in d.chunks), strict=True)
         )
@@ -342,7 +337,8 @@ class SQLiteStore:
             conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
         import numpy as np
 
-        self._after_write(cid, generation, removed, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
+        no_rows = np.zeros(0, dtype=np.int64)
+        self._dense.after_write(cid, generation, removed, no_rows, np.zeros((0, dim), dtype=np.float32))
         self._lexical.after_write(cid, generation, removed, ())
         return True
 
@@ -420,11 +416,7 @@ class SQLiteStore:
                 (embedder, int(matrix.shape[1]), cid),
             )
             info = self._info(conn, collection)
-        with self._lock:
-            self._indexes.pop(cid, None)
-        for suffix in ("", ".json"):  # stamped with the old generation: it would be rebuilt anyway
-            with suppress(OSError):
-                Path(f"{self._index_path(cid)}{suffix}").unlink()
+        self._dense.forget(cid)  # stamped with the old generation: it would be rebuilt anyway
         return info
 
     # search -----------------------------------------------------------------------------
@@ -444,7 +436,7 @@ class SQLiteStore:
             if filter:
                 sql = f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where}"
                 allowed = np.fromiter((r[0] for r in conn.execute(sql, (cid, *params))), dtype=np.int64)
-            keys, scores = self._dense_index(conn, cid, dim, generation).search(query, k, allowed)
+            keys, scores = self._dense.index(conn, cid, dim, generation).search(query, k, allowed)
             return scored(conn, keys.tolist(), scores.tolist())
 
     def build_lexical_index(self, collection: str) -> bool:
@@ -470,56 +462,13 @@ class SQLiteStore:
                     return self._lexical.search(conn, cid, generation, query, k, filter)
             self.build_index(collection)  # a bulk load that did not finish left chunks out of FTS5
 
-    # the dense index cache --------------------------------------------------------------
-    def _index_path(self, cid: int) -> Path:
-        return Path(f"{self.path}.collection-{cid}.usearch")
-
-    def _dense_index(self, conn: sqlite3.Connection, cid: int, dim: int, generation: int) -> ExactIndex | HnswIndex:
-        """The collection's index at ``generation``, from cache, from its file, or rebuilt from SQLite."""
-        import numpy as np
-
-        with self._lock:
-            index = self._indexes.get(cid)
-            if index is not None and index.generation == generation:
-                return index
-            count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
-            stamp = Stamp(cid, generation, dim, count)
-            index = HnswIndex.load(self._index_path(cid), stamp) if count >= max(self.hnsw_threshold, 1) else None
-            if index is None:
-                rows = conn.execute("SELECT rowid, vector FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
-                keys, blobs = zip(*rows.fetchall(), strict=True) if count else ((), ())
-                keys = np.asarray(keys, dtype=np.int64)
-                matrix = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(keys), dim)
-                if count >= max(self.hnsw_threshold, 1):
-                    index = HnswIndex.build(keys, matrix, stamp)
-                    index.save(self._index_path(cid))
-                else:
-                    index = ExactIndex(keys, matrix, generation)
-            self._indexes[cid] = index
-            return index
-
-    def _after_write(self, cid: int, old: int, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
-        """Keep a cached HNSW index in step with a committed write; drop anything else that is now stale."""
-        with self._lock:
-            index = self._indexes.get(cid)
-            if isinstance(index, HnswIndex) and index.generation == old:
-                import numpy as np
-
-                index.apply(np.asarray(removed, dtype=np.int64), added, vectors, old + 1)
-            else:
-                self._indexes.pop(cid, None)
-
     def close(self) -> None:
         """Save HNSW indexes changed since they were loaded, then close every connection. Idempotent."""
         self._lexical.close()  # first, and outside the lock: a running build still needs its connection
         with self._lock:
             if self._closed:
                 return
-            for cid, index in self._indexes.items():
-                if isinstance(index, HnswIndex) and index.dirty:
-                    with suppress(OSError):
-                        index.save(self._index_path(cid))
-            self._indexes.clear()
+            self._dense.close()
             self._closed = True
             for conn in self._conns:
                 with suppress(sqlite3.Error):
