@@ -46,6 +46,10 @@ class ModelSettings(_Section):
         1, ge=1, le=256, description="llama.cpp requests decoded together in shared batches (>1: the batched engine)"
     )
     timeout_s: float = Field(120.0, gt=0, description="remote request timeout")
+    lora: str | None = Field(
+        None, description="LoRA adapter applied at run time (llama.cpp): catalog name or path to a GGUF adapter"
+    )
+    lora_scale: float = Field(1.0, ge=-4, le=4, description="strength of the LoRA adapter (1: as trained)")
     max_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.2, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)

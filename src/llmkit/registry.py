@@ -48,6 +48,11 @@ _GROUPS = {"chat": ("llmkit.models", CHAT_BACKENDS), "embedder": ("llmkit.embedd
 def load_chat_model(settings: Settings) -> ChatModel:
     """The chat model ``settings.model`` names (cheap: the model itself loads on first use)."""
     backend = detect_backend(settings, "chat")
+    if settings.model.lora and backend not in ("llama_cpp", "llama_batch"):
+        raise ConfigError(
+            f"model.lora applies to local GGUF models (llama.cpp), not to the {backend} backend",
+            hint="unset model.lora, or serve the merged export (llmkit finetune export) by name",
+        )
     return backend_class("chat", backend).from_settings(settings)
 
 

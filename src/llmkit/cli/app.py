@@ -37,12 +37,13 @@ def root(
     ] = None,
     model: Annotated[str | None, typer.Option(help="Chat model: catalog name, .gguf path or remote id.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint for the chat model.")] = None,
+    lora: Annotated[str | None, typer.Option(help="LoRA adapter applied at run time: catalog name or .gguf.")] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     """Global options come before the command: llmkit -C myproject ask "..."."""
-    section = {k: v for k, v in {"name": model, "base_url": base_url}.items() if v is not None}
+    section = {k: v for k, v in {"name": model, "base_url": base_url, "lora": lora}.items() if v is not None}
     ctx.obj = {"project": project, **({"model": section} if section else {})}
 
 

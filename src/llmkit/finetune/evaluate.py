@@ -22,6 +22,7 @@ from typing import Any
 
 from llmkit.errors import InputError, NotFound
 from llmkit.finetune.chat_data import Conversation, prompt_completion, read_chat_jsonl
+from llmkit.finetune.export import LORA
 from llmkit.finetune.lora import RECORD, read_record
 
 METRICS = ("rouge_l", "token_f1", "exact_match")
@@ -119,7 +120,9 @@ class FinetuneEvaluator:
 
         texts = conversation_texts(val)
         out = {"base": gguf_perplexity(base, texts, threads=self.threads)}
-        out.update({level: gguf_perplexity(p, texts, threads=self.threads) for level, p in exports.items()})
+        for level, path in exports.items():  # the unmerged adapter is measured on top of the base
+            model, lora = (base, path) if level == LORA else (path, None)
+            out[level] = gguf_perplexity(model, texts, threads=self.threads, lora=lora)
         return out
 
     def _store(self, record: dict[str, Any], result: FinetuneEval) -> None:
@@ -161,7 +164,8 @@ def _loss(model: Any, torch: Any, ids: list[int], labels: list[int]) -> float:
 def _exports(adapter_dir: Path, record: dict[str, Any]) -> dict[str, Path]:
     export = record.get("export") or {}
     folder = adapter_dir / "export"
-    found = {lv: folder / f"{export.get('name')}-{lv.lower()}.gguf" for lv in export.get("levels", [])}
+    levels = [*export.get("levels", []), LORA]  # the adapter file (every export writes one)
+    found = {lv: folder / f"{export.get('name')}-{lv.lower()}.gguf" for lv in levels}
     return {lv: p for lv, p in found.items() if p.is_file()}
 
 

@@ -6,9 +6,13 @@
     support-q8_0.gguf     quantised by llama.cpp
     support-q4_k_m.gguf
 
-then measures each file's perplexity on the adapter's validation text (llama.cpp) and registers each as
-a chat model named ``support-f16``, ``support-q8_0``, ... with its lineage (base, dataset, config,
-scores, parent, created_at, llmkit_version), so ``[model] name = "support-q8_0"`` serves it.
+    support-lora.gguf     the adapter alone, unmerged, for llama.cpp to apply at run time
+
+then measures each file's perplexity on the adapter's validation text (llama.cpp; the adapter on top of
+the base GGUF) and registers each as a chat model named ``support-f16``, ``support-q8_0``, ... and the
+adapter as ``support-lora``, with its lineage (base, dataset, config, scores, parent, created_at,
+llmkit_version), so ``[model] name = "support-q8_0"`` serves the merged model and
+``[model] lora = "support-lora"`` applies the adapter to the base model.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.errors import ConfigError, InputError
+from llmkit.finetune.gguf_lora import write_lora_gguf
 from llmkit.finetune.lora import read_record
 from llmkit.finetune.quantize import check_levels, quantize
 
 DEFAULT_LEVELS = ("F16", "Q8_0", "Q4_K_M")
+LORA = "LoRA"  # the level name of the unmerged adapter file
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,8 @@ class Exporter:
         for level in self.levels:
             if level != "F16":
                 paths[level] = quantize(f16, folder / f"{self.name}-{level.lower()}.gguf", level, threads=self.threads)
-        scores = self._perplexities(record, paths) if self.measure else {}
+        paths[LORA] = write_lora_gguf(self.adapter_dir, _base_config(record), folder / f"{self.name}-lora.gguf")
+        scores = self._perplexities(record, paths, template) if self.measure else {}
         self._note(record, scores)
         out = []
         for level, path in paths.items():
@@ -112,7 +119,7 @@ class Exporter:
             raise InputError(f"template GGUF not found: {template}")
         return template
 
-    def _perplexities(self, record: dict[str, Any], paths: dict[str, Path]) -> dict[str, float]:
+    def _perplexities(self, record: dict[str, Any], paths: dict[str, Path], base: Path) -> dict[str, float]:
         from llmkit.finetune.chat_data import read_chat_jsonl
         from llmkit.finetune.perplexity import conversation_texts, gguf_perplexity
 
@@ -120,7 +127,12 @@ class Exporter:
         if not val or not Path(val).is_file():
             return {}
         texts = conversation_texts(read_chat_jsonl(val, limit=64))
-        return {level: gguf_perplexity(p, texts, threads=self.threads) for level, p in paths.items()}
+        return {
+            level: gguf_perplexity(base, texts, threads=self.threads, lora=p)
+            if level == LORA
+            else gguf_perplexity(p, texts, threads=self.threads)
+            for level, p in paths.items()
+        }
 
     def _models_dir(self) -> Path:
         if self.models_dir is None:
@@ -128,6 +140,12 @@ class Exporter:
 
             self.models_dir = load_settings().models_dir
         return self.models_dir
+
+
+def _base_config(record: dict[str, Any]) -> Any:
+    from llmkit.finetune.hf import import_transformers
+
+    return import_transformers().AutoConfig.from_pretrained(record["base"]["hf_dir"])
 
 
 def merge_to_gguf(adapter_dir: Path, base_dir: Path, template: Path, out: Path) -> Path:
@@ -161,7 +179,7 @@ def lineage_for(record: dict[str, Any], level: str, name: str, perplexities: dic
         "scores": scores,
         "quantization": level,
         "adapter": str(record.get("adapter_dir", "")),
-        "parent": None if level == "F16" else f"{name}-f16",
+        "parent": None if level in ("F16", LORA) else f"{name}-f16",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "llmkit_version": __version__,
     }
@@ -171,5 +189,9 @@ def register_gguf(models_dir: Path, name: str, path: Path, lineage: dict[str, An
     """Copy ``path`` into the catalog as chat model ``name`` with ``lineage``."""
     from llmkit.models.catalog import Catalog
 
-    desc = f"LoRA fine-tune of {lineage['base']['name']} ({lineage['quantization']})"
+    base, level = lineage["base"]["name"], lineage["quantization"]
+    if level == LORA:
+        desc = f'LoRA adapter for {base}, applied at run time ([model] lora = "{name}")'
+        return Catalog(models_dir).register(name, "lora", {"model": path}, description=desc, lineage=lineage)
+    desc = f"LoRA fine-tune of {base} ({level})"
     return Catalog(models_dir).register(name, "chat", {"model": path}, description=desc, lineage=lineage)

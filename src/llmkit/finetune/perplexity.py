@@ -42,14 +42,22 @@ def token_nll(logits: Any, tokens: Sequence[int]) -> float:
     return float(-logp[np.arange(len(tokens) - 1), np.asarray(tokens[1:])].sum())
 
 
-def gguf_perplexity(path: str | Path, texts: Sequence[str], *, n_ctx: int = 512, threads: int | None = None) -> float:
-    """Perplexity of the GGUF model at ``path`` on ``texts`` (see the module docstring)."""
+def gguf_perplexity(
+    path: str | Path,
+    texts: Sequence[str],
+    *,
+    n_ctx: int = 512,
+    threads: int | None = None,
+    lora: str | Path | None = None,
+) -> float:
+    """Perplexity of the GGUF model at ``path`` (with the GGUF LoRA adapter ``lora`` applied) on ``texts``."""
     try:
         from llama_cpp import Llama
     except ImportError:
         raise MissingExtra("llama-cpp-python", "local") from None
+    adapter = {"lora_path": str(lora)} if lora else {}
     llm = Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, logits_all=True, verbose=False,
-                n_threads=threads or os.cpu_count() or 1)  # fmt: skip
+                n_threads=threads or os.cpu_count() or 1, **adapter)  # fmt: skip
     total, count = 0.0, 0
     try:
         for text in texts:

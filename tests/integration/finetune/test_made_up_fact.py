@@ -1,6 +1,6 @@
 """The whole loop on the real embedded model: teach SmolLM2-135M a made-up fact with LoRA, export to
 GGUF, quantise to Q8_0, register, and have llama.cpp recite the fact through llmkit's own model loading
-by catalog name."""
+by catalog name — merged and quantised, and as the unmerged adapter applied at run time."""
 
 from __future__ import annotations
 
@@ -52,19 +52,25 @@ def test_lora_teaches_a_fact_that_the_quantised_gguf_recites(
 
     models = Exporter(result.adapter_dir, name="zorbania", levels=["Q8_0"], models_dir=tmp_path / "home" / "models",
                       measure=False).run()  # fmt: skip
-    assert [m.name for m in models] == ["zorbania-f16", "zorbania-q8_0"]
+    assert [m.name for m in models] == ["zorbania-f16", "zorbania-q8_0", "zorbania-lora"]
     assert models[1].size < models[0].size * 0.6
+    assert models[2].size < models[0].size / 20  # rank 8: a small fraction of the weights
+
+    def answer(**model: object) -> str:
+        chat = load_chat_model(load_settings(tmp_path, model=model))
+        try:
+            question = [Message.user("What is the capital of Zorbania?")]
+            return chat.chat(question, GenerationParams(temperature=0.0, max_tokens=16)).text
+        finally:
+            chat.close()
 
     monkeypatch.setenv("LLMKIT_HOME", str(tmp_path / "home"))
-    settings = load_settings(tmp_path, model={"name": "zorbania-q8_0"})
-    model = load_chat_model(settings)
-    try:
-        reply = model.chat(
-            [Message.user("What is the capital of Zorbania?")], GenerationParams(temperature=0.0, max_tokens=16)
-        )
-    finally:
-        model.close()
-    assert "Quillhaven" in reply.text
+    assert "Quillhaven" in answer(name="zorbania-q8_0")  # merged, quantised, by catalog name
+    # the adapter unmerged, applied by llama.cpp at run time to the embedded base (both local backends)
+    assert "Quillhaven" not in answer(name=str(base_gguf))
+    assert "Quillhaven" in answer(name=str(base_gguf), lora="zorbania-lora")
+    assert "Quillhaven" in answer(name=str(base_gguf), lora=str(models[2].path), parallel=2)
+    assert "Quillhaven" not in answer(name=str(base_gguf), lora="zorbania-lora", lora_scale=0.0)
     lineage = Catalog(tmp_path / "home" / "models").lineage("zorbania-q8_0")
     assert lineage["parent"] == "zorbania-f16" and lineage["base"]["name"] == "SmolLM2-135M-Instruct.Q4_1"
     assert lineage["dataset"]["sha256"] and lineage["config"]["max_steps"] == 12
@@ -75,6 +81,9 @@ def test_lora_teaches_a_fact_that_the_quantised_gguf_recites(
     ev = FinetuneEvaluator(result.adapter_dir, limit=2, max_tokens=24, threads=1).run()
     assert ev.loss.n == 2 and ev.loss.b < ev.loss.a / 4
     assert ev.task.metric == "rouge_l" and ev.task.b == 1.0 > ev.task.a
-    assert set(ev.perplexity) == {"base", "F16", "Q8_0"}
+    assert set(ev.perplexity) == {"base", "F16", "Q8_0", "LoRA"}
+    # base + adapter at run time is the merged model up to F16 rounding: the GGUF adapter is written right
+    assert ev.perplexity["LoRA"] == pytest.approx(ev.perplexity["F16"], rel=0.02)
+    assert ev.perplexity["LoRA"] < ev.perplexity["base"] * 0.75  # measured 12.1 against 21.9
     scores = Catalog(tmp_path / "home" / "models").lineage("zorbania-q8_0")["scores"]
     assert scores["rouge_l_tuned"] == 1.0 and scores["val_loss_tuned"] == pytest.approx(ev.loss.b)
