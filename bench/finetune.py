@@ -17,7 +17,8 @@ variant of it, so TRL can mask the assistant tokens too), data, LoRA and optimiz
 
 Quantisation: the tuned model (after ``--train-steps`` more steps) is merged, written as F16 GGUF and
 quantised; each level is loaded by llama.cpp and timed (load, 64 greedy tokens), and its perplexity on
-the held-back text is compared with F16 (goals: Q8_0 within 1 %, Q4_K_M within 5 %). The adapter is
+the held-back text is compared with F16 (goals: Q8_0 within 1 %, Q4_K_M within 5 %); Q4_K_M is written
+twice, with and without an importance matrix from ``--calibration`` training rows. The adapter is
 also written as a GGUF LoRA and measured unmerged on top of the base GGUF ("LoRA on base": its MB are
 the adapter file's), the way ``[model] lora`` serves it.
 """
@@ -160,6 +161,7 @@ def lora_part(a: argparse.Namespace, work: Path, base: Any, cfg: Any) -> tuple[l
 
 
 def quant_part(a: argparse.Namespace, work: Path, base: Any, peft_model: Any, held: list[str]) -> list[list[str]]:
+    from llmkit.finetune.export import IMATRIX_LEVELS
     from llmkit.finetune.gguf_export import write_gguf
     from llmkit.finetune.perplexity import gguf_perplexity
     from llmkit.finetune.quantize import quantize
@@ -174,7 +176,12 @@ def quant_part(a: argparse.Namespace, work: Path, base: Any, peft_model: Any, he
     else:
         model = peft_model.merge_and_unload()
     f16 = write_gguf({k: v.float() for k, v in model.state_dict().items()}, model.config, template, work / "m-f16.gguf")
-    paths = {"F16": f16, **{lv: quantize(f16, work / f"m-{lv.lower()}.gguf", lv) for lv in LEVELS[1:]}}
+    imatrix = calibration_imatrix(model, base, work / "train.jsonl", a.calibration)
+    paths = {"F16": f16}
+    for lv in LEVELS[1:]:  # as `finetune export` does: an importance matrix from the training data for Q4-Q6
+        if lv in IMATRIX_LEVELS and imatrix:
+            paths[f"{lv} (imatrix)"] = quantize(f16, work / f"m-{lv.lower()}-imat.gguf", lv, imatrix=imatrix)
+        paths[lv] = quantize(f16, work / f"m-{lv.lower()}.gguf", lv)
     if peft_model is not None and base.gguf is not None:  # the adapter unmerged, applied by llama.cpp at load
         from llmkit.finetune.gguf_lora import write_lora_gguf
 
@@ -189,6 +196,20 @@ def quant_part(a: argparse.Namespace, work: Path, base: Any, peft_model: Any, he
                      f"{path.stat().st_size / 1e6:.1f} / {load_s:.2f} / {tok_s:.1f} / {ppl:.3f}",
                      f"{(ppl / ref - 1) * 100:+.2f} %"])  # fmt: skip
     return rows
+
+
+def calibration_imatrix(model: Any, base: Any, train: Path, n: int) -> dict[str, Any] | None:
+    """The importance matrix over the first ``n`` training conversations (``finetune.imatrix``)."""
+    if n <= 0:
+        return None
+    from transformers import AutoTokenizer
+
+    from llmkit.finetune.chat_data import read_chat_jsonl
+    from llmkit.finetune.imatrix import importance_matrix
+
+    tok = AutoTokenizer.from_pretrained(base.hf_dir)
+    texts = [tok.apply_chat_template(conv, tokenize=False) for conv in read_chat_jsonl(train, limit=n)]
+    return importance_matrix(model.eval(), tok, texts)
 
 
 def load_and_decode(path: Path, threads: int | None, lora: Path | None = None) -> tuple[float, float]:
@@ -238,6 +259,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--held", type=int, default=50, help="held-back alpaca rows for perplexity (850..)")
+    p.add_argument("--calibration", type=int, default=128, help="training rows for the imatrix (0: none)")
     p.add_argument("--reference-gguf", default=None, help="GGUF with the base's tokenizer (for a HF-folder base)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--random-init", action="store_true",

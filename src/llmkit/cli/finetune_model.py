@@ -67,6 +67,9 @@ def export(
     template: Annotated[Path | None, typer.Option(help="GGUF of the base (needed for a HF-folder base).")] = None,
     no_register: Annotated[bool, typer.Option("--no-register", help="Write the files only.")] = False,
     no_measure: Annotated[bool, typer.Option("--no-measure", help="Skip perplexity per level.")] = False,
+    calibration: Annotated[
+        int, typer.Option(min=0, help="Training conversations for the importance matrix of Q4-Q6 levels (0: none).")
+    ] = 128,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Merge the adapter, write GGUF, quantise, measure perplexity and register each level by name."""
@@ -74,7 +77,7 @@ def export(
 
     levels = [q for item in (quant or DEFAULT_LEVELS) for q in item.split(",") if q.strip()]
     exporter = Exporter(adapter, name=name, levels=levels, template=template, models_dir=_settings(ctx).models_dir,
-                        register=not no_register, measure=not no_measure)  # fmt: skip
+                        register=not no_register, measure=not no_measure, calibration=calibration)  # fmt: skip
     with err_console().status("merging, writing GGUF, quantising ..."):
         models = exporter.run()
     if as_json:

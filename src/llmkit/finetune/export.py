@@ -29,6 +29,8 @@ from llmkit.finetune.quantize import check_levels, quantize
 
 DEFAULT_LEVELS = ("F16", "Q8_0", "Q4_K_M")
 LORA = "LoRA"  # the level name of the unmerged adapter file
+#: Levels whose rounding llama.cpp weighs by an importance matrix (F16 and Q8_0 do not use one).
+IMATRIX_LEVELS = {"Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,9 @@ class Exporter:
     """Merge, write, quantise, measure and register an adapter's model (see the module docstring).
 
     ``template``: the GGUF whose metadata (tokenizer, chat template) the export copies; default the
-    base's own GGUF (required when the base was a Hugging Face folder).
+    base's own GGUF (required when the base was a Hugging Face folder). ``calibration``: training
+    conversations run through the merged model for the importance matrix that the 4- to 6-bit levels are
+    quantised with (``finetune.imatrix``; 0: none).
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class Exporter:
         register: bool = True,
         measure: bool = True,
         threads: int | None = None,
+        calibration: int = 128,
     ) -> None:
         from llmkit.models.entries import NAME
 
@@ -74,20 +79,24 @@ class Exporter:
         self.register = register
         self.measure = measure
         self.threads = threads
+        self.calibration = calibration
 
     def run(self) -> list[ExportedModel]:
         record = read_record(self.adapter_dir)
         template = self._template(record)
         folder = self.adapter_dir / "export"
         f16 = folder / f"{self.name}-f16.gguf"
-        merge_to_gguf(self.adapter_dir, Path(record["base"]["hf_dir"]), template, f16)
+        calibration = self._calibration(record)
+        imatrix = merge_to_gguf(self.adapter_dir, Path(record["base"]["hf_dir"]), template, f16, calibration)
         paths = {"F16": f16}
         for level in self.levels:
             if level != "F16":
-                paths[level] = quantize(f16, folder / f"{self.name}-{level.lower()}.gguf", level, threads=self.threads)
+                weights = imatrix if level in IMATRIX_LEVELS else None
+                out = folder / f"{self.name}-{level.lower()}.gguf"
+                paths[level] = quantize(f16, out, level, threads=self.threads, imatrix=weights)
         paths[LORA] = write_lora_gguf(self.adapter_dir, _base_config(record), folder / f"{self.name}-lora.gguf")
         scores = self._perplexities(record, paths, template) if self.measure else {}
-        self._note(record, scores)
+        self._note(record, scores, len(calibration))
         out = []
         for level, path in paths.items():
             name = f"{self.name}-{level.lower()}"
@@ -96,12 +105,21 @@ class Exporter:
             out.append(ExportedModel(name, level, path, path.stat().st_size, scores.get(level), self.register))
         return out
 
-    def _note(self, record: dict[str, Any], perplexities: dict[str, float]) -> None:
+    def _calibration(self, record: dict[str, Any]) -> list[list[dict[str, str]]]:
+        """Training conversations for the importance matrix (none when no level uses one)."""
+        from llmkit.finetune.chat_data import read_chat_jsonl
+
+        if not self.calibration or not IMATRIX_LEVELS & set(self.levels):
+            return []
+        return read_chat_jsonl(record["dataset"]["train"], limit=self.calibration)
+
+    def _note(self, record: dict[str, Any], perplexities: dict[str, float], calibrated: int) -> None:
         import json
 
         from llmkit.finetune.lora import RECORD
 
-        record["export"] = {"name": self.name, "levels": self.levels, "registered": self.register}
+        imatrix = {"source": "train", "conversations": calibrated} if calibrated else None
+        record["export"] = {"name": self.name, "levels": self.levels, "registered": self.register, "imatrix": imatrix}
         record["scores"] = {
             **record.get("scores", {}),
             **{f"perplexity_{k.lower()}": v for k, v in perplexities.items()},
@@ -148,18 +166,27 @@ def _base_config(record: dict[str, Any]) -> Any:
     return import_transformers().AutoConfig.from_pretrained(record["base"]["hf_dir"])
 
 
-def merge_to_gguf(adapter_dir: Path, base_dir: Path, template: Path, out: Path) -> Path:
-    """Load the base, merge the adapter into it (``merge_and_unload``) and write an F16 GGUF."""
+def merge_to_gguf(
+    adapter_dir: Path, base_dir: Path, template: Path, out: Path, calibration: list[list[dict[str, str]]] | None = None
+) -> dict[str, Any] | None:
+    """Merge the adapter into the base (``merge_and_unload``), write an F16 GGUF at ``out``, and return the
+    merged model's importance matrix over the ``calibration`` conversations (``None`` without any)."""
     from peft import PeftModel
 
     from llmkit.finetune.gguf_export import write_gguf
     from llmkit.finetune.hf import import_torch, import_transformers
+    from llmkit.finetune.imatrix import importance_matrix
 
     torch, transformers = import_torch(), import_transformers()
     model = transformers.AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+    merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload().eval()
     with torch.no_grad():
-        return write_gguf(merged.state_dict(), merged.config, template, out)
+        write_gguf(merged.state_dict(), merged.config, template, out)
+    if not calibration:
+        return None
+    tokenizer = transformers.AutoTokenizer.from_pretrained(adapter_dir)
+    texts = [tokenizer.apply_chat_template(conv, tokenize=False) for conv in calibration]
+    return importance_matrix(merged, tokenizer, texts)
 
 
 def lineage_for(record: dict[str, Any], level: str, name: str, perplexities: dict[str, float]) -> dict[str, Any]:
@@ -178,6 +205,7 @@ def lineage_for(record: dict[str, Any], level: str, name: str, perplexities: dic
         "config": record["config"],
         "scores": scores,
         "quantization": level,
+        "imatrix": (record.get("export") or {}).get("imatrix") if level in IMATRIX_LEVELS else None,
         "adapter": str(record.get("adapter_dir", "")),
         "parent": None if level in ("F16", LORA) else f"{name}-f16",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

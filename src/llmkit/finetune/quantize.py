@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,14 @@ def check_levels(levels: list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
-def quantize(src: Path, dst: Path, level: str, *, threads: int | None = None) -> Path:
-    """Write ``src`` (an F16/F32 GGUF) quantised to ``level`` at ``dst``."""
+def quantize(
+    src: Path, dst: Path, level: str, *, threads: int | None = None, imatrix: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``src`` (an F16/F32 GGUF) quantised to ``level`` at ``dst``.
+
+    ``imatrix``: GGUF tensor name -> importance per input column (see ``finetune.imatrix``), used by
+    llama.cpp to weigh each weight's rounding error, as ``llama-quantize --imatrix`` does.
+    """
     try:
         import llama_cpp
     except ImportError:
@@ -45,6 +52,7 @@ def quantize(src: Path, dst: Path, level: str, *, threads: int | None = None) ->
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{LEVELS[check_levels([level])[0]]}")
     params.nthread = threads or os.cpu_count() or 1
+    keep = _set_imatrix(llama_cpp, params, imatrix) if imatrix else None  # alive until the call returns
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".part")
     with _quiet():  # llama.cpp logs a line per tensor on stderr
@@ -53,7 +61,25 @@ def quantize(src: Path, dst: Path, level: str, *, threads: int | None = None) ->
         tmp.unlink(missing_ok=True)
         raise ModelError(f"llama.cpp could not quantise {src.name} to {level} (code {rc})")
     os.replace(tmp, dst)
+    del keep
     return dst
+
+
+def _set_imatrix(llama_cpp: Any, params: Any, imatrix: Mapping[str, Any]) -> list[Any]:
+    """Point ``params.imatrix`` at a C array of ``{name, data, size}`` ending in a null name."""
+    import ctypes
+
+    import numpy as np
+
+    rows = (llama_cpp.llama_model_imatrix_data * (len(imatrix) + 1))()  # zeroed: the last is the terminator
+    keep: list[Any] = [rows]
+    for row, (name, values) in zip(rows, imatrix.items(), strict=False):
+        data, key = np.ascontiguousarray(values, dtype=np.float32), name.encode()
+        keep += [data, key]
+        row.name, row.size = key, data.size
+        row.data = data.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+    params.imatrix = ctypes.cast(rows, type(params.imatrix))
+    return keep
 
 
 def _quiet() -> Any:

@@ -50,11 +50,14 @@ def test_lora_teaches_a_fact_that_the_quantised_gguf_recites(
     assert result.masking == "assistant"
     assert result.metrics["eval_loss"] < result.metrics["base_eval_loss"] / 4
 
-    models = Exporter(result.adapter_dir, name="zorbania", levels=["Q8_0"], models_dir=tmp_path / "home" / "models",
-                      measure=False).run()  # fmt: skip
-    assert [m.name for m in models] == ["zorbania-f16", "zorbania-q8_0", "zorbania-lora"]
-    assert models[1].size < models[0].size * 0.6
-    assert models[2].size < models[0].size / 20  # rank 8: a small fraction of the weights
+    models = Exporter(result.adapter_dir, name="zorbania", levels=["Q8_0", "Q4_K_M"],
+                      models_dir=tmp_path / "home" / "models", measure=False).run()  # fmt: skip
+    assert [m.name for m in models] == ["zorbania-f16", "zorbania-q8_0", "zorbania-q4_k_m", "zorbania-lora"]
+    assert models[2].size < models[1].size < models[0].size * 0.6
+    assert models[3].size < models[0].size / 20  # rank 8: a small fraction of the weights
+    q4 = Catalog(tmp_path / "home" / "models").lineage("zorbania-q4_k_m")
+    assert q4["imatrix"] == {"source": "train", "conversations": 16}  # quantised with an importance matrix
+    assert Catalog(tmp_path / "home" / "models").lineage("zorbania-q8_0")["imatrix"] is None
 
     def answer(**model: object) -> str:
         chat = load_chat_model(load_settings(tmp_path, model=model))
@@ -66,10 +69,11 @@ def test_lora_teaches_a_fact_that_the_quantised_gguf_recites(
 
     monkeypatch.setenv("LLMKIT_HOME", str(tmp_path / "home"))
     assert "Quillhaven" in answer(name="zorbania-q8_0")  # merged, quantised, by catalog name
+    assert "Quillhaven" in answer(name="zorbania-q4_k_m")
     # the adapter unmerged, applied by llama.cpp at run time to the embedded base (both local backends)
     assert "Quillhaven" not in answer(name=str(base_gguf))
     assert "Quillhaven" in answer(name=str(base_gguf), lora="zorbania-lora")
-    assert "Quillhaven" in answer(name=str(base_gguf), lora=str(models[2].path), parallel=2)
+    assert "Quillhaven" in answer(name=str(base_gguf), lora=str(models[3].path), parallel=2)
     assert "Quillhaven" not in answer(name=str(base_gguf), lora="zorbania-lora", lora_scale=0.0)
     lineage = Catalog(tmp_path / "home" / "models").lineage("zorbania-q8_0")
     assert lineage["parent"] == "zorbania-f16" and lineage["base"]["name"] == "SmolLM2-135M-Instruct.Q4_1"
@@ -81,7 +85,7 @@ def test_lora_teaches_a_fact_that_the_quantised_gguf_recites(
     ev = FinetuneEvaluator(result.adapter_dir, limit=2, max_tokens=24, threads=1).run()
     assert ev.loss.n == 2 and ev.loss.b < ev.loss.a / 4
     assert ev.task.metric == "rouge_l" and ev.task.b == 1.0 > ev.task.a
-    assert set(ev.perplexity) == {"base", "F16", "Q8_0", "LoRA"}
+    assert set(ev.perplexity) == {"base", "F16", "Q8_0", "Q4_K_M", "LoRA"}
     # base + adapter at run time is the merged model up to F16 rounding: the GGUF adapter is written right
     assert ev.perplexity["LoRA"] == pytest.approx(ev.perplexity["F16"], rel=0.02)
     assert ev.perplexity["LoRA"] < ev.perplexity["base"] * 0.75  # measured 12.1 against 21.9
