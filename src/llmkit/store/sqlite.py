@@ -216,10 +216,14 @@ class SQLiteStore:
     @contextmanager
     def bulk_load(self, collection: str) -> Iterator[None]:
         """Writes to ``collection`` through this store, inside the block, leave their chunks out of the
-        FTS5 index; it takes them all in one statement at the end (``build_index``).
+        FTS5 index; it takes them all at the end (``build_index``), 50,000 chunks a transaction.
 
         Every write is still one transaction. If the block fails or the process dies, the FTS5 index
         catches up before anything reads it next (a lexical search, the next write outside a bulk load).
+
+        >>> with store.bulk_load("docs"):  # doctest: +SKIP
+        ...     for batch in batches:
+        ...         store.write("docs", batch)
         """
         self.get_collection(collection)  # NotFound before anything starts
         with self._lock:
