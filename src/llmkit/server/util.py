@@ -24,3 +24,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+def json_response(reply: Any) -> Any:
+    """A reply that is a plain JSON ``dict`` as a ready ``JSONResponse``; anything else (a stream) unchanged.
+
+    FastAPI would otherwise walk the dict with ``jsonable_encoder`` before serialising it; the chat routes'
+    replies are plain JSON already. The OpenAPI page is unchanged (the routes declare ``Any``).
+    """
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(reply) if isinstance(reply, dict) else reply

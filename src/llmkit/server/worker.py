@@ -9,10 +9,11 @@ and turns the rest away at once with 429.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -40,6 +41,18 @@ class Gate:
                 429, f"model {self.name!r} is busy: {self.waiting} requests already waiting",
                 type="rate_limit_error", code="queue_full", retry_after=1,
             )  # fmt: skip
+        if sem.locked():
+            await self._wait(sem)
+        else:
+            await sem.acquire()  # free: no waiting, so no timer (``wait_for`` makes a task and a timer)
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+            sem.release()
+
+    async def _wait(self, sem: asyncio.Semaphore) -> None:
         self.waiting += 1
         try:
             await asyncio.wait_for(sem.acquire(), self.timeout_s)
@@ -50,12 +63,6 @@ class Gate:
             ) from None  # fmt: skip
         finally:
             self.waiting -= 1
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            sem.release()
 
 
 class Worker:
@@ -63,16 +70,15 @@ class Worker:
 
     def __init__(self, name: str, threads: int = 1) -> None:
         self.name = name
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"llmkit-{name[:20]}")
+        self._pool = Threads(f"llmkit-{name[:20]}", threads)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         ctx = contextvars.copy_context()  # trace attributes and OpenTelemetry spans follow the call
-        return await asyncio.get_running_loop().run_in_executor(self._pool, ctx.run, fn, *args)
+        return await self._pool.call(ctx.run, fn, *args)
 
     async def iterate(self, make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
         """Drive the iterator ``make()`` returns on this worker; closing early closes it (stops generation)."""
         ctx = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
         holder: list[Iterator[T]] = []
 
         def step() -> Any:
@@ -81,12 +87,12 @@ class Worker:
             return next(holder[0], _DONE)
 
         try:
-            while (item := await loop.run_in_executor(self._pool, ctx.run, step)) is not _DONE:
+            while (item := await self._pool.call(ctx.run, step)) is not _DONE:
                 yield item
         finally:
             if holder and hasattr(holder[0], "close"):
                 close = holder[0].close  # type: ignore[attr-defined]
-                await asyncio.shield(loop.run_in_executor(self._pool, ctx.run, close))
+                await asyncio.shield(self._pool.call(ctx.run, close))
 
     async def collect(
         self, make: Callable[[], Iterator[T]], gone: Callable[[], Awaitable[bool]] | None = None, poll_s: float = 0.2
@@ -113,18 +119,101 @@ class Worker:
                     source.close()  # type: ignore[attr-defined]
             return items, stop.is_set()
 
-        future = asyncio.get_running_loop().run_in_executor(self._pool, ctx.run, run)
-        try:
-            while gone is not None and not stop.is_set():
-                done, _ = await asyncio.wait({future}, timeout=poll_s)
-                if done:
-                    break
-                if await gone():
+        loop = asyncio.get_running_loop()
+        future = self._pool.call(ctx.run, run)
+        watchers: list[asyncio.Task[None]] = []
+
+        async def watch() -> None:
+            while not stop.is_set():
+                if gone is not None and await gone():
                     stop.set()
+                    return
+                await asyncio.sleep(poll_s)
+
+        # the watcher starts only once the call has run for poll_s: a quick call costs one timer, no task
+        timer = loop.call_later(poll_s, lambda: watchers.append(loop.create_task(watch()))) if gone else None
+        try:
             return await future
         except BaseException:
             stop.set()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for task in watchers:
+                task.cancel()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown()
+
+
+class Threads:
+    """``threads`` daemon threads (started on first use) that run calls taken from one ``queue.SimpleQueue``
+    and hand each result back to the caller's event loop with ``call_soon_threadsafe``.
+
+    What ``loop.run_in_executor`` does with a ``ThreadPoolExecutor``, at about half its CPU a call (35 against
+    75-100 µs measured on uvloop): no ``concurrent.futures.Future`` with its condition variable, no second
+    future chained to it. A whole reply pays it once, a stream once per chunk. ``shutdown`` lets the running
+    calls finish and cancels those still queued.
+    """
+
+    def __init__(self, name: str, threads: int = 1) -> None:
+        self.name, self.size = name, threads
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def call(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """A future for ``fn(*args)`` run on one of the threads."""
+        if self._closed:
+            raise RuntimeError(f"{self.name}: the worker threads were shut down")
+        if len(self._threads) < self.size:
+            self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((loop, future, fn, args))
+        return future
+
+    def _start(self) -> None:
+        with self._lock:
+            while len(self._threads) < self.size:
+                thread = threading.Thread(target=self._serve, name=f"{self.name}_{len(self._threads)}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _serve(self) -> None:
+        while (item := self._queue.get()) is not None:
+            loop, future, fn, args = item
+            if self._closed:
+                _settle(loop, future.cancel)
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as error:  # the caller gets it, as from run_in_executor
+                _settle(loop, _fail, future, error)
+            else:
+                _settle(loop, _succeed, future, result)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+
+def _settle(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+        loop.call_soon_threadsafe(fn, *args)
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

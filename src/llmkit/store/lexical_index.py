@@ -196,12 +196,13 @@ class LexicalCache:
         from llmkit.store.schema import fts_table
 
         row = conn.execute(
-            "SELECT generation, (SELECT count(*) FROM chunks WHERE collection_id = ?) FROM collections WHERE id = ?",
+            "SELECT generation, (SELECT count(*) FROM chunks WHERE collection_id = ?), fts_pending"
+            " FROM collections WHERE id = ?",
             (cid, cid),
         ).fetchone()
-        if row is None:
+        if row is None or row[2] is not None:  # gone, or a bulk load's chunks are not in FTS5 yet
             return None
-        generation, count = row
+        generation, count, _ = row
         index = LexicalIndex.load(conn, fts_table(cid), generation) if self.min_rows <= count <= self.max_rows else None
         with self._lock:
             self._indexes[cid] = (generation, index)

@@ -54,8 +54,14 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_doc ON chunks (doc_rowid, idx);
 """
 
+#: A bulk load leaves its chunks out of the FTS5 table and indexes them all at once at the end. NULL: the
+#: collection's FTS5 table holds every chunk; a number: chunks with this rowid or higher are not in it yet.
+_V2 = """
+ALTER TABLE collections ADD COLUMN fts_pending INTEGER;
+"""
+
 #: Migration i takes the schema from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,41 +25,29 @@ from typing import TYPE_CHECKING
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.filters import to_sql
-from llmkit.store.fts import query_terms
-from llmkit.store.lexical_index import LexicalCache
 from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
     check_collection,
+    check_k,
     check_new_vectors,
     check_page,
     check_vector,
     chunk_meta,
-    own_metadata,
-    row_to_chunk,
+    chunks_in_order,
+    documents_from_rows,
     to_json,
 )
 from llmkit.store.schema import create_fts, fts_table, migrate
-from llmkit.store.text_index import TextIndex, available, remove
-from llmkit.store.vector_index import ExactIndex, HnswIndex, Stamp
+from llmkit.store.sqlite_dense import SQLiteDense
+from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
+from llmkit.store.sqlite_rows import IDS as _IDS
+from llmkit.store.sqlite_rows import ids_param as _ids_param
+from llmkit.store.sqlite_rows import scored
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
-
-_IDS = "(SELECT value FROM json_each(?))"  # a list of any length as one bound parameter
-
-
-def _ids_param(ids: Sequence[str], what: str) -> str:
-    """``ids`` as one JSON array, so any number of them binds as a single parameter."""
-    if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
-        raise InputError(f"{what} must be a list of strings", hint='pass ["id"], not "id"')
-    return json.dumps(list(ids), ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
-
-
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise InputError(f"k must be a non-negative integer, got {k!r}")
 
 
 @contextmanager
@@ -101,21 +89,24 @@ class SQLiteStore:
         """Lexical search, first match wins: a filtered query goes to FTS5; a collection of
         ``text_index_threshold`` chunks or more to its tantivy index (the ``scale`` extra); one of
         ``bm25_memory`` (min, max) chunks to BM25 in memory (``lexical_index``, FTS5's exact scores), built in
-        the background after ``bm25_warmup`` lexical searches (0: by the first one); anything else to FTS5."""
+        the background after ``bm25_warmup`` lexical searches (0: by the first one); anything else to FTS5
+        (see ``sqlite_lexical``)."""
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise InputError("SQLiteStore needs a file path", hint="use a temporary file for a throwaway store")
         self.path = Path(path)
-        self.hnsw_threshold = hnsw_threshold
-        self.text_index_threshold = text_index_threshold  # collections this large search words with tantivy
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.RLock()  # guards _conns and _indexes
-        self._indexes: dict[int, ExactIndex | HnswIndex] = {}
-        self._text_indexes: dict[int, TextIndex] = {}
+        self._lock = threading.RLock()  # guards _conns and _bulk
+        self._dense = SQLiteDense(self.path, hnsw_threshold)
+        self._bulk: dict[str, int] = {}  # collections inside bulk_load: how many loads are open
         self._closed = False
-        self._lexical = LexicalCache(
-            lambda: self._tx("DEFERRED"), min_rows=bm25_memory[0], max_rows=bm25_memory[1], warmup=bm25_warmup
+        self._lexical = SQLiteLexical(
+            self.path,
+            self._tx,
+            text_index_threshold=text_index_threshold,
+            bm25_memory=bm25_memory,
+            bm25_warmup=bm25_warmup,
         )
         with _translated(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,35 +189,69 @@ class SQLiteStore:
             for table in ("chunks", "documents"):
                 conn.execute(f"DELETE FROM {table} WHERE collection_id = ?", (cid,))
             conn.execute("DELETE FROM collections WHERE id = ?", (cid,))
-        with self._lock:
-            self._indexes.pop(cid, None)
-            self._text_indexes.pop(cid, None)
+        self._dense.forget(cid)
         self._lexical.drop(cid)
-        for suffix in ("", ".json"):
-            with suppress(OSError):
-                Path(f"{self._index_path(cid)}{suffix}").unlink()
-        remove(self._text_path(cid))
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
         import numpy as np
 
         removed: list[int] = []
+        bulk = self._bulk.get(collection, 0) > 0
         with self._tx() as conn:
             cid, _, dim, generation = self._collection(conn, collection)
             vectors = check_batch(batch, dim)
             for doc in batch:
                 removed += self._delete_doc(conn, cid, doc.id)[1]
-            added = self._insert_docs(conn, cid, batch, vectors)
+            if not bulk:
+                catch_up_fts(conn, cid)  # what an earlier bulk load left out, so the FTS5 table is whole again
+            added = self._insert_docs(conn, cid, batch, vectors, not bulk)
             conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
-        self._after_write(cid, generation, removed, np.asarray(added, dtype=np.int64), matrix)
-        self._after_write_text(
+        self._dense.after_write(cid, generation, removed, np.asarray(added, dtype=np.int64), matrix)
+        self._lexical.after_write(
             cid, generation, removed, zip(added, (c.text for d in batch for c in d.chunks), strict=True)
         )
 
+    @contextmanager
+    def bulk_load(self, collection: str) -> Iterator[None]:
+        """Writes to ``collection`` through this store, inside the block, leave their chunks out of the
+        FTS5 index; it takes them all at the end (``build_index``), 50,000 chunks a transaction.
+
+        Every write is still one transaction. If the block fails or the process dies, the FTS5 index
+        catches up before anything reads it next (a lexical search, the next write outside a bulk load).
+
+        >>> with store.bulk_load("docs"):  # doctest: +SKIP
+        ...     for batch in batches:
+        ...         store.write("docs", batch)
+        """
+        self.get_collection(collection)  # NotFound before anything starts
+        with self._lock:
+            self._bulk[collection] = self._bulk.get(collection, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._bulk[collection] -= 1
+                if not self._bulk[collection]:
+                    del self._bulk[collection]
+        self.build_index(collection)
+
+    def build_index(self, collection: str) -> int:
+        """Add the chunks a bulk load left out to the collection's FTS5 index; how many were added.
+
+        The dense (HNSW) and tantivy indexes need no call: they are built on the first query that uses them.
+        """
+        added = 0
+        while True:  # one transaction a step
+            with self._tx() as conn:
+                step = catch_up_fts(conn, self._collection(conn, collection)[0], CATCH_UP_ROWS)
+            added += step
+            if step < CATCH_UP_ROWS:
+                return added
+
     def _insert_docs(
-        self, conn: sqlite3.Connection, cid: int, batch: Sequence[DocumentWrite], vectors: list[np.ndarray]
+        self, conn: sqlite3.Connection, cid: int, batch: Sequence[DocumentWrite], vectors: list[np.ndarray], fts: bool
     ) -> list[int]:
         """Insert a checked batch with one ``executemany`` per table; the new chunks' rowids.
 
@@ -264,10 +289,13 @@ class SQLiteStore:
             taken = conn.execute(sql, (cid, first_doc, ids)).fetchone()
             name = repr(taken[0]) if taken else "in this batch"
             raise InputError(f"chunk id {name} is already used by another document in this collection") from e
-        conn.executemany(
-            f"INSERT INTO {fts_table(cid)} (rowid, text) VALUES (?, ?)",
-            zip(rowids, (row[7] for row in rows), strict=True),
-        )
+        if not fts:
+            defer_fts(conn, cid, first_chunk)
+        elif rows:
+            conn.executemany(
+                f"INSERT INTO {fts_table(cid)} (rowid, text) VALUES (?, ?)",
+                zip(rowids, (row[7] for row in rows), strict=True),
+            )
         return rowids
 
     def _delete_doc(self, conn: sqlite3.Connection, cid: int, doc_id: str) -> tuple[bool, list[int]]:
@@ -313,8 +341,9 @@ class SQLiteStore:
             conn.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
         import numpy as np
 
-        self._after_write(cid, generation, removed, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
-        self._after_write_text(cid, generation, removed, ())
+        no_rows = np.zeros(0, dtype=np.int64)
+        self._dense.after_write(cid, generation, removed, no_rows, np.zeros((0, dim), dtype=np.float32))
+        self._lexical.after_write(cid, generation, removed, ())
         return True
 
     def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
@@ -322,8 +351,7 @@ class SQLiteStore:
         with self._tx("DEFERRED") as conn:
             cid = self._collection(conn, collection)[0]
             sql = f"SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.collection_id = ? AND c.id IN {_IDS}"
-            found = {row[0]: row_to_chunk(row) for row in conn.execute(sql, (cid, param))}
-        return [found[i] for i in ids if i in found]
+            return chunks_in_order(conn.execute(sql, (cid, param)), ids)
 
     def document_chunks(self, collection: str, doc_ids: Sequence[str]) -> list[DocumentWrite]:
         """The stored documents ``doc_ids`` with their chunks and vectors, ready to ``write`` elsewhere."""
@@ -339,17 +367,11 @@ class SQLiteStore:
             ).fetchall()
             sql = f"SELECT {CHUNK_COLUMNS}, c.vector FROM chunks c WHERE c.collection_id = ? AND c.doc_id IN {_IDS}"
             rows = conn.execute(f"{sql} ORDER BY c.doc_id, c.idx", (cid, param)).fetchall()
-        by_doc: dict[str, list] = {}
-        for row in rows:
-            by_doc.setdefault(row[1], []).append(row)
-        out = []
-        for doc_id, source, content_hash, content_type, title, meta in docs:
-            mine = by_doc.get(doc_id, [])
-            metadata = json.loads(meta)
-            chunks = [own_metadata(row_to_chunk(r), metadata) for r in mine]
-            vecs = np.frombuffer(b"".join(r[10] for r in mine), dtype="<f4").astype(np.float32).reshape(len(mine), dim)
-            out.append(DocumentWrite(doc_id, source, content_hash, content_type, chunks, vecs, title, metadata))
-        return out
+
+        def matrix(blobs: list[bytes]) -> np.ndarray:
+            return np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(blobs), dim)
+
+        return documents_from_rows(docs, rows, matrix)
 
     def get_vectors(self, collection: str, ids: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -398,11 +420,7 @@ class SQLiteStore:
                 (embedder, int(matrix.shape[1]), cid),
             )
             info = self._info(conn, collection)
-        with self._lock:
-            self._indexes.pop(cid, None)
-        for suffix in ("", ".json"):  # stamped with the old generation: it would be rebuilt anyway
-            with suppress(OSError):
-                Path(f"{self._index_path(cid)}{suffix}").unlink()
+        self._dense.forget(cid)  # stamped with the old generation: it would be rebuilt anyway
         return info
 
     # search -----------------------------------------------------------------------------
@@ -411,7 +429,7 @@ class SQLiteStore:
     ) -> list[ScoredChunk]:
         import numpy as np
 
-        _check_k(k)
+        check_k(k)
         where, params = to_sql(filter) if filter else ("1", [])
         with self._tx("DEFERRED") as conn:
             cid, _, dim, generation = self._collection(conn, collection)
@@ -422,135 +440,31 @@ class SQLiteStore:
             if filter:
                 sql = f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where}"
                 allowed = np.fromiter((r[0] for r in conn.execute(sql, (cid, *params))), dtype=np.int64)
-            keys, scores = self._dense_index(conn, cid, dim, generation).search(query, k, allowed)
-            return self._scored(conn, keys.tolist(), scores.tolist())
+            keys, scores = self._dense.index(conn, cid, dim, generation).search(query, k, allowed)
+            return scored(conn, keys.tolist(), scores.tolist())
 
     def build_lexical_index(self, collection: str) -> bool:
         """Build the collection's in-memory BM25 index now (searches otherwise build it after a few
         queries, in the background); False when its size is outside ``bm25_memory``."""
         with self._tx("DEFERRED") as conn:
             cid = self._collection(conn, collection)[0]
-        return self._lexical.build(cid) is not None
+            behind = fts_pending(conn, cid) is not None
+        if behind:
+            self.build_index(collection)
+        return self._lexical.build_memory(cid)
 
     def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
-        _check_k(k)
+        check_k(k)
         if not isinstance(query, str):
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
-        where, params = to_sql(filter) if filter else ("1", [])
-        with self._tx("DEFERRED") as conn:
-            cid, _, _, generation = self._collection(conn, collection)
-            terms = query_terms(query)
-            if not terms or k == 0:
-                return []
-            index = None if filter else self._text_index(conn, cid, generation)
-            try:
-                if index is not None:
-                    return self._scored(conn, *index.search(query, k))
-            except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
-                with self._lock:
-                    self._text_indexes.pop(cid, None)
-            found = None if filter else self._lexical.search(conn, cid, generation, terms, k)
-            if found is not None:  # the same ranking and scores as the FTS5 query below
-                return self._scored(conn, *found)
-            match = " OR ".join(f'"{t}"' for t in terms)
-            fts = fts_table(cid)
-            allowed = f"AND rowid IN (SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where})"
-            # Rank the FTS rows first, then fetch only the k winners' columns. bm25() in the select list
-            # sorts twice as fast as FTS5's built-in ``rank`` column (7 vs 14 ms on SciFact's 10k chunks).
-            sql = (
-                f"WITH hits AS (SELECT rowid, bm25({fts}) AS score FROM {fts} WHERE {fts} MATCH ?"
-                f" {allowed if filter else ''} ORDER BY score LIMIT ?) SELECT -hits.score, {CHUNK_COLUMNS}"
-                " FROM hits JOIN chunks c ON c.rowid = hits.rowid ORDER BY hits.score, c.rowid"
-            )
-            args = (match, cid, *params, k) if filter else (match, k)
-            return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in conn.execute(sql, args)]
-
-    def _scored(self, conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> list[ScoredChunk]:
-        sql = f"SELECT c.rowid, {CHUNK_COLUMNS} FROM chunks c WHERE c.rowid IN {_IDS}"
-        rows = {r[0]: r[1:] for r in conn.execute(sql, (json.dumps(keys),))}
-        return [
-            ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows
-        ]
-
-    # the dense index cache --------------------------------------------------------------
-    def _index_path(self, cid: int) -> Path:
-        return Path(f"{self.path}.collection-{cid}.usearch")
-
-    def _dense_index(self, conn: sqlite3.Connection, cid: int, dim: int, generation: int) -> ExactIndex | HnswIndex:
-        """The collection's index at ``generation``, from cache, from its file, or rebuilt from SQLite."""
-        import numpy as np
-
-        with self._lock:
-            index = self._indexes.get(cid)
-            if index is not None and index.generation == generation:
-                return index
-            count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
-            stamp = Stamp(cid, generation, dim, count)
-            index = HnswIndex.load(self._index_path(cid), stamp) if count >= max(self.hnsw_threshold, 1) else None
-            if index is None:
-                rows = conn.execute("SELECT rowid, vector FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
-                keys, blobs = zip(*rows.fetchall(), strict=True) if count else ((), ())
-                keys = np.asarray(keys, dtype=np.int64)
-                matrix = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(keys), dim)
-                if count >= max(self.hnsw_threshold, 1):
-                    index = HnswIndex.build(keys, matrix, stamp)
-                    index.save(self._index_path(cid))
-                else:
-                    index = ExactIndex(keys, matrix, generation)
-            self._indexes[cid] = index
-            return index
-
-    def _text_path(self, cid: int) -> Path:
-        return Path(f"{self.path}.collection-{cid}.tantivy")
-
-    def _text_index(self, conn: sqlite3.Connection, cid: int, generation: int) -> TextIndex | None:
-        """The collection's tantivy index at ``generation`` (loaded or rebuilt), or None to use FTS5.
-
-        FTS5 serves collections under ``text_index_threshold`` chunks, filtered queries, and stores
-        where tantivy is not installed or its index cannot be written.
-        """
-        with self._lock:
-            index = self._text_indexes.get(cid)
-            if index is not None and index.generation == generation:
-                return index
-            if self.text_index_threshold < 0 or not available():
-                return None
-            count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
-            if count < max(self.text_index_threshold, 1):
-                return None
-            stamp = Stamp(cid, generation, 0, count)
-            index = TextIndex.load(self._text_path(cid), stamp)
-            if index is None:
-                rows = conn.execute("SELECT rowid, text FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
-                try:
-                    index = TextIndex.build(self._text_path(cid), rows, stamp)
-                except (OSError, ValueError):  # read-only folder, another process building: FTS5 serves
-                    return None
-            self._text_indexes[cid] = index
-            return index
-
-    def _after_write_text(self, cid: int, old: int, removed: list[int], added: Iterable[tuple[int, str]]) -> None:
-        """Keep a cached tantivy index in step with a committed write, or drop it (it is rebuilt when next used)."""
-        with self._lock:
-            index = self._text_indexes.pop(cid, None)
-            if index is not None and index.generation == old:
-                try:
-                    index.apply(removed, list(added), old + 1)
-                except (OSError, ValueError):  # e.g. another process holds the index's writer lock
-                    return
-                self._text_indexes[cid] = index
-
-    def _after_write(self, cid: int, old: int, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
-        """Keep a cached HNSW index in step with a committed write; drop anything else that is now stale."""
-        self._lexical.drop(cid)
-        with self._lock:
-            index = self._indexes.get(cid)
-            if isinstance(index, HnswIndex) and index.generation == old:
-                import numpy as np
-
-                index.apply(np.asarray(removed, dtype=np.int64), added, vectors, old + 1)
-            else:
-                self._indexes.pop(cid, None)
+        if filter:
+            to_sql(filter)  # a bad filter fails before anything else
+        while True:
+            with self._tx("DEFERRED") as conn:
+                cid, _, _, generation = self._collection(conn, collection)
+                if fts_pending(conn, cid) is None:
+                    return self._lexical.search(conn, cid, generation, query, k, filter)
+            self.build_index(collection)  # a bulk load that did not finish left chunks out of FTS5
 
     def close(self) -> None:
         """Save HNSW indexes changed since they were loaded, then close every connection. Idempotent."""
@@ -558,11 +472,7 @@ class SQLiteStore:
         with self._lock:
             if self._closed:
                 return
-            for cid, index in self._indexes.items():
-                if isinstance(index, HnswIndex) and index.dirty:
-                    with suppress(OSError):
-                        index.save(self._index_path(cid))
-            self._indexes.clear()
+            self._dense.close()
             self._closed = True
             for conn in self._conns:
                 with suppress(sqlite3.Error):

@@ -5,21 +5,23 @@
 
 Documents are copied in pages, each page one ``write`` (one transaction) on the destination. A document
 already there with the same content hash is skipped, so a copy that was killed or failed simply runs
-again and carries on where it stopped. Into a new PostgreSQL collection of many chunks, the HNSW index is
-built once at the end rather than updated row by row.
+again and carries on where it stopped. Into a new collection of many chunks, the copy runs in the
+destination's ``bulk_load``: PostgreSQL builds its HNSW index, SQLite its FTS5 index, once at the end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from llmkit.errors import InputError
 from llmkit.store.base import DocumentWrite, Store
 
-#: From this many chunks on, a copy into an empty PostgreSQL collection builds its HNSW index after loading.
+#: From this many chunks on, a copy into an empty collection runs in the destination's ``bulk_load``.
 BULK_CHUNKS = 10_000
+Progress = Callable[[int, int], None]
 
 
 @runtime_checkable
@@ -54,16 +56,28 @@ def copy_collection(
     info = src.get_collection(name)
     target = dst_name or name
     fresh = dst.create_collection(target, embedder=info.embedder, dim=info.dim).chunks == 0  # InputError if it differs
-    if fresh and info.chunks >= BULK_CHUNKS and hasattr(dst, "drop_index"):
-        dst.drop_index(target)  # build the vector index once at the end: much faster than row by row
+    # Into a new collection, let the destination build its indexes once at the end (PostgreSQL's HNSW graph,
+    # SQLite's FTS5 table): much faster than row by row.
+    bulk = fresh and info.chunks >= BULK_CHUNKS and hasattr(dst, "bulk_load")
+    with dst.bulk_load(target) if bulk else nullcontext():
+        counts = _copy_pages(src, dst, name, target, page, info.documents, progress)
+    if not bulk and hasattr(dst, "build_index"):
+        dst.build_index(target)  # also after a copy that an earlier, interrupted run left without its index
+    return CopyReport(target, *counts)
+
+
+def _copy_pages(
+    src: Store, dst: Store, name: str, target: str, page: int, total: int, progress: Progress | None
+) -> tuple[int, int, int]:
+    """Copy every document page by page, one ``write`` a page; (copied, skipped, chunks)."""
     copied = skipped = chunks = done = 0
     while True:
         docs = src.list_documents(name, limit=page, offset=done)
         if not docs:
-            break
+            return copied, skipped, chunks
         have = dst.document_hashes(target, [d.id for d in docs])
         todo = [d.id for d in docs if have.get(d.id) != d.content_hash]
-        batch = src.document_chunks(name, todo) if todo else []
+        batch = src.document_chunks(name, todo) if todo else []  # type: ignore[attr-defined]  # Exportable
         if batch:
             dst.write(target, batch)
         copied += len(batch)
@@ -71,7 +85,4 @@ def copy_collection(
         chunks += sum(len(d.chunks) for d in batch)
         done += len(docs)
         if progress:
-            progress(done, info.documents)
-    if hasattr(dst, "build_index"):
-        dst.build_index(target)  # also after a copy that an earlier, interrupted run left without its index
-    return CopyReport(target, copied, skipped, chunks)
+            progress(done, total)

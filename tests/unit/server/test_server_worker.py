@@ -62,3 +62,38 @@ def test_collect_passes_errors_through() -> None:
     with pytest.raises(ValueError, match="boom"):
         asyncio.run(worker.collect(make))
     worker.shutdown()
+
+
+def test_threads_run_calls_off_the_loop_and_cancel_what_is_queued_at_shutdown() -> None:
+    from llmkit.server.worker import Threads
+
+    threads = Threads("t", 2)
+    started, release = threading.Semaphore(0), threading.Event()
+
+    def slow() -> str:
+        started.release()
+        release.wait(5)
+        return threading.current_thread().name
+
+    def boom() -> None:
+        raise ValueError("bad")
+
+    async def main() -> None:
+        names = await asyncio.gather(*(threads.call(lambda: threading.current_thread().name) for _ in range(4)))
+        assert {n.rsplit("_", 1)[0] for n in names} == {"t"}
+        with pytest.raises(ValueError, match="bad"):
+            await threads.call(boom)
+        busy = [threads.call(slow), threads.call(slow)]
+        queued = threads.call(slow)
+        for _ in busy:  # both threads are busy, so the third call waits in the queue
+            assert await asyncio.to_thread(started.acquire, True, 5)
+        stopper = asyncio.get_running_loop().run_in_executor(None, threads.shutdown)
+        await asyncio.sleep(0.05)
+        release.set()
+        await stopper
+        assert all(n.startswith("t_") for n in await asyncio.gather(*busy))
+        assert queued.cancelled()
+        with pytest.raises(RuntimeError, match="shut down"):
+            threads.call(boom)
+
+    asyncio.run(main())

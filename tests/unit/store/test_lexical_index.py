@@ -80,9 +80,9 @@ def test_built_in_the_background_after_the_warm_up(store: SQLiteStore, tmp_path:
     with SQLiteStore(store.path, bm25_memory=(1, 10_000)) as other:  # the default warm-up: 3 searches
         assert _answers(other, 10) == reference  # 10 searches: the build started at the third
         deadline = time.monotonic() + 30
-        while other._lexical._indexes.get(1) is None and time.monotonic() < deadline:
+        while other._lexical._memory._indexes.get(1) is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert other._lexical._indexes[1][1] is not None
+        assert other._lexical._memory._indexes[1][1] is not None
         assert _answers(other, 10) == reference
 
 

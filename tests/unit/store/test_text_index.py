@@ -53,7 +53,7 @@ def test_writes_and_deletes_keep_the_cached_index_in_step(tmp_path: Path) -> Non
         assert s.delete_document(NAME, "new")
         assert _ids(s, "mango") == []
         assert _stamp(tmp_path)["count"] == 40 - 2 + 1
-        assert s._text_indexes[1].generation == _stamp(tmp_path)["generation"]
+        assert s._lexical._text_indexes[1].generation == _stamp(tmp_path)["generation"]
 
 
 def test_a_write_by_another_store_is_seen(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_small_collections_filters_and_a_missing_tantivy_use_fts5(
     with _store(tmp_path) as s:
         assert [h.chunk.id for h in s.search_lexical(NAME, "word2", 5, filter={"doc_id": "d2"})] == ["d2#0"]
         assert not (tmp_path / INDEX).exists()
-        monkeypatch.setattr("llmkit.store.sqlite.available", lambda: False)
+        monkeypatch.setattr("llmkit.store.sqlite_lexical.available", lambda: False)
         assert _ids(s, "word2") == ["d2#0"]
         assert not (tmp_path / INDEX).exists()
 

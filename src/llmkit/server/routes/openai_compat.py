@@ -11,27 +11,26 @@ from fastapi import APIRouter, Depends, Request
 
 from llmkit.errors import InputError
 from llmkit.server import chat
-from llmkit.server.deps import Caller, State, caller
+from llmkit.server.deps import Caller, State, caller, state_of
 from llmkit.server.errors import ApiError
 from llmkit.server.schemas import ChatRequest, CompletionRequest, EmbeddingRequest
 from llmkit.server.state import RAG_PREFIX
+from llmkit.server.util import json_response
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 _MAX_EMBED_CHARS = 100_000
 
 
 @router.post("/chat/completions", summary="Chat (plain or streamed); rag/<collection> models answer with citations")
-async def chat_completions(
-    body: ChatRequest, request: Request, state: State, who: Annotated[Caller, Depends(caller(None))]
-) -> Any:
-    return await chat.chat_completion(state, who, body, request.is_disconnected)
+async def chat_completions(body: ChatRequest, request: Request, who: Annotated[Caller, Depends(caller(None))]) -> Any:
+    return json_response(await chat.chat_completion(state_of(request), who, body, request.is_disconnected))
 
 
 @router.post("/completions", summary="Text completion of one prompt (sent to the chat model as a user turn)")
 async def completions(
-    body: CompletionRequest, request: Request, state: State, who: Annotated[Caller, Depends(caller("chat"))]
+    body: CompletionRequest, request: Request, who: Annotated[Caller, Depends(caller("chat"))]
 ) -> Any:
-    return await chat.text_completion(state, who, body, request.is_disconnected)
+    return json_response(await chat.text_completion(state_of(request), who, body, request.is_disconnected))
 
 
 @router.post("/embeddings", summary="Embed texts with the configured embedder (float or base64)")

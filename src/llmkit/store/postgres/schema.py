@@ -104,6 +104,12 @@ def migrate(conn: psycopg.Connection, where: str) -> tuple[int, int]:
     return before, SCHEMA_VERSION
 
 
+#: The full-text index of the whole chunks table (created by ``_V1``). A first load into an empty table
+#: drops it and builds it once at the end (``PostgresStore.bulk_load``); ``TEXT_INDEX_SQL`` brings it back.
+TEXT_INDEX = "llmkit_chunks_tsv"
+TEXT_INDEX_SQL = f"CREATE INDEX IF NOT EXISTS {TEXT_INDEX} ON llmkit_chunks USING gin (tsv)"
+
+
 def index_name(collection_id: int) -> str:
     return f"llmkit_chunks_hnsw_{int(collection_id)}"
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
@@ -36,11 +36,14 @@ from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
     check_collection,
+    check_k,
     check_new_vectors,
     check_page,
     check_vector,
     chunk_meta,
-    own_metadata,
+    chunks_in_order,
+    documents_from_rows,
+    row_to_chunk,
     to_json,
 )
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
@@ -61,20 +64,10 @@ _DOC_COPY = (
 )
 
 
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise InputError(f"k must be a non-negative integer, got {k!r}")
-
-
 def _check_ids(ids: Sequence[str], what: str) -> list[str]:
     if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
         raise InputError(f"{what} must be a list of strings", hint='pass ["id"], not "id"')
     return [i.encode("utf-8", "replace").decode("utf-8") for i in ids]
-
-
-def _row_to_chunk(row: Sequence[Any]) -> Chunk:
-    cid, doc_id, source, text, idx, start, end, page, heading, meta = row[:10]
-    return Chunk(cid, doc_id, source, text, idx, start, end, page, heading, meta)
 
 
 class PostgresStore:
@@ -265,8 +258,7 @@ class PostgresStore:
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
             sql = f"SELECT {CHUNK_COLUMNS} FROM llmkit_chunks c WHERE c.collection_id = %s AND c.id = ANY(%s)"
-            found = {row[0]: _row_to_chunk(row) for row in conn.execute(sql, (cid, ids))}
-        return [found[i] for i in ids if i in found]
+            return chunks_in_order(conn.execute(sql, (cid, ids)), ids)
 
     def document_chunks(self, collection: str, doc_ids: Sequence[str]) -> list[DocumentWrite]:
         """The stored documents ``doc_ids`` with their chunks and vectors, ready to ``write`` elsewhere."""
@@ -285,16 +277,9 @@ class PostgresStore:
                 " AND c.doc_id = ANY(%s) ORDER BY c.doc_id, c.idx",
                 (cid, doc_ids),
             ).fetchall()
-        by_doc: dict[str, list[Any]] = {}
-        for row in rows:
-            by_doc.setdefault(row[1], []).append(row)
-        out = []
-        for doc_id, source, content_hash, content_type, title, metadata in docs:
-            mine = by_doc.get(doc_id, [])
-            chunks = [own_metadata(_row_to_chunk(r), metadata) for r in mine]
-            vecs = np.array([r[10].to_numpy() for r in mine], dtype=np.float32).reshape(len(mine), -1)
-            out.append(DocumentWrite(doc_id, source, content_hash, content_type, chunks, vecs, title, metadata))
-        return out
+        return documents_from_rows(
+            docs, rows, lambda vs: np.array([v.to_numpy() for v in vs], dtype=np.float32).reshape(len(vs), -1)
+        )
 
     def get_vectors(self, collection: str, ids: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -367,7 +352,7 @@ class PostgresStore:
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None
     ) -> list[ScoredChunk]:
-        _check_k(k)
+        check_k(k)
         where, params = to_pg_sql(filter) if filter else ("true", [])
         with self._conn() as conn:
             cid, _, dim = self._collection(conn, collection)
@@ -386,10 +371,10 @@ class PostgresStore:
                 f" WHERE c.collection_id = {int(cid)} AND {where} ORDER BY distance LIMIT %s"
             )
             rows = conn.execute(sql, (query, *params, k)).fetchall()
-        return [ScoredChunk(_row_to_chunk(r[1:]), 1.0 - float(r[0])) for r in rows]
+        return [ScoredChunk(row_to_chunk(r[1:]), 1.0 - float(r[0])) for r in rows]
 
     def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
-        _check_k(k)
+        check_k(k)
         if not isinstance(query, str):
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
         where, params = to_pg_sql(filter) if filter else ("true", [])
@@ -411,7 +396,7 @@ class PostgresStore:
                 " ORDER BY score DESC, c.pk LIMIT %s"
             )
             rows = conn.execute(sql, (" | ".join(lexemes), candidates, *params, k)).fetchall()
-        return [ScoredChunk(_row_to_chunk(r[1:]), float(r[0])) for r in rows]
+        return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in rows]
 
     # bulk loading -----------------------------------------------------------------------
     @contextmanager
@@ -419,9 +404,15 @@ class PostgresStore:
         """Drop the collection's HNSW index while a large load runs, then build it once.
 
         Building once after loading is several times faster than updating the graph row by row. Dense
-        search stays correct meanwhile (an exact scan), only slower.
+        search stays correct meanwhile (an exact scan), only slower. When the chunks table is empty at the
+        start (a first load, as into a new database), its full-text GIN index goes too and is built once at
+        the end (a quarter less time for load and index together than maintaining it row by row).
+        If the block fails, the indexes stay dropped until ``build_index`` (``llmkit store copy`` calls it).
         """
         self.drop_index(collection)
+        with self._conn() as conn:
+            if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM llmkit_chunks)").fetchone()[0]:
+                conn.execute(f"DROP INDEX IF EXISTS {schema.TEXT_INDEX}")
         yield
         self.build_index(collection, maintenance_work_mem=maintenance_work_mem)
 
@@ -432,12 +423,13 @@ class PostgresStore:
             conn.execute(f"DROP INDEX IF EXISTS {schema.index_name(cid)}")
 
     def build_index(self, collection: str, *, maintenance_work_mem: str = "1GB") -> None:
-        """Build the collection's HNSW index if it is missing (see ``bulk_load``)."""
+        """Build the collection's HNSW index, and the full-text index, where missing (see ``bulk_load``)."""
         with self._conn() as conn:
             cid, _, dim = self._collection(conn, collection)
+            conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,))
+            conn.execute(schema.TEXT_INDEX_SQL)
             ddl = schema.create_index_sql(cid, dim, **self.hnsw)
             if ddl:
-                conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,))
                 conn.execute(ddl)
             conn.execute("ANALYZE llmkit_chunks")  # fresh statistics, so the planner sees the loaded rows
 

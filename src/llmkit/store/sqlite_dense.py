@@ -1,0 +1,87 @@
+"""The dense indexes of ``SQLiteStore``: one per collection, cached in memory and (HNSW) in a file, never trusted.
+
+A collection under ``hnsw_threshold`` chunks is searched exactly (``ExactIndex``); a larger one through
+usearch's HNSW graph, saved next to the database as ``<db>.collection-<id>.usearch`` with a stamp of the
+collection's generation. The SQLite rows are the source of truth: an index whose stamp or checksum does not
+match is rebuilt from them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llmkit.store.vector_index import ExactIndex, HnswIndex, Stamp
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class SQLiteDense:
+    """The dense index cache of one SQLite store (thread-safe)."""
+
+    def __init__(self, path: Path, hnsw_threshold: int) -> None:
+        self.path = path
+        self.hnsw_threshold = hnsw_threshold
+        self._lock = threading.Lock()
+        self._indexes: dict[int, ExactIndex | HnswIndex] = {}
+
+    def file(self, cid: int) -> Path:
+        return Path(f"{self.path}.collection-{cid}.usearch")
+
+    def index(self, conn: sqlite3.Connection, cid: int, dim: int, generation: int) -> ExactIndex | HnswIndex:
+        """The collection's index at ``generation``, from cache, from its file, or rebuilt from SQLite."""
+        with self._lock:
+            index = self._indexes.get(cid)
+            if index is None or index.generation != generation:
+                index = self._indexes[cid] = self._load(conn, cid, dim, generation)
+            return index
+
+    def _load(self, conn: sqlite3.Connection, cid: int, dim: int, generation: int) -> ExactIndex | HnswIndex:
+        import numpy as np
+
+        count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
+        hnsw = count >= max(self.hnsw_threshold, 1)
+        stamp = Stamp(cid, generation, dim, count)
+        index = HnswIndex.load(self.file(cid), stamp) if hnsw else None
+        if index is not None:
+            return index
+        rows = conn.execute("SELECT rowid, vector FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
+        keys, blobs = zip(*rows.fetchall(), strict=True) if count else ((), ())
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(len(keys), dim)
+        if not hnsw:
+            return ExactIndex(np.asarray(keys, dtype=np.int64), matrix, generation)
+        index = HnswIndex.build(np.asarray(keys, dtype=np.int64), matrix, stamp)
+        index.save(self.file(cid))
+        return index
+
+    def after_write(self, cid: int, old: int, removed: list[int], added: np.ndarray, vectors: np.ndarray) -> None:
+        """Keep a cached HNSW index in step with a committed write; drop anything else that is now stale."""
+        with self._lock:
+            index = self._indexes.get(cid)
+            if isinstance(index, HnswIndex) and index.generation == old:
+                import numpy as np
+
+                index.apply(np.asarray(removed, dtype=np.int64), added, vectors, old + 1)
+            else:
+                self._indexes.pop(cid, None)
+
+    def forget(self, cid: int) -> None:
+        """Drop the collection's index and its file (the collection was deleted, or all its vectors replaced)."""
+        with self._lock:
+            self._indexes.pop(cid, None)
+        for suffix in ("", ".json"):
+            with suppress(OSError):
+                Path(f"{self.file(cid)}{suffix}").unlink()
+
+    def close(self) -> None:
+        """Save HNSW indexes changed since they were loaded, and forget them all."""
+        with self._lock:
+            for cid, index in self._indexes.items():
+                if isinstance(index, HnswIndex) and index.dirty:
+                    with suppress(OSError):
+                        index.save(self.file(cid))
+            self._indexes.clear()

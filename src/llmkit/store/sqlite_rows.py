@@ -1,0 +1,31 @@
+"""Reading chunk rows back from the SQLite store: id lists bound as one parameter, ranked rowids to hits."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from llmkit.errors import InputError
+from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
+from llmkit.types import ScoredChunk
+
+IDS = "(SELECT value FROM json_each(?))"  # a list of any length as one bound parameter
+
+
+def ids_param(ids: Sequence[str], what: str) -> str:
+    """``ids`` as one JSON array, so any number of them binds as a single parameter (with ``IDS``).
+
+    >>> ids_param(["a", "b"], "chunk ids")
+    '["a", "b"]'
+    """
+    if isinstance(ids, str) or not all(isinstance(i, str) for i in ids):
+        raise InputError(f"{what} must be a list of strings", hint='pass ["id"], not "id"')
+    return json.dumps(list(ids), ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+
+
+def scored(conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> list[ScoredChunk]:
+    """The chunks with rowids ``keys``, in that order, with their ``scores`` (rows gone meanwhile are left out)."""
+    sql = f"SELECT c.rowid, {CHUNK_COLUMNS} FROM chunks c WHERE c.rowid IN {IDS}"
+    rows = {r[0]: r[1:] for r in conn.execute(sql, (json.dumps(keys),))}
+    return [ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows]
