@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
+
+from doctest_checks import assert_docstring_examples, assert_import_is_light
 
 MODULES = [
     "llmkit.agents.budget",
@@ -23,15 +22,10 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
+    assert_docstring_examples(name)
 
 
 def test_import_is_light() -> None:
-    import subprocess
-    import sys
-
-    heavy = ("mcp", "jsonschema", "llama_cpp", "onnxruntime", "numpy", "rich")
-    code = f"import sys, llmkit.agents, llmkit.mcp.client; print(sorted(set(sys.modules) & {set(heavy)!r}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert_import_is_light(
+        ["llmkit.agents", "llmkit.mcp.client"], ("mcp", "jsonschema", "llama_cpp", "onnxruntime", "numpy", "rich")
+    )

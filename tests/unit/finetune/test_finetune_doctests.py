@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-import subprocess
-import sys
-
 import pytest
+
+from doctest_checks import assert_docstring_examples, assert_import_is_light
 
 MODULES = [
     "llmkit.finetune.records",
@@ -20,17 +17,17 @@ MODULES = [
     "llmkit.finetune.quantize",
     "llmkit.finetune.perplexity",
     "llmkit.finetune.gguf_export",
+    "llmkit.finetune.gguf_lora",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
+    assert_docstring_examples(name)
 
 
 def test_import_is_light() -> None:
-    heavy = ("torch", "transformers", "llama_cpp", "datasketch", "scipy", "numpy", "rich")
-    code = f"import sys, llmkit.finetune.data, llmkit.cli.finetune; print(sorted(set(sys.modules) & {set(heavy)!r}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert_import_is_light(
+        ["llmkit.finetune.data", "llmkit.cli.finetune"],
+        ("torch", "transformers", "llama_cpp", "datasketch", "scipy", "numpy", "rich"),
+    )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
+
+from doctest_checks import assert_docstring_examples, assert_import_is_light
 
 MODULES = [
     "llmkit.ingest.loaders",
@@ -24,15 +23,11 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
+    assert_docstring_examples(name, some=False)
 
 
 def test_import_is_light() -> None:
-    import subprocess
-    import sys
-
-    heavy = ("pypdf", "docx", "selectolax", "filetype", "markdown_it", "rich", "onnxruntime")
-    code = f"import sys, llmkit.ingest, llmkit.ingest.progress; print(sorted(set(sys.modules) & {set(heavy)!r}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert_import_is_light(
+        ["llmkit.ingest", "llmkit.ingest.progress"],
+        ("pypdf", "docx", "selectolax", "filetype", "markdown_it", "rich", "onnxruntime"),
+    )
