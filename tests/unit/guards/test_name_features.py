@@ -1,0 +1,106 @@
+"""The name tagger's features, labels, folds and data loading (pure logic; no spaCy, encoder or CRF)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from llmkit.errors import InputError, NotFound
+from llmkit.guards.name_features import Token, bio_labels, sequence_features, tag_spans, word_features
+from llmkit.guards.name_tagger import NameModel, _chunks, fit_projection
+from llmkit.guards.name_training import grouped_folds, load_examples, span_scores
+
+
+def _tokens(text: str) -> list[Token]:
+    out, pos = [], 0
+    for word in text.split():
+        pos = text.index(word, pos)
+        out.append(Token(word, pos))
+        pos += len(word)
+    return out
+
+
+def test_labels_and_spans_round_trip() -> None:
+    text = "Ask Sari J. Paavolainen and Leon about it"
+    toks = _tokens(text)
+    spans = [(4, 23), (28, 32)]
+    tags = bio_labels(toks, spans)
+    assert tags == ["O", "B", "I", "I", "O", "B", "O", "O"]
+    assert tag_spans(toks, tags) == spans
+    # two names side by side stay two names
+    assert tag_spans(_tokens("Ana Bo"), bio_labels(_tokens("Ana Bo"), [(0, 3), (4, 6)])) == [(0, 3), (4, 6)]
+
+
+def test_the_word_itself_is_never_a_feature() -> None:
+    feats = sequence_features(_tokens("Dear Kristin Holm ,"), np.zeros((4, 3)).tolist())
+    assert not any("Kristin" in k or "kristin" in k for f in feats for k in f)
+    assert feats[1]["-1:title"] == 1.0 and feats[1]["+1:title"] == 1.0 and feats[1]["v2"] == 0.0
+    assert "-2:BOS" in feats[1] and "+2:BOS" in feats[2]
+    assert word_features(Token("bertram", 0))["lower"] == 1.0
+
+
+def test_long_texts_are_encoded_in_chunks() -> None:
+    text = " ".join(["Ana sings."] * 200)
+    cuts = _chunks(text, _tokens(text))
+    assert cuts[0][0] == 0 and cuts[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
+    assert max(hi - lo for lo, hi in cuts) <= 700
+
+
+def test_projection_is_standardised_pca() -> None:
+    raw = np.random.default_rng(0).normal(size=(200, 8)) * np.arange(1, 9)
+    mean, proj = fit_projection(raw.astype(np.float32), dims=3)
+    z = (raw - mean) @ proj
+    assert proj.shape == (8, 3)
+    assert np.allclose(z.std(0, ddof=1), 1.0, atol=1e-3)
+
+
+def test_folds_keep_each_group_whole() -> None:
+    groups = [5, 1, 5, 2, 9, 1, 2, 7]
+    folds = grouped_folds(groups, 3)
+    assert all(len({f for f, g in zip(folds, groups, strict=True) if g == x}) == 1 for x in set(groups))
+    assert set(folds) == {0, 1, 2}
+    with pytest.raises(InputError):
+        grouped_folds([1, 1, 2], 3)
+    with pytest.raises(InputError):
+        grouped_folds([1, 2], 1)
+
+
+def test_span_scores() -> None:
+    assert span_scores([[(0, 3)], []], [[(0, 3)], [(4, 5)]]) == (0.5, 1.0, 0.6667)
+    assert span_scores([[]], [[]]) == (0.0, 0.0, 0.0)
+
+
+def test_load_examples_reads_presidio_rows_and_rejects_bad_ones(tmp_path) -> None:
+    good = {"full_text": "Hi Ana, call 555", "template_id": 4, "spans": [
+        {"entity_type": "PERSON", "start_position": 3, "end_position": 6},
+        {"entity_type": "PHONE_NUMBER", "start_position": 13, "end_position": 16},
+    ]}  # fmt: skip
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(good) + "\n\n", encoding="utf-8")
+    [ex] = load_examples(path)
+    assert (ex.text[3:6], ex.spans, ex.group) == ("Ana", ((3, 6),), 4)
+    for bad in ('{"spans": []}', "not json", json.dumps({**good, "spans": [{**good["spans"][0], "end_position": 99}]})):
+        path.write_text(bad + "\n", encoding="utf-8")
+        with pytest.raises(InputError, match=r"d\.jsonl:1"):
+            load_examples(path)
+    path.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no examples"):
+        load_examples(path)
+    with pytest.raises(InputError):
+        load_examples(tmp_path / "missing.jsonl")
+
+
+def test_model_file_errors(tmp_path) -> None:
+    with pytest.raises(NotFound, match="train-names"):
+        NameModel.load(tmp_path / "none.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a name model"):
+        NameModel.load(tmp_path / "bad.npz")
+    model = NameModel(b"crf bytes", np.zeros(4, np.float32), np.eye(4, 2, dtype=np.float32))
+    model.save(tmp_path / "m.npz")
+    back = NameModel.load(tmp_path / "m.npz")
+    assert (back.crf, back.encoder, back.proj.shape) == (b"crf bytes", "all-minilm-l6-v2", (4, 2))
