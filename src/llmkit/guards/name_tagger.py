@@ -14,13 +14,14 @@ on templates it was not trained on.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra, NotFound
 from llmkit.guards.name_features import Token, bio_labels, sequence_features, tag_spans
@@ -72,12 +73,21 @@ class NameModel:
             raise InputError(f"{path}: not a name model ({e})") from None
 
 
+class Prepared(NamedTuple):
+    """A text made ready for training or tagging: its tokens, their raw vectors and its gold name spans."""
+
+    text: str
+    tokens: list[Token]
+    raw: np.ndarray
+    spans: list[tuple[int, int]]
+
+
 def doc_tokens(doc: Any, encoder: TokenEncoder) -> list[Token]:
-    """spaCy ``doc``'s tokens as ``Token``s; of the white-space tokens, only line breaks (a name never spans one)."""
+    """spaCy ``doc``'s non-space tokens as ``Token``s."""
     return [
         Token(t.text, t.idx, t.pos_, t.tag_, t.ent_type_, encoder.known_word(t.text.lower()))
         for t in doc
-        if t.text.strip() or "\n" in t.text
+        if t.text.strip()
     ]
 
 
@@ -134,7 +144,7 @@ def fit_projection(raw: np.ndarray, dims: int = DIMS) -> tuple[np.ndarray, np.nd
 
 
 def train(
-    examples: Sequence[tuple[list[Token], np.ndarray, list[tuple[int, int]]]],
+    examples: Sequence[Prepared],
     *,
     dims: int = DIMS,
     c1: float = 0.1,
@@ -142,18 +152,18 @@ def train(
     iterations: int = 150,
     encoder: str = ENCODER,
 ) -> NameModel:
-    """A ``NameModel`` from ``(tokens, raw vectors, gold name spans)`` per text (L-BFGS, L1 ``c1``, L2 ``c2``)."""
+    """A ``NameModel`` from prepared texts (L-BFGS; L1 ``c1``, L2 ``c2``; states projected to ``dims``)."""
     import numpy as np
 
     pycrfsuite = _crfsuite()
-    if not any(spans for _, _, spans in examples):
+    if not any(ex.spans for ex in examples):
         raise InputError("no person names to learn from: every example has an empty span list")
-    mean, proj = fit_projection(np.concatenate([raw for _, raw, _ in examples if len(raw)]), dims)
+    mean, proj = fit_projection(np.concatenate([ex.raw for ex in examples if len(ex.raw)]), dims)
     blank = NameModel(b"", mean, proj, encoder)
     trainer = pycrfsuite.Trainer(verbose=False)
-    for tokens, raw, spans in examples:
-        if tokens:
-            trainer.append(_items(tokens, raw, blank), bio_labels(tokens, spans))
+    for ex in examples:
+        if ex.tokens:
+            trainer.append(_items(ex.tokens, ex.raw, blank), bio_labels(ex.tokens, ex.spans))
     trainer.set_params({"c1": c1, "c2": c2, "max_iterations": iterations, "feature.possible_transitions": True})
     with tempfile.TemporaryDirectory() as tmp:
         trainer.train(str(Path(tmp) / "names.crfsuite"))
@@ -199,7 +209,21 @@ class NameTagger:
             return []
         items = _items(tokens, raw_vectors(doc.text, tokens, encoder), model)
         with self._lock:  # a crfsuite Tagger holds the sequence it tags
-            return tag_spans(tokens, tagger.tag(items))
+            tags = tagger.tag(items)
+        return split_lines(doc.text, tag_spans(tokens, tags))
+
+
+def split_lines(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans cut at line breaks (a name never crosses one), empty parts dropped.
+
+    >>> t = "Zizi Kónya\\nEnigmaio"
+    >>> [t[s:e] for s, e in split_lines(t, [(0, len(t))])]
+    ['Zizi Kónya', 'Enigmaio']
+    """
+    out = []
+    for s, e in spans:
+        out += [(s + m.start(), s + m.end()) for m in re.finditer(r"\S(?:[^\n]*\S)?", text[s:e])]
+    return out
 
 
 def catalog_encoder(name: str = ENCODER) -> TokenEncoder:

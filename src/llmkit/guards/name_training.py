@@ -15,13 +15,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
-from llmkit.guards.name_features import Token, tag_spans
-from llmkit.guards.name_tagger import NameModel, TokenEncoder, _crfsuite, _items, doc_tokens, raw_vectors, train
+from llmkit.guards.name_features import tag_spans
+from llmkit.guards.name_tagger import (
+    NameModel,
+    Prepared,
+    TokenEncoder,
+    _crfsuite,
+    _items,
+    doc_tokens,
+    raw_vectors,
+    split_lines,
+    train,
+)
 
 if TYPE_CHECKING:
-    import numpy as np
-
-Prepared = tuple[list[Token], "np.ndarray", list[tuple[int, int]]]
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,7 @@ def prepare(examples: Sequence[Example], nlp: Any, encoder: TokenEncoder) -> lis
     out = []
     for ex, doc in zip(examples, nlp.pipe([e.text for e in examples]), strict=True):
         tokens = doc_tokens(doc, encoder)
-        out.append((tokens, raw_vectors(ex.text, tokens, encoder), list(ex.spans)))
+        out.append(Prepared(ex.text, tokens, raw_vectors(ex.text, tokens, encoder), list(ex.spans)))
     return out
 
 
@@ -103,7 +111,10 @@ def predict(model: NameModel, prepared: Sequence[Prepared]) -> list[list[tuple[i
     """Name spans that ``model`` finds in each prepared text."""
     tagger = _crfsuite().Tagger()
     tagger.open_inmemory(model.crf)
-    return [tag_spans(tokens, tagger.tag(_items(tokens, raw, model))) if tokens else [] for tokens, raw, _ in prepared]
+    return [
+        split_lines(p.text, tag_spans(p.tokens, tagger.tag(_items(p.tokens, p.raw, model)))) if p.tokens else []
+        for p in prepared
+    ]
 
 
 def cross_predict(
