@@ -8,7 +8,7 @@ from llmkit.errors import InputError
 
 pytest.importorskip("presidio_analyzer", reason="the ner extra is not installed: pip install 'llmkit[ner]'")
 pytest.importorskip("pycrfsuite", reason="the ner extra is not installed: pip install 'llmkit[ner]'")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # Not from presidio-synth-pii: names and sentence shapes the tagger has not seen. spaCy's small model calls
 # "Olusegun Adeyemi" a facility; the tagger, which sees spaCy's label as one feature among many, does not.

@@ -51,7 +51,7 @@ def test_train_injection_validates_its_data(tmp_path: Path, capsys: pytest.Captu
 def test_train_names_rejects_bad_data_before_loading_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"full_text": "x", "spans": [{"entity_type": "PERSON"}]}) + "\n", encoding="utf-8")
-    code, _, err = run(capsys, "guard", "train-names", str(bad), "--out", str(tmp_path / "m.npz"))
+    code, _, err = run_cli(capsys, "guard", "train-names", str(bad), "--out", str(tmp_path / "m.npz"))
     assert code != 0 and "bad.jsonl:1" in err
-    code, _, err = run(capsys, "guard", "train-names", str(bad), "--out", str(tmp_path / "m.bin"))
+    code, _, err = run_cli(capsys, "guard", "train-names", str(bad), "--out", str(tmp_path / "m.bin"))
     assert code != 0 and ".npz" in err
