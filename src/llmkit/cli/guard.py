@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from llmkit.config import Settings
     from llmkit.guards.base import Verdict
 
-app = typer.Typer(help="Guardrails: check text, train the injection classifier.", rich_markup_mode=None)
+app = typer.Typer(
+    help="Guardrails: check text, train the injection classifier and the name tagger.", rich_markup_mode=None
+)
 DEFAULT_INPUT = ("pii", "injection", "denylist", "length")
 DEFAULT_OUTPUT = ("pii", "denylist", "leakage", "grounded", "length")
 BLOCKED_EXIT = 3
