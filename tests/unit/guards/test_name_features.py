@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from doctest_checks import assert_docstring_examples, assert_import_is_light
 from llmkit.errors import InputError, NotFound
 from llmkit.guards.name_features import Token, bio_labels, sequence_features, tag_spans, word_features
 from llmkit.guards.name_tagger import NameModel, _chunks, fit_projection
@@ -104,3 +105,13 @@ def test_model_file_errors(tmp_path) -> None:
     model.save(tmp_path / "m.npz")
     back = NameModel.load(tmp_path / "m.npz")
     assert (back.crf, back.encoder, back.proj.shape) == (b"crf bytes", "all-minilm-l6-v2", (4, 2))
+
+
+@pytest.mark.parametrize("module", ["name_features", "name_tagger", "name_training", "names"])
+def test_docstring_examples(module: str) -> None:
+    assert_docstring_examples(f"llmkit.guards.{module}")
+
+
+def test_tagger_modules_import_light() -> None:
+    modules = ["llmkit.guards.ner", "llmkit.guards.name_tagger", "llmkit.guards.name_training"]
+    assert_import_is_light(modules, ["pycrfsuite", "spacy", "presidio_analyzer", "onnxruntime", "numpy"])
