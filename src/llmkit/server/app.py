@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, chat_model: ChatModel | None = None, embed
         try:
             yield
         finally:
-            app.state.llmkit.close()
+            await app.state.llmkit.aclose()
 
     app = FastAPI(
         title="llmkit",
