@@ -124,6 +124,9 @@ async def drain(response: Any, most: int = 8, wait_s: float = 1.0) -> bool:
     """Read what is left of a stream after ``[DONE]`` (normally nothing), at most ``most`` lines and ``wait_s``
     seconds; True if it ended. A response read to its end keeps its connection for the next request
     (``openai_http.drain`` says why that matters)."""
+    response.content.read_nowait(-1)  # what has arrived already (usually the blank line after [DONE], and the end)
+    if response.content.at_eof():  # the usual case: no timer needed
+        return True
     try:
         async with asyncio.timeout(wait_s):
             for _ in range(most):

@@ -132,3 +132,20 @@ def test_retries_give_up_with_the_last_status() -> None:
     with serve_in_thread(flaky(ports, failures=9)) as url, pytest.raises(BackendUnavailable, match="overloaded"):
         collect(model(f"{url}/v1", max_retries=1))
     assert len(ports) == 2
+
+
+def test_a_stream_held_open_after_done_costs_at_most_a_second() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": STREAM, "more_body": True})
+        await asyncio.sleep(3)  # never ends the body in time
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve_in_thread(app) as url:
+        t0 = time.perf_counter()
+        assert "".join(c.text for c in collect(model(f"{url}/v1"), times=2)) == "ok"
+        assert time.perf_counter() - t0 < 2 * 2.5
