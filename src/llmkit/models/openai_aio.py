@@ -90,7 +90,7 @@ def _session(timeout_s: float, proxy: str | None) -> Any:
     except ImportError:
         context = ssl.create_default_context()
     timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=32, ssl=context)
+    connector = aiohttp.TCPConnector(limit=0, ssl=context)  # no cap: the Gate bounds concurrent requests
     return aiohttp.ClientSession(connector=connector, timeout=timeout, proxy=proxy)
 
 
