@@ -1,8 +1,10 @@
 """Chat with any OpenAI-compatible server (vLLM, Ollama, TGI, llama.cpp server, OpenAI) over its HTTP API.
 
 Chat and streams go over ``openai_http.Upstream`` (urllib3), which costs a quarter of the ``openai``
-client's CPU per call (that module says why); ``client()`` still gives the ``openai`` client for the rest
-of the API, and ``translate_error`` maps both clients' failures onto llmkit's errors.
+client's CPU per call (that module says why); ``astream``, the same stream from an event loop (the server's
+path: no thread hop), goes over ``openai_aio.AsyncUpstream`` (aiohttp), and both parse events with one
+``_Fold``. ``client()`` still gives the ``openai`` client for the rest of the API, and ``translate_error``
+maps all three clients' failures onto llmkit's errors.
 
 Token counts in ``usage`` are the server's. ``count_tokens`` is only an *estimate* (the remote
 tokenizer is not known here): it errs high, so prompt budgets built on it stay inside the window.
