@@ -166,6 +166,8 @@ class OpenAIChatModel:
                     yield ChatChunk(text)
             if done:  # read the rest (normally nothing), so the connection goes back to the pool
                 await openai_aio.drain(response)
+        except TimeoutError as e:  # no bytes for timeout_s mid-stream
+            raise openai_aio.unavailable(self.base_url or "the OpenAI API", e) from e
         except Exception as e:
             self._reraise(e, messages, params)
         finally:

@@ -149,3 +149,18 @@ def test_a_stream_held_open_after_done_costs_at_most_a_second() -> None:
         t0 = time.perf_counter()
         assert "".join(c.text for c in collect(model(f"{url}/v1"), times=2)) == "ok"
         assert time.perf_counter() - t0 < 2 * 2.5
+
+
+def test_a_stream_that_stalls_mid_way_times_out_as_backend_unavailable() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": STREAM[:40], "more_body": True})
+        await asyncio.sleep(1.5)
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve_in_thread(app) as url, pytest.raises(BackendUnavailable, match="timed out"):
+        collect(model(f"{url}/v1", timeout_s=0.3))
