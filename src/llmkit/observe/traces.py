@@ -11,6 +11,7 @@ and free-form attributes set by the caller — for RAG, the question and the chu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -265,7 +266,8 @@ class TracedModel(ModelWrapper):
                 last = chunk
                 yield chunk
         except BaseException as e:  # GeneratorExit and cancellation included: an abandoned stream is still traced
-            self._record("stream", messages, params, start, output="".join(parts), error=e, ttft=first, span=span)
+            gone = GeneratorExit() if isinstance(e, asyncio.CancelledError) else e  # a cancelled read: abandoned
+            self._record("stream", messages, params, start, output="".join(parts), error=gone, ttft=first, span=span)
             raise
         finally:
             await inner.aclose()  # type: ignore[attr-defined]

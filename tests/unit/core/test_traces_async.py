@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from llmkit.observe.traces import TracedModel, TraceStore, trace_attributes
 from llmkit.testing import FakeChatModel
@@ -49,3 +52,28 @@ def test_an_abandoned_astream_is_traced(tmp_path: Path) -> None:
     asyncio.run(run())
     (t,) = store.list()
     assert t.finish_reason == "abandoned" and t.output.strip() == "a"
+
+
+def test_a_cancelled_astream_is_traced_as_abandoned(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path / "traces.db")
+
+    class Waiting(AsyncFake):
+        async def astream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Any:
+            yield ChatChunk("a")
+            await asyncio.sleep(5)  # an upstream that goes quiet
+            yield ChatChunk("b")
+
+    model = TracedModel(Waiting(), store)
+
+    async def run() -> None:
+        stream = model.astream([Message.user("x")])
+        assert (await anext(stream)).text == "a"
+        task = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.05)
+        task.cancel()  # as collect_async cancels a read when the client has gone
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    (t,) = store.list()
+    assert t.finish_reason == "abandoned" and t.error is None and t.output == "a"
