@@ -26,6 +26,9 @@ Gateway overhead: a canned OpenAI-compatible upstream (``--upstream``, a bare AS
 at once) is called ``--gateway-requests`` times directly and as many times through llmkit configured
 with ``model.base_url`` = that upstream, alternating, one request at a time (non-streaming). The
 overhead is the difference of the two latency distributions at p50 and p95. Goal: ≤ 3 ms at p95.
+``--compare DIR`` adds a second llmkit server running another tree (``DIR/src`` first on ``PYTHONPATH``,
+e.g. ``mkdir /tmp/main && git archive main src | tar -x -C /tmp/main``) to the same alternation: before
+and after in one run, under the same load.
 Also printed: each server process's CPU time per request (from ``/proc``; the upstream's is per
 request it answers), which unlike wall time hardly moves when other processes load the machine.
 """
@@ -43,7 +46,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +138,13 @@ def has_llmkit_server() -> bool:
     return importlib.util.find_spec("llmkit.server") is not None
 
 
-def llmkit_server(project: Path, model: str, parallel: int, base_url: str | None = None) -> Any:
+def llmkit_server(
+    project: Path, model: str, parallel: int, base_url: str | None = None, env: dict[str, str] | None = None
+) -> Any:
     """``llmkit serve`` on the batched engine (or, for the gateway, on ``base_url``); the stand-in without it."""
     port = free_port()
-    env = {"LLMKIT_MODEL__NAME": model, "LLMKIT_MODEL__PARALLEL": str(parallel), "LLMKIT_TRACES": "false"}
+    env = {**(env or {}), "LLMKIT_MODEL__NAME": model, "LLMKIT_MODEL__PARALLEL": str(parallel)}
+    env["LLMKIT_TRACES"] = "false"
     if base_url:
         env["LLMKIT_MODEL__BASE_URL"] = base_url
     if has_llmkit_server():
@@ -224,24 +230,29 @@ def pct(values: list[float], p: float) -> float:
     return ordered[int(k)]
 
 
-def gateway(project: Path, n: int) -> dict[str, float]:
-    """Latency p50/p95 of the canned upstream called directly and through llmkit, alternating."""
+def gateway(project: Path, n: int, compare: Path | None = None) -> dict[str, dict[str, float]]:
+    """Latency p50/p95 of the canned upstream called directly and through llmkit, alternating; with ``compare``,
+    also through a second llmkit server running the tree at ``compare`` (its ``src`` first on ``PYTHONPATH``).
+    Returns, per llmkit server, its latencies, overhead and CPU a request."""
     import httpx
 
     port = free_port()
     upstream_cmd = [sys.executable, __file__, "--upstream", "--port", str(port)]
     body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
-    with (
-        server(upstream_cmd, port) as upstream,
-        llmkit_server(project, "echo", 1, base_url=f"{upstream}/v1") as gw,
-        httpx.Client() as client,
-    ):
-        times: dict[str, list[float]] = {"direct": [], "gateway": []}
+    trees = {"llmkit": None} | ({f"llmkit@{compare}": compare / "src"} if compare else {})
+    with ExitStack() as stack:
+        upstream = stack.enter_context(server(upstream_cmd, port))
+        urls = {"direct": upstream}
+        for name, src in trees.items():
+            env = {"PYTHONPATH": str(src)} if src else {}
+            urls[name] = stack.enter_context(llmkit_server(project, "echo", 1, base_url=f"{upstream}/v1", env=env))
+        client = stack.enter_context(httpx.Client())
+        times: dict[str, list[float]] = {name: [] for name in urls}
         cpu0: dict[str, float] = {}
-        for i in range(n + 20):  # the first 20 rounds warm both paths up
+        for i in range(n + 20):  # the first 20 rounds warm every path up
             if i == 20:
-                cpu0 = {"direct": cpu_seconds(upstream), "gateway": cpu_seconds(gw)}
-            for name, url in (("direct", upstream), ("gateway", gw)):
+                cpu0 = {name: cpu_seconds(url) for name, url in urls.items()}
+            for name, url in urls.items():
                 t0 = time.perf_counter()
                 r = client.post(f"{url}/v1/chat/completions", json=body, timeout=30)
                 elapsed = time.perf_counter() - t0
@@ -249,12 +260,14 @@ def gateway(project: Path, n: int) -> dict[str, float]:
                     raise RuntimeError(f"{name}: HTTP {r.status_code}: {r.text[:300]}")
                 if i >= 20:
                     times[name].append(elapsed)
-        # the upstream serves every request twice (directly and for llmkit); llmkit once
-        cpu = {"upstream_cpu": (cpu_seconds(upstream) - cpu0["direct"]) / (2 * n) * 1000}
-        cpu["gateway_cpu"] = (cpu_seconds(gw) - cpu0["gateway"]) / n * 1000
-    out = {f"{k}_{p}": pct(v, p) * 1000 for k, v in times.items() for p in (50, 95)} | cpu
-    out["overhead_p50"] = out["gateway_50"] - out["direct_50"]
-    out["overhead_p95"] = out["gateway_95"] - out["direct_95"]
+        cpu = {name: (cpu_seconds(url) - cpu0[name]) / n * 1000 for name, url in urls.items()}
+    cpu["direct"] /= len(urls)  # the upstream serves every request once directly and once for each llmkit
+    direct = {p: pct(times["direct"], p) * 1000 for p in (50, 95)}
+    out = {"direct": {"p50": direct[50], "p95": direct[95], "cpu": cpu["direct"]}}
+    for name in trees:
+        p50, p95 = (pct(times[name], p) * 1000 for p in (50, 95))
+        out[name] = {"p50": p50, "p95": p95, "overhead_p50": p50 - direct[50], "overhead_p95": p95 - direct[95]}
+        out[name]["cpu"] = cpu[name]
     return out
 
 
@@ -274,6 +287,7 @@ def main() -> None:
     )
     ap.add_argument("--gateway-requests", type=int, default=300, help="0 skips the gateway measurement")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--compare", type=Path, help="gateway: also a second llmkit tree at DIR (its src/), alternating")
     ap.add_argument("--stand-in", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--upstream", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -295,13 +309,17 @@ def main() -> None:
         if not args.skip_throughput:
             throughput(project, model, args)
         if args.gateway_requests:
-            g = gateway(project, args.gateway_requests)
-            print(f"\ngateway ({args.gateway_requests} sequential non-streaming requests each, ms):")
-            print(f"  direct   p50 {g['direct_50']:.2f}  p95 {g['direct_95']:.2f}")
-            print(f"  llmkit   p50 {g['gateway_50']:.2f}  p95 {g['gateway_95']:.2f}")
-            print(f"  overhead p50 {g['overhead_p50']:.2f}  p95 {g['overhead_p95']:.2f}   (goal: p95 <= 3 ms)")
-            print(f"  server CPU a request: upstream {g['upstream_cpu']:.2f}, llmkit {g['gateway_cpu']:.2f}")
+            report_gateway(gateway(project, args.gateway_requests, args.compare), args.gateway_requests)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+def report_gateway(g: dict[str, dict[str, float]], n: int) -> None:
+    print(f"\ngateway ({n} sequential non-streaming requests each, alternating; ms):")
+    print(f"  {'':<24} {'p50':>6} {'p95':>6} {'overhead p50':>13} {'overhead p95':>13} {'server CPU/req':>15}")
+    for name, r in g.items():
+        over = "" if name == "direct" else f"{r['overhead_p50']:>13.2f} {r['overhead_p95']:>13.2f}"
+        print(f"  {name[:24]:<24} {r['p50']:>6.2f} {r['p95']:>6.2f} {over:>27} {r['cpu']:>15.2f}")
+    print("  (goal: overhead p95 <= 3 ms; the direct row's CPU is the upstream's, per request it answers)")
 
 
 def throughput(project: Path, model: Path, args: argparse.Namespace) -> None:

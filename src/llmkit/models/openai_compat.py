@@ -1,8 +1,10 @@
 """Chat with any OpenAI-compatible server (vLLM, Ollama, TGI, llama.cpp server, OpenAI) over its HTTP API.
 
 Chat and streams go over ``openai_http.Upstream`` (urllib3), which costs a quarter of the ``openai``
-client's CPU per call (that module says why); ``client()`` still gives the ``openai`` client for the rest
-of the API, and ``translate_error`` maps both clients' failures onto llmkit's errors.
+client's CPU per call (that module says why); ``astream``, the same stream from an event loop (the server's
+path: no thread hop), goes over ``openai_aio.AsyncUpstream`` (aiohttp), and both parse events with one
+``_Fold``. ``client()`` still gives the ``openai`` client for the rest of the API, and ``translate_error``
+maps all three clients' failures onto llmkit's errors.
 
 Token counts in ``usage`` are the server's. ``count_tokens`` is only an *estimate* (the remote
 tokenizer is not known here): it errs high, so prompt budgets built on it stay inside the window.
@@ -15,21 +17,21 @@ calls are assembled from their deltas and arrive whole in the last chunk.
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, ModelError, NotFound, RateLimited
 from llmkit.models import openai_http
-from llmkit.models.openai_http import Upstream, UpstreamStatus, drain, iter_lines
+from llmkit.models.openai_http import DONE, Upstream, UpstreamStatus, drain, iter_lines, sse_data, sse_event
 from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
     from llmkit.config import Settings
+    from llmkit.models.openai_aio import AsyncUpstream
 
 #: Window assumed when neither the settings nor the server say (most current models allow more).
 DEFAULT_CONTEXT_WINDOW = 8192
@@ -70,6 +72,7 @@ class OpenAIChatModel:
         self._window = context_window
         self._client: Any = None
         self._upstream: Upstream | None = None
+        self._aupstream: AsyncUpstream | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIChatModel:
@@ -123,36 +126,53 @@ class OpenAIChatModel:
 
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
         params = params or GenerationParams()
-        request = self._request(messages, params) | {"stream": True, "stream_options": {"include_usage": True}}
         try:
-            response = self.upstream().request("POST", "/chat/completions", request, stream=True)
+            response = self.upstream().request("POST", "/chat/completions", self._stream_request(messages, params),
+                                               stream=True)  # fmt: skip
         except Exception as e:
             self._reraise(e, messages, params)
-        finish: FinishReason = "stop"
-        usage = Usage(None, None)
-        calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
-        lines = iter_lines(response)
+        fold, lines = _Fold(self.base_url), iter_lines(response)
         try:
             for event in sse_data(lines):
-                if event.get("error"):
-                    raise ModelError(f"{self.base_url or 'the OpenAI API'} sent an error: {_message(_Body(event))}")
-                if event.get("usage"):
-                    usage = _usage(event["usage"])
-                for choice in event.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    if delta.get("content"):
-                        yield ChatChunk(delta["content"])
-                    for d in delta.get("tool_calls") or ():
-                        _add_call_delta(calls, d)
-                    if choice.get("finish_reason"):
-                        finish = _FINISH.get(choice["finish_reason"], "stop")
+                if text := fold.feed(event):
+                    yield ChatChunk(text)
             drain(lines, response)
         except Exception as e:
             self._reraise(e, messages, params)
         finally:
             response.close()  # a consumer that stops early ends the request (and drops the connection)
-        tool_calls = tuple(ToolCall(i, n, a or "{}") for i, n, a in (calls[k] for k in sorted(calls)))
-        yield ChatChunk("", finish_reason=finish, usage=usage, tool_calls=tool_calls)
+        yield fold.last()
+
+    async def astream(
+        self, messages: Sequence[Message], params: GenerationParams | None = None
+    ) -> AsyncIterator[ChatChunk]:
+        """``stream`` from the running event loop, over aiohttp (``openai_aio``): no thread, for the server."""
+        from llmkit.models import openai_aio
+
+        params = params or GenerationParams()
+        try:
+            request = self._stream_request(messages, params)
+            response = await self.aupstream().request("POST", "/chat/completions", request)
+        except Exception as e:
+            self._reraise(e, messages, params)
+        fold, done = _Fold(self.base_url), False
+        try:
+            async for line in openai_aio.iter_lines(response):
+                event = sse_event(line)
+                if event is DONE:
+                    done = True
+                    break
+                if event is not None and (text := fold.feed(event)):
+                    yield ChatChunk(text)
+            if done:  # read the rest (normally nothing), so the connection goes back to the pool
+                await openai_aio.drain(response)
+        except TimeoutError as e:  # no bytes for timeout_s mid-stream
+            raise openai_aio.unavailable(self.base_url or "the OpenAI API", e) from e
+        except Exception as e:
+            self._reraise(e, messages, params)
+        finally:
+            response.release()  # at the body's end the connection is kept, else closed
+        yield fold.last()
 
     # ------------------------------------------------------------------ client and errors
 
@@ -164,11 +184,28 @@ class OpenAIChatModel:
             self._upstream = Upstream(url, key, self.timeout_s, self.max_retries)
         return self._upstream
 
+    def aupstream(self) -> AsyncUpstream:
+        """The HTTP hop from an event loop (``openai_aio.AsyncUpstream``, aiohttp) that ``astream`` goes through."""
+        if self._aupstream is None:
+            from llmkit.models.openai_aio import AsyncUpstream
+
+            key, up = openai_http.api_key(self.base_url, self._api_key), self.upstream()
+            self._aupstream = AsyncUpstream(up.base_url, key, self.timeout_s, self.max_retries)
+        return self._aupstream
+
+    async def aclose(self) -> None:
+        """Close ``astream``'s connections (its aiohttp session)."""
+        if self._aupstream is not None:
+            await self._aupstream.aclose()
+
     def client(self) -> Any:
         """An ``openai.OpenAI`` client for this server (made on first use), for the API beyond chat."""
         if self._client is None:
             self._client = make_client(self.base_url, self._api_key, self.timeout_s, self.max_retries)
         return self._client
+
+    def _stream_request(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
+        return self._request(messages, params) | {"stream": True, "stream_options": {"include_usage": True}}
 
     def _request(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
         if not messages:
@@ -244,7 +281,7 @@ def translate_error(error: Exception, *, model: str, base_url: str | None) -> Ex
         return status_error(error.status_code, _message(error), error.response.headers, model=model, where=where)
     if isinstance(error, openai.OpenAIError):
         return ModelError(f"{where}: {error}")
-    broken = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "http")  # a stream broke mid-way
+    broken = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "http", "aiohttp")  # a stream broke mid-way
     if type(error).__module__.split(".")[0] in broken:
         return BackendUnavailable(f"{where}: the connection failed ({error!r})", hint="is the server still running?")
     return error
@@ -343,21 +380,34 @@ class _Body:
         self.body = body
 
 
-def sse_data(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """The JSON payloads of a Server-Sent Events stream's ``data:`` lines, up to ``[DONE]``.
+class _Fold:
+    """A stream's events folded as they come: each event's text is returned, and ``last()`` is the closing chunk
+    (finish reason, usage, tool calls assembled from their deltas). ``stream`` and ``astream`` share it."""
 
-    One event a line, as OpenAI-compatible servers send them; other fields and comments are skipped.
+    def __init__(self, where: str | None) -> None:
+        self.where = where or "the OpenAI API"
+        self.finish: FinishReason = "stop"
+        self.usage = Usage(None, None)
+        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
 
-    >>> list(sse_data(['data: {"a": 1}', "", ": ping", "event: x", "data: [DONE]", 'data: {"b": 2}']))
-    [{'a': 1}]
-    """
-    for line in lines:
-        if line.startswith("data:"):
-            data = line[5:].strip()
-            if data == "[DONE]":
-                return
-            if data:
-                yield json.loads(data)
+    def feed(self, event: dict[str, Any]) -> str:
+        if event.get("error"):
+            raise ModelError(f"{self.where} sent an error: {_message(_Body(event))}")
+        if event.get("usage"):
+            self.usage = _usage(event["usage"])
+        text = ""
+        for choice in event.get("choices") or ():
+            delta = choice.get("delta") or {}
+            text += delta.get("content") or ""
+            for d in delta.get("tool_calls") or ():
+                _add_call_delta(self.calls, d)
+            if choice.get("finish_reason"):
+                self.finish = _FINISH.get(choice["finish_reason"], "stop")
+        return text
+
+    def last(self) -> ChatChunk:
+        calls = tuple(ToolCall(i, n, a or "{}") for i, n, a in (self.calls[k] for k in sorted(self.calls)))
+        return ChatChunk("", finish_reason=self.finish, usage=self.usage, tool_calls=calls)
 
 
 def _usage(u: Any) -> Usage:

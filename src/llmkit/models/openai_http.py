@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from llmkit.errors import BackendUnavailable, ModelError
@@ -94,9 +94,6 @@ class Upstream:
 
 
 def _pool_for(url: str) -> Any:
-    import urllib.request
-    from urllib.parse import urlsplit
-
     import urllib3
 
     kwargs: dict[str, Any] = {"maxsize": 32, "block": False}
@@ -106,11 +103,18 @@ def _pool_for(url: str) -> Any:
         kwargs["ca_certs"] = certifi.where()
     except ImportError:
         pass
+    proxy = proxy_for(url)
+    return urllib3.ProxyManager(proxy, **kwargs) if proxy else urllib3.PoolManager(**kwargs)
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY`` ...), as httpx honoured it."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
-        return urllib3.ProxyManager(proxy, **kwargs)
-    return urllib3.PoolManager(**kwargs)
+    return None if not proxy or urllib.request.proxy_bypass(parts.hostname or "") else proxy
 
 
 def iter_lines(response: Any) -> Iterator[str]:
@@ -173,3 +177,36 @@ def api_key(base_url: str | None, key: str | None) -> str:
     if base_url is None:
         raise ModelError("no API key for the OpenAI API", hint="set OPENAI_API_KEY or model.api_key in llmkit.toml")
     return "no-key"  # local servers (vLLM, Ollama, llama.cpp) usually need none
+
+
+DONE: Any = object()  # what ``sse_event`` returns for ``data: [DONE]``
+
+
+def sse_event(line: str) -> Any:
+    """The JSON payload of one Server-Sent Events line, ``DONE`` at ``data: [DONE]``, else ``None``.
+
+    >>> sse_event('data: {"a": 1}'), sse_event(": ping"), sse_event("data: [DONE]") is DONE
+    ({'a': 1}, None, True)
+    """
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return DONE
+    return json.loads(data) if data else None
+
+
+def sse_data(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The JSON payloads of a Server-Sent Events stream's ``data:`` lines, up to ``[DONE]``.
+
+    One event a line, as OpenAI-compatible servers send them; other fields and comments are skipped.
+
+    >>> list(sse_data(['data: {"a": 1}', "", ": ping", "event: x", "data: [DONE]", 'data: {"b": 2}']))
+    [{'a': 1}]
+    """
+    for line in lines:
+        event = sse_event(line)
+        if event is DONE:
+            return
+        if event is not None:
+            yield event

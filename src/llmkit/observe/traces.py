@@ -11,11 +11,12 @@ and free-form attributes set by the caller — for RAG, the question and the chu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -241,6 +242,35 @@ class TracedModel(ModelWrapper):
         except BaseException as e:  # GeneratorExit included: an abandoned stream is still traced
             self._record("stream", messages, params, start, output="".join(parts), error=e, ttft=first, span=span)
             raise
+        output = _output("".join(parts), last.tool_calls if last else ())
+        self._record(
+            "stream", messages, params, start, output=output, ttft=first, span=span,
+            finish=last.finish_reason if last else None, usage=last.usage if last and last.usage else Usage(),
+        )  # fmt: skip
+
+    def astream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> AsyncIterator[ChatChunk]:
+        """``stream`` for an inner model that streams from an event loop (``astream``); the trace is written on
+        the loop when the stream ends. The block's trace attributes are taken when this is called."""
+        inner = self.inner.astream(messages, params or GenerationParams())  # type: ignore[attr-defined]
+        return self._astream(inner, messages, params or GenerationParams(), _SPAN.get())
+
+    async def _astream(
+        self, inner: AsyncIterator[ChatChunk], messages: Sequence[Message], params: GenerationParams, span: Span | None
+    ) -> AsyncIterator[ChatChunk]:
+        start, parts, first, last = time.perf_counter(), list[str](), None, None
+        try:
+            async for chunk in inner:
+                if first is None and chunk.text:
+                    first = time.perf_counter()
+                parts.append(chunk.text)
+                last = chunk
+                yield chunk
+        except BaseException as e:  # GeneratorExit and cancellation included: an abandoned stream is still traced
+            gone = GeneratorExit() if isinstance(e, asyncio.CancelledError) else e  # a cancelled read: abandoned
+            self._record("stream", messages, params, start, output="".join(parts), error=gone, ttft=first, span=span)
+            raise
+        finally:
+            await inner.aclose()  # type: ignore[attr-defined]
         output = _output("".join(parts), last.tool_calls if last else ())
         self._record(
             "stream", messages, params, start, output=output, ttft=first, span=span,

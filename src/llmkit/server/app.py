@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmkit import __version__
 from llmkit.errors import LlmkitError
 from llmkit.server import telemetry
-from llmkit.server.errors import ApiError, error_body, error_headers, from_llmkit, validation_error
+from llmkit.server.errors import ApiError, error_body, error_response
+from llmkit.server.fast import HANDLERS, FastRoutes
 from llmkit.server.state import ServerState, check_auth_mode
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def create_app(settings: Settings, *, chat_model: ChatModel | None = None, embed
         try:
             yield
         finally:
-            app.state.llmkit.close()
+            await app.state.llmkit.aclose()
 
     app = FastAPI(
         title="llmkit",
@@ -60,42 +62,19 @@ def create_app(settings: Settings, *, chat_model: ChatModel | None = None, embed
 
     for module in (ops, openai_compat, documents, query):
         app.include_router(module.router)
+    declared = {r.path: r for r in openai_compat.router.routes if isinstance(r, APIRoute)}
+    app.add_middleware(FastRoutes, routes={path: (declared[path], fn) for path, fn in HANDLERS.items()})
     app.add_middleware(RequestMiddleware, max_body=int(settings.server.max_body_mb * 1024 * 1024))
     telemetry.setup_logging(settings.server.log_json)
     return app
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    def respond(request: Request, error: ApiError) -> JSONResponse:
-        state = getattr(request.app.state, "llmkit", None)
-        if state is not None:
-            state.metrics.errors.labels(error.type, error.code or "").inc()
-        return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(request, exc)
 
-    @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return respond(request, exc)
-
-    @app.exception_handler(LlmkitError)
-    async def _llmkit(request: Request, exc: LlmkitError) -> JSONResponse:
-        return respond(request, from_llmkit(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return respond(request, validation_error(list(exc.errors())))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kinds = {404: ("not_found_error", "not_found"), 405: ("invalid_request_error", "method_not_allowed"),
-                 413: ("invalid_request_error", "request_too_large")}  # fmt: skip
-        kind, code = kinds.get(exc.status_code, ("invalid_request_error", "http_error"))
-        message = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
-        return respond(request, ApiError(exc.status_code, message, type=kind, code=code))
-
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return respond(request, ApiError(500, "internal error; see the server log", type="server_error"))
+    for kind in (ApiError, LlmkitError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, handle)
 
 
 class RequestMiddleware:

@@ -24,6 +24,7 @@ from llmkit.server.schemas import ChatRequest, CompletionRequest
 from llmkit.server.sse import sse_response
 from llmkit.server.state import RAG_PREFIX, ServerState
 from llmkit.server.telemetry import REQUEST_ID, tracer
+from llmkit.server.worker import collect_async
 from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
 
 
@@ -154,7 +155,11 @@ def _finish(reply: ChatResponse | ChatChunk) -> str | None:
 async def _collect(call: Call) -> list[ChatResponse]:
     """Whole replies, generated as streams on the worker in one hop, so that a client that goes away stops
     its generation (``Worker.collect`` polls ``call.gone``)."""
-    items, stopped = await call.state.chat.worker.collect(lambda: _chunks(call), call.gone)
+    served = call.state.chat
+    if served.streams_async:
+        items, stopped = await collect_async(_achunks(call), call.gone)
+    else:
+        items, stopped = await served.worker.collect(lambda: _chunks(call), call.gone)
     if stopped:
         raise ApiError(499, "the client closed the request", code="client_closed")
     pieces: dict[int, list[str]] = {}
@@ -207,11 +212,31 @@ def _chunks(call: Call, *, screened: bool = False) -> Iterator[tuple[int, ChatCh
                 yield index, chunk
 
 
+async def _achunks(call: Call) -> AsyncIterator[tuple[int, ChatChunk]]:
+    """On the event loop, for a model that streams from it (``Served.streams_async``): what ``_chunks`` gives.
+    The ``generate`` span is not made current: a stream's rest is read from another task than its start."""
+    _check_budget(call)
+    for index in range(call.n):
+        span = tracer().start_span("generate")
+        with _attributes(call):  # the traced model takes the attributes when called
+            chunks = call.state.chat.model.astream(call.messages, call.params)  # type: ignore[attr-defined]
+        try:
+            async for chunk in chunks:
+                yield index, chunk
+        finally:
+            await chunks.aclose()
+            span.end()
+
+
 async def _stream(call: Call, include_usage: bool) -> Any:
     served = call.state.chat
     stack = AsyncExitStack()
     await stack.enter_async_context(served.gate.slot())
-    items = served.worker.iterate(lambda: _chunks(call, screened=True))
+    screened = call.kind == "chat" and bool(call.state.kit.guards.output or call.placeholders)
+    if served.streams_async and not screened:
+        items: AsyncIterator[tuple[int, ChatChunk]] = _achunks(call)
+    else:  # the output guards screen a stream on the worker (guards.stream)
+        items = served.worker.iterate(lambda: _chunks(call, screened=True))
     start = time.perf_counter()
     try:
         first = await anext(items)  # errors before the first byte get a proper status

@@ -62,22 +62,38 @@ def caller(scope: str | None) -> Callable[..., Caller]:
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Caller:
-        state = state_of(request)
-        if state.settings.server.auth == "none":
-            state.limiter.admit("anonymous")
-            return Caller(None)
-        if credentials is None:
-            raise ApiError(
-                401, "missing API key: send 'Authorization: Bearer lk-...'",
-                type="authentication_error", code="missing_api_key",
-            )  # fmt: skip
-        key = state.keys.verify(credentials.credentials)
-        if key is None:
-            raise ApiError(401, "invalid or revoked API key", type="authentication_error", code="invalid_api_key")
-        found = Caller(key)
-        if scope is not None:
-            found.require(scope)
-        state.limiter.admit(found.bucket)
-        return found
+        return admit(state_of(request), credentials.credentials if credentials else None, scope)
 
     return dependency
+
+
+def admit(state: ServerState, token: str | None, scope: str | None) -> Caller:
+    """The caller holding ``token`` (``None``: none sent), checked for ``scope`` and admitted by the rate limiter;
+    401, 403 or 429 otherwise. What ``caller(scope)`` does for FastAPI routes, and ``fast`` for its routes."""
+    if state.settings.server.auth == "none":
+        state.limiter.admit("anonymous")
+        return Caller(None)
+    if token is None:
+        raise ApiError(
+            401, "missing API key: send 'Authorization: Bearer lk-...'",
+            type="authentication_error", code="missing_api_key",
+        )  # fmt: skip
+    key = state.keys.verify(token)
+    if key is None:
+        raise ApiError(401, "invalid or revoked API key", type="authentication_error", code="invalid_api_key")
+    found = Caller(key)
+    if scope is not None:
+        found.require(scope)
+    state.limiter.admit(found.bucket)
+    return found
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, read as FastAPI's ``HTTPBearer`` reads it.
+
+    >>> bearer_token("Bearer lk-abc"), bearer_token("bearer  lk-abc "), bearer_token("Basic eA=="), bearer_token(None)
+    ('lk-abc', 'lk-abc', None, None)
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if token and scheme.lower() == "bearer" else None

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from llmkit import errors as e
+from llmkit.server.telemetry import LOGGER
+
+if TYPE_CHECKING:
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
 
 
 class ApiError(Exception):
@@ -79,3 +85,40 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     first = errors[0].get("loc", ()) if errors else ()
     param = ".".join(str(p) for p in first if p not in ("body", "query", "path")) or None
     return ApiError(422, "invalid request: " + "; ".join(parts), code="invalid_request", param=param)
+
+
+def api_error(exc: Exception, path: str) -> ApiError:
+    """The ``ApiError`` to answer ``exc`` with, for a request to ``path``: what the app's exception handlers
+    and the fast routes (``llmkit.server.fast``) both send. An exception of no known kind is a logged 500.
+
+    >>> api_error(e.NotFound("no collection 'x'"), "/v1/query").code
+    'not_found'
+    """
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, e.LlmkitError):
+        return from_llmkit(exc)
+    if isinstance(exc, RequestValidationError):
+        return validation_error(list(exc.errors()))
+    if isinstance(exc, HTTPException):
+        kinds = {404: ("not_found_error", "not_found"), 405: ("invalid_request_error", "method_not_allowed"),
+                 413: ("invalid_request_error", "request_too_large")}  # fmt: skip
+        kind, code = kinds.get(exc.status_code, ("invalid_request_error", "http_error"))
+        message = f"no route {path}" if exc.status_code == 404 else str(exc.detail)
+        return ApiError(exc.status_code, message, type=kind, code=code)
+    logging.getLogger(LOGGER).error("unhandled error", exc_info=exc, extra={"path": path})
+    return ApiError(500, "internal error; see the server log", type="server_error")
+
+
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The OpenAI-style JSON reply for ``exc`` (``api_error``), counted in the server's error metrics."""
+    from fastapi.responses import JSONResponse
+
+    error = api_error(exc, request.url.path)
+    state = getattr(request.app.state, "llmkit", None)
+    if state is not None:
+        state.metrics.errors.labels(error.type, error.code or "").inc()
+    return JSONResponse(error_body(error), status_code=error.status, headers=error_headers(error))

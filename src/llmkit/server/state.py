@@ -54,6 +54,9 @@ class Served:
     model: ChatModel
     worker: Worker
     gate: Gate
+    #: The model streams from the event loop (``astream``: remote models, over aiohttp), so requests need no
+    #: thread hop; guards that screen a stream still run on the worker
+    streams_async: bool = False
 
 
 class ServerState:
@@ -83,7 +86,10 @@ class ServerState:
         self.kit.__dict__["model"] = wrapped  # Kit.model is a cached_property: RAG answers use this one too
         at_once = s.server.concurrency or s.model.parallel  # the batched engine decodes `parallel` together
         gate = Gate(s.model.name, at_once, s.server.queue_size, s.server.queue_timeout_s)
-        return Served(s.model.name, wrapped, Worker(s.model.name, at_once), gate)
+        from llmkit.models import openai_aio
+
+        aio = hasattr(raw, "astream") and hasattr(wrapped, "astream") and openai_aio.available()
+        return Served(s.model.name, wrapped, Worker(s.model.name, at_once), gate, streams_async=aio)
 
     @property
     def embedder(self) -> Embedder:
@@ -95,6 +101,13 @@ class ServerState:
     def model_ids(self) -> list[str]:
         """Served model ids: the configured model, the project's agent, ``rag/<collection>`` for each collection."""
         return [self.chat.id, AGENT_MODEL, *(RAG_PREFIX + c.name for c in self.kit.collections())]
+
+    async def aclose(self) -> None:
+        """Close what the model holds on the event loop (``OpenAIChatModel``'s aiohttp session), then ``close``."""
+        aclose = getattr(self._raw_model, "aclose", None)
+        if callable(aclose):
+            await aclose()
+        self.close()
 
     def close(self) -> None:
         self.chat.worker.shutdown()

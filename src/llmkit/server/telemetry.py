@@ -42,6 +42,12 @@ class _Off:
     def set_attribute(self, key: str, value: Any) -> None:
         return None
 
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> _Off:
+        return self
+
+    def end(self) -> None:
+        return None
+
 
 OFF = _Off()
 

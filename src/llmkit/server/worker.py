@@ -147,6 +147,47 @@ class Worker:
         self._pool.shutdown()
 
 
+async def collect_async(
+    items: AsyncIterator[T], gone: Callable[[], Awaitable[bool]] | None = None, poll_s: float = 0.2
+) -> tuple[list[T], bool]:
+    """``Worker.collect`` for an iterator driven on the event loop (no thread): ``(items, stopped)``.
+
+    From ``poll_s`` on, ``gone()`` is polled every ``poll_s``; once it says True while items are still coming,
+    the iteration is cancelled where it waits, the iterator closed (which stops the generation) and ``stopped``
+    is True. A quick call costs one timer and no task.
+    """
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    out: list[T] = []
+    state = {"running": True, "stopped": False}
+    watchers: list[asyncio.Task[None]] = []
+
+    async def watch() -> None:
+        while state["running"]:
+            if gone is not None and await gone() and state["running"]:
+                state["stopped"] = True
+                task.cancel()
+                return
+            await asyncio.sleep(poll_s)
+
+    timer = loop.call_later(poll_s, lambda: watchers.append(loop.create_task(watch()))) if gone else None
+    try:
+        async for item in items:
+            out.append(item)
+    except asyncio.CancelledError:
+        if not state["stopped"]:
+            raise
+        task.uncancel()  # the cancel was ours, and it has been delivered
+    finally:
+        state["running"] = False
+        if timer is not None:
+            timer.cancel()
+        for watcher in watchers:
+            watcher.cancel()
+        await items.aclose()  # type: ignore[attr-defined]
+    return out, state["stopped"]
+
+
 class Threads:
     """``threads`` daemon threads (started on first use) that run calls taken from one ``queue.SimpleQueue``
     and hand each result back to the caller's event loop with ``call_soon_threadsafe``.
