@@ -6,10 +6,11 @@ SQLite has one writer at a time, so it uses one thread; PostgreSQL uses several 
 server processes compute the text search vectors side by side.
 
 Each batch is still one transaction. ``submit`` returns when the batch is queued; an error in a queued
-batch is raised by the next ``submit`` or by ``close`` (the end of the block), and nothing is submitted
-after it. Two batches that share a document id never run at the same time: the later one waits, so the
-last write of a document wins as it would one call at a time. ``settle(ids)`` waits for the queued batches
-holding any of ``ids`` (every batch when None), so a read never misses a write it could depend on.
+batch is raised by the next ``submit`` or by ``close`` (the end of the block), and the batches queued
+behind it are dropped (with one writer: every batch before the failed one is committed, none after it).
+Two batches that share a document id never run at the same time: the later one waits, so the last write
+of a document wins as it would one call at a time. ``settle(ids)`` waits for the queued batches holding
+any of ``ids`` (every batch when None), so a read never misses a write it could depend on.
 
 >>> done = []
 >>> with BulkWriter(lambda ids, _: done.append(ids), workers=2) as w:
@@ -56,7 +57,7 @@ class BulkWriter:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="llmkit-bulk")
-            future = self._pool.submit(self._commit, sorted(ids), prepared)
+            future = self._pool.submit(self._run, sorted(ids), prepared)
             self._pending[future] = ids
         future.add_done_callback(self._done)
 
@@ -75,6 +76,10 @@ class BulkWriter:
                 pool, self._pool = self._pool, None
             if pool is not None:
                 pool.shutdown(wait=True)
+
+    def _run(self, ids: list[str], prepared: Any) -> None:
+        if self._error is None:  # batches queued behind a failed one are dropped
+            self._commit(ids, prepared)
 
     def _done(self, future: Future[None]) -> None:
         self._reap([future], check=False)
