@@ -8,42 +8,32 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.cli import main
+from cli_runner import run_cli
 
 pytestmark = pytest.mark.integration
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_ingest_search_ask_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = str(project)
-    code, out, _ = run(capsys, "-C", p, "ingest", str(project / "docs"), "--json")
+    code, out, _ = run_cli(capsys, "-C", p, "ingest", str(project / "docs"), "--json")
     assert code == 0 and json.loads(out)["added"] >= 4
-    code, out, _ = run(capsys, "-C", p, "search", "warranty", "--explain", "--json", "-k", "3")
+    code, out, _ = run_cli(capsys, "-C", p, "search", "warranty", "--explain", "--json", "-k", "3")
     hits = json.loads(out)
     assert code == 0 and len(hits) == 3 and hits[0]["explain"]["fused_score"] > 0
-    code, out, _ = run(capsys, "-C", p, "ask", "How long is the warranty on the Acme Widget 3000?", "--json")
+    code, out, _ = run_cli(capsys, "-C", p, "ask", "How long is the warranty on the Acme Widget 3000?", "--json")
     answer = json.loads(out)
     assert code == 0 and answer["found"] and answer["citations"][0]["source"]
-    code, out, _ = run(capsys, "-C", p, "traces", "--json", "-n", "1")
+    code, out, _ = run_cli(capsys, "-C", p, "traces", "--json", "-n", "1")
     assert code == 0 and json.loads(out)[0]["id"] == answer["trace_id"]
-    code, out, _ = run(capsys, "-C", p, "traces", "show", answer["trace_id"][:8])
+    code, out, _ = run_cli(capsys, "-C", p, "traces", "show", answer["trace_id"][:8])
     assert code == 0 and "Question:" in out
-    code, out, _ = run(capsys, "-C", p, "collections", "--json")
+    code, out, _ = run_cli(capsys, "-C", p, "collections", "--json")
     assert code == 0 and json.loads(out)[0]["name"] == "samples"
 
 
 def test_ask_streams_then_prints_sources(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "-C", str(project), "ingest", str(project / "docs"))
-    code, out, _ = run(capsys, "-C", str(project), "ask", "What does the Acme Widget 3000 warranty cover?")
+    run_cli(capsys, "-C", str(project), "ingest", str(project / "docs"))
+    code, out, _ = run_cli(capsys, "-C", str(project), "ask", "What does the Acme Widget 3000 warranty cover?")
     sources = out.split("Sources", 1)[-1]
     assert code == 0 and "Sources" in out and re.search(r"^  \[\d+\] \S", sources, re.MULTILINE)
 
@@ -54,7 +44,7 @@ def test_bad_files_are_reported_and_skipped(project: Path, capsys: pytest.Captur
     (bad / "garbage.bin").write_bytes(bytes(range(256)) * 64)
     (bad / "truncated.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog")
     (bad / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me br\xfbl\xe9e recipe for the Widget.".encode("latin-1"))
-    code, out, _err = run(capsys, "-C", str(project), "ingest", str(bad), "--json")
+    code, out, _err = run_cli(capsys, "-C", str(project), "ingest", str(bad), "--json")
     report = json.loads(out)
     failed = {Path(s).name for s, _ in report["failed"]}
     assert code == 0 and {"empty.txt", "garbage.bin", "truncated.pdf"} <= failed
@@ -74,12 +64,12 @@ def test_bad_files_are_reported_and_skipped(project: Path, capsys: pytest.Captur
 def test_errors_say_what_to_do(
     project: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], code: int, needle: str
 ) -> None:
-    got, out, err = run(capsys, "-C", str(project), *args)
+    got, out, err = run_cli(capsys, "-C", str(project), *args)
     assert got == code, (out, err)
     assert needle in err + out
 
 
 def test_bad_config_exit_code(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project / "llmkit.toml").write_text("[retrieval]\nk = -1\n", encoding="utf-8")
-    code, _, err = run(capsys, "-C", str(project), "search", "x")
+    code, _, err = run_cli(capsys, "-C", str(project), "search", "x")
     assert code == 78 and "retrieval.k" in err

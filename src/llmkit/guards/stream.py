@@ -49,6 +49,9 @@ class StreamScreen:
         self.shown = ""  # what has been released
         self.verdict: Verdict | None = None  # the final check's, or the one that blocked
         self.blocked = self.finished = False
+        self._boundary = 0  # end of the last sentence boundary found in ``text``
+        self._scanned = 0  # where the next search for boundaries starts
+        self._judged = 0  # end of the text the output guards last checked
 
     def feed(self, piece: str) -> str:
         self.text += piece
@@ -63,9 +66,11 @@ class StreamScreen:
 
     def _ready(self) -> int:
         """How much of the text can be judged now."""
-        if self.guards.output:
-            ends = [m.end() for m in _BOUNDARY.finditer(self.text)]
-            return ends[-1] if ends else 0
+        if self.guards.output:  # only new text is scanned (its first character may end the last sentence)
+            for m in _BOUNDARY.finditer(self.text, self._scanned):
+                self._boundary = m.end()
+            self._scanned = max(len(self.text) - 1, self._boundary)
+            return self._boundary
         partial = _OPEN_PLACEHOLDER.search(self.text)
         return partial.start() if partial else len(self.text)
 
@@ -73,6 +78,9 @@ class StreamScreen:
         if self.blocked or (upto == 0 and not final):
             return ""
         if self.guards.output:
+            if upto <= self._judged and not final:  # no new sentence since the last check
+                return ""
+            self._judged = upto
             v = self._check(upto, record=final)
             if v.blocked and not final:
                 v = self._check(upto, record=True)  # a block is counted and traced like a final verdict

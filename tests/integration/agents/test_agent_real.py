@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_runner import run_cli
 from llmkit.agents import Agent, Budget
 from llmkit.agents.builtins.calculator import calculator
 from llmkit.types import GenerationParams
@@ -42,19 +43,9 @@ def test_real_model_token_budget_is_never_passed(kit) -> None:  # type: ignore[n
 
 
 def test_cli_agent_streams_steps(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from llmkit.cli import main
-
-    try:
-        main(["-C", str(project), "agent", "What is 6 times 7?", "--tools", "calculator", "--max-steps", "1"])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(capsys, "-C", str(project), "agent", "What is 6 times 7?", "--tools", "calculator",
+                             "--max-steps", "1")  # fmt: skip
     assert code == 0 and "stopped:" in err  # answer, max_steps, or max_seconds on a loaded machine
     assert out.strip() or "max_s" in err
-    code = 0
-    try:
-        main(["-C", str(project), "agent", "x", "--tools", "nope"])
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    assert code == 65 and "choose from" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "-C", str(project), "agent", "x", "--tools", "nope")
+    assert code == 65 and "choose from" in err

@@ -8,20 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.cli import main
+from cli_runner import run_cli
 from llmkit.finetune.tokens import GgufTokenCounter, HfTokenCounter
 from llmkit.types import Message
 from shared_data import SHARED_DATA, shared_data_missing
 
 ALPACA = SHARED_DATA / "alpaca-1k" / "alpaca_data_1k.jsonl"
 pytestmark = pytest.mark.integration
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +40,7 @@ def test_gguf_counts_the_conversation_as_the_template_renders_it(smollm2: GgufTo
 @pytest.mark.skipif(shared_data_missing(ALPACA), reason="shared data not present")
 def test_alpaca_sample_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], real_models: None) -> None:
     args = ("-C", str(tmp_path), "finetune", "prepare", str(ALPACA), "--base", "smollm2-135m-instruct", "--json")
-    code, out, err = run(capsys, *args, "--out", str(tmp_path / "a"))
+    code, out, err = run_cli(capsys, *args, "--out", str(tmp_path / "a"))
     assert code == 0, err
     card = json.loads(out)
     assert card["records_in"] == 900 and card["base"] == "smollm2-135m-instruct"
@@ -58,7 +51,7 @@ def test_alpaca_sample_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFix
     assert card["sources"][0]["sha256"] == __import__("hashlib").sha256(ALPACA.read_bytes()).hexdigest()
     first = json.loads((tmp_path / "a" / "train.jsonl").read_text("utf-8").splitlines()[0])
     assert [m["role"] for m in first["messages"]] == ["user", "assistant"]
-    code, out, _ = run(capsys, *args[:-1], "--out", str(tmp_path / "c"), "--max-tokens", "64")
+    code, out, _ = run_cli(capsys, *args[:-1], "--out", str(tmp_path / "c"), "--max-tokens", "64")
     assert code == 0 and "too_long" in out and "p95" in out  # the Rich tables
     again = json.loads((tmp_path / "c" / "card.json").read_text("utf-8"))
     assert again["kept"] < card["kept"] and again["sha256"] != card["sha256"]
@@ -78,8 +71,10 @@ def test_the_project_trace_store_through_the_cli(
     for q in questions:
         model.chat([Message.system("Be brief."), Message.user(q)])
     store.close()
-    code, out, err = run(capsys, "-C", str(tmp_path), "finetune", "prepare", "traces", "--out", str(tmp_path / "ds"),
-                         "--since", "1h", "--json")  # fmt: skip
+    out_dir = str(tmp_path / "ds")
+    code, out, err = run_cli(
+        capsys, "-C", str(tmp_path), "finetune", "prepare", "traces", "--out", out_dir, "--since", "1h", "--json"
+    )
     assert code == 0, err
     card = json.loads(out)
     assert (card["records_in"], card["kept"], card["train"], card["val"]) == (3, 3, 2, 1)

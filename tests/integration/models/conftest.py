@@ -40,3 +40,10 @@ def minilm() -> object:
     from llmkit.embeddings.onnx_minilm import OnnxEmbedder
 
     return OnnxEmbedder(_catalog_path("all-minilm-l6-v2"), _catalog_path("all-minilm-l6-v2", "tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def minilm_q8() -> object:
+    from llmkit.embeddings.onnx_minilm import OnnxEmbedder
+
+    return OnnxEmbedder(_catalog_path("all-minilm-l6-v2-q8"), _catalog_path("all-minilm-l6-v2-q8", "tokenizer"))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cli_runner import run_cli
 from llmkit.errors import InputError, StoreError, StoreUnavailable
 from llmkit.store.filters import matches
 from llmkit.store.postgres import PostgresStore
@@ -216,31 +217,19 @@ def test_copy_sqlite_to_postgres_resumes_and_round_trips(tmp_path: Path, pg_url:
             s.close()
 
 
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from llmkit.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_store_migrate_and_copy(tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
     _sqlite_with_docs(tmp_path / "a.db", 12).close()
-    code, out, _ = _run(capsys, "-C", str(tmp_path), "store", "migrate", pg_url)
+    code, out, _ = run_cli(capsys, "-C", str(tmp_path), "store", "migrate", pg_url)
     assert code == 0 and "schema version 1 (migrated from version 0)" in out
-    code, out, _ = _run(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url, "--json")
+    code, out, _ = run_cli(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url, "--json")
     assert code == 0 and json.loads(out)[0] == {"collection": "docs", "copied": 12, "skipped": 0, "chunks": 24}
-    code, out, _ = _run(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url)
+    code, out, _ = run_cli(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url)
     assert code == 0 and "0 documents copied (0 chunks), 12 already there" in out
-    code, out, err = _run(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url, "-c", "nope")
+    code, out, err = run_cli(capsys, "-C", str(tmp_path), "store", "copy", str(tmp_path / "a.db"), pg_url, "-c", "nope")
     assert code == 66 and "no collection named 'nope'" in err
-    code, _, err = _run(capsys, "-C", str(tmp_path), "store", "migrate", "postgresql://x@127.0.0.1:9/none")
+    code, _, err = run_cli(capsys, "-C", str(tmp_path), "store", "migrate", "postgresql://x@127.0.0.1:9/none")
     assert code == 75 and "retry" in err
 
 

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.cli import main
+from cli_runner import run_cli
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, " ".join(out.err.replace(":\n", ": ").split())  # Rich wraps lines
+    return run_cli(capsys, *args, one_line_err=True)
 
 
 def test_help_lists_prepare(capsys: pytest.CaptureFixture[str]) -> None:

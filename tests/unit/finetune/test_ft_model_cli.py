@@ -7,17 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.cli import main
+from cli_runner import run_cli
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())  # rich wraps long messages
+    return run_cli(capsys, *args, one_line_err=True)
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

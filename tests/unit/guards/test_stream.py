@@ -60,3 +60,28 @@ def test_placeholders_alone_are_restored_without_waiting_for_sentences(tmp_path:
 def test_nothing_to_do_passes_the_stream_through(tmp_path: Path) -> None:
     original = chunks("a", "b")
     assert list(screen_chunks(iter(original), GuardPipeline())) == original
+
+
+def test_guards_run_once_a_sentence_not_once_a_token(tmp_path: Path) -> None:
+    guards = pipeline(tmp_path, output=["pii"])
+    seen: list[str] = []
+    check = guards.check_output
+
+    def counting(text: str, **kw: object) -> object:
+        seen.append(text)
+        return check(text, **kw)  # type: ignore[arg-type]
+
+    guards.check_output = counting  # type: ignore[method-assign]
+    screen = StreamScreen(guards)
+    words = "Mail ann@example.com now. Then call. Bye!".split(" ")
+    released = "".join(screen.feed(w + " ") for w in words) + screen.finish()
+    assert released == "Mail <EMAIL_ADDRESS_1> now. Then call. Bye! "
+    first = "Mail ann@example.com now."
+    assert seen == [first, f"{first} Then call.", f"{first} Then call. Bye!", f"{first} Then call. Bye! "]
+
+
+def test_a_boundary_split_across_pieces_is_found(tmp_path: Path) -> None:
+    screen = StreamScreen(pipeline(tmp_path, output=["pii"]))
+    assert screen.feed("First one.") == ""  # a full stop is a boundary only once a space follows
+    assert screen.feed(" Second") == "First one."
+    assert screen.feed(" and") == "" and screen.feed("\nthird") == " Second and\n"

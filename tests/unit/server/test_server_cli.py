@@ -9,37 +9,27 @@ from typing import Any
 
 import pytest
 
-from llmkit.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_runner import run_cli
 
 
 def test_keys_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = str(tmp_path)
-    code, out, _ = run(capsys, "-C", p, "keys", "create", "bot", "-s", "query", "-c", "docs", "--json")
+    code, out, _ = run_cli(capsys, "-C", p, "keys", "create", "bot", "-s", "query", "-c", "docs", "--json")
     created = json.loads(out)
     assert code == 0 and created["secret"].startswith("lk-") and created["key"]["collections"] == ["docs"]
-    code, out, _ = run(capsys, "-C", p, "keys", "list", "--json")
+    code, out, _ = run_cli(capsys, "-C", p, "keys", "list", "--json")
     listed = json.loads(out)
     assert [k["name"] for k in listed] == ["bot"] and created["secret"] not in out
-    code, out, _ = run(capsys, "-C", p, "keys", "revoke", created["key"]["id"])
+    code, out, _ = run_cli(capsys, "-C", p, "keys", "revoke", created["key"]["id"])
     assert code == 0 and "revoked" in out
-    code, _, err = run(capsys, "-C", p, "keys", "revoke", created["key"]["id"])
+    code, _, err = run_cli(capsys, "-C", p, "keys", "revoke", created["key"]["id"])
     assert code == 66 and "no live key" in err
-    code, _, err = run(capsys, "-C", p, "keys", "create", "x", "-s", "root")
+    code, _, err = run_cli(capsys, "-C", p, "keys", "create", "x", "-s", "root")
     assert code == 65 and "unknown scopes" in err
 
 
 def test_serve_refuses_no_auth_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "-C", str(tmp_path), "serve", "--no-auth", "--host", "0.0.0.0")
+    code, _, err = run_cli(capsys, "-C", str(tmp_path), "serve", "--no-auth", "--host", "0.0.0.0")
     assert code == 78 and "loopback" in err
 
 
