@@ -139,6 +139,16 @@ def _unit_vectors(batch: Sequence[DocumentWrite], dim: int) -> list[np.ndarray]:
     return np.split(unit, np.cumsum([len(d.chunks) for d in batch])[:-1])
 
 
+def _ascii(value: Any) -> bool:
+    """A plain ASCII ``str``: valid text with no further check. The common case: skipping the full checks
+    and their messages took ``check_batch`` from 6.8 to 4.0 µs a chunk on ``bench/scale.py``'s batches.
+
+    >>> _ascii("chunk 1"), _ascii("café"), _ascii(None)
+    (True, False, False)
+    """
+    return type(value) is str and value.isascii()
+
+
 def _check_chunk(doc: DocumentWrite, chunk: Chunk, seen: set[str]) -> None:
     if not isinstance(chunk, Chunk):
         raise InputError(f"document {doc.id!r}: chunks must be Chunk values, got {type(chunk).__name__}")
@@ -147,15 +157,18 @@ def _check_chunk(doc: DocumentWrite, chunk: Chunk, seen: set[str]) -> None:
             f"chunk {chunk.id!r} says doc_id={chunk.doc_id!r}, source={chunk.source!r}; "
             f"its document is {doc.id!r} from {doc.source!r}"
         )
-    check_text(chunk.id, "chunk id")
-    check_text(chunk.text, f"text of chunk {chunk.id!r}")
-    check_text(chunk.heading, f"heading of chunk {chunk.id!r}", optional=True)
-    if not chunk.id or chunk.id in seen:
-        raise InputError(f"chunk id {chunk.id!r} is empty or used twice in one batch")
-    seen.add(chunk.id)
-    for name in ("index", "start", "end"):
-        if isinstance(getattr(chunk, name), bool) or not isinstance(getattr(chunk, name), int):
-            raise InputError(f"chunk {chunk.id!r}: {name} must be an integer")
+    cid, text, heading = chunk.id, chunk.text, chunk.heading
+    if not (_ascii(cid) and _ascii(text) and (heading is None or _ascii(heading))):  # else the full checks
+        check_text(cid, "chunk id")
+        check_text(text, f"text of chunk {cid!r}")
+        check_text(heading, f"heading of chunk {cid!r}", optional=True)
+    if not cid or cid in seen:
+        raise InputError(f"chunk id {cid!r} is empty or used twice in one batch")
+    seen.add(cid)
+    if not (type(chunk.index) is int and type(chunk.start) is int and type(chunk.end) is int):
+        for name in ("index", "start", "end"):
+            if isinstance(getattr(chunk, name), bool) or not isinstance(getattr(chunk, name), int):
+                raise InputError(f"chunk {cid!r}: {name} must be an integer")
     if chunk.page is not None and (isinstance(chunk.page, bool) or not isinstance(chunk.page, int)):
         raise InputError(f"chunk {chunk.id!r}: page must be an integer or None")
     if chunk.metadata != {}:  # most chunks have none: skip the JSON round trip (a third of ingest's Python time)

@@ -17,13 +17,14 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
+from llmkit.store.bulk import BulkLoads
 from llmkit.store.filters import to_sql
 from llmkit.store.records import (
     CHUNK_COLUMNS,
@@ -48,6 +49,13 @@ from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+def _same_dim(vectors: list[np.ndarray], dim: int) -> list[np.ndarray]:
+    """Vectors checked before a bulk load's write: the collection's dim cannot have changed since, but say so."""
+    if any(v.shape[1] != dim for v in vectors):
+        raise InputError(f"the collection's dim changed to {dim} during a bulk load")
+    return vectors
 
 
 @contextmanager
@@ -97,9 +105,9 @@ class SQLiteStore:
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.RLock()  # guards _conns and _bulk
+        self._lock = threading.RLock()  # guards _conns
         self._dense = SQLiteDense(self.path, hnsw_threshold)
-        self._bulk: dict[str, int] = {}  # collections inside bulk_load: how many loads are open
+        self._bulk = BulkLoads()  # collections inside bulk_load, with their writers
         self._closed = False
         self._lexical = SQLiteLexical(
             self.path,
@@ -118,22 +126,23 @@ class SQLiteStore:
             raise StoreError(f"the store {self.path} is closed")
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
+            conn = self._local.conn = self._connect()
             with self._lock:
                 self._conns.append(conn)
         return conn
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
     @contextmanager
-    def _tx(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    def _tx(self, mode: str = "IMMEDIATE", conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
         """One transaction: IMMEDIATE for writes (takes the write lock up front), DEFERRED for a read snapshot."""
         with _translated(self.path):
-            conn = self._conn()
+            conn = conn or self._conn()
             conn.execute(f"BEGIN {mode}")
             try:
                 yield conn
@@ -174,15 +183,18 @@ class SQLiteStore:
         return CollectionInfo(name, embedder, dim, docs, chunks)
 
     def get_collection(self, name: str) -> CollectionInfo:
+        self._bulk.settle(name)
         with self._tx("DEFERRED") as conn:
             return self._info(conn, name)
 
     def list_collections(self) -> list[CollectionInfo]:
+        self._bulk.settle_all()
         with self._tx("DEFERRED") as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM collections ORDER BY name")]
             return [self._info(conn, n) for n in names]
 
     def delete_collection(self, name: str) -> None:
+        self._bulk.settle(name)
         with self._tx() as conn:
             cid = self._collection(conn, name)[0]
             conn.execute(f"DROP TABLE {fts_table(cid)}")
@@ -194,13 +206,28 @@ class SQLiteStore:
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
+        dim = self._bulk.dim(collection)
+        if dim is None:
+            self._write(collection, batch)
+        else:  # checked here, written by the bulk load's thread
+            vectors = check_batch(batch, dim)
+            self._bulk.submit(collection, [d.id for d in batch], (collection, list(batch), vectors))
+
+    def _write(
+        self,
+        collection: str,
+        batch: Sequence[DocumentWrite],
+        vectors: list[np.ndarray] | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
+        """One write transaction; with ``conn`` (a bulk load's), the chunks are left out of FTS5."""
         import numpy as np
 
         removed: list[int] = []
-        bulk = self._bulk.get(collection, 0) > 0
-        with self._tx() as conn:
+        bulk = conn is not None
+        with self._tx(conn=conn) as conn:
             cid, _, dim, generation = self._collection(conn, collection)
-            vectors = check_batch(batch, dim)
+            vectors = check_batch(batch, dim) if vectors is None else _same_dim(vectors, dim)
             for doc in batch:
                 removed += self._delete_doc(conn, cid, doc.id)[1]
             if not bulk:
@@ -218,30 +245,46 @@ class SQLiteStore:
         """Writes to ``collection`` through this store, inside the block, leave their chunks out of the
         FTS5 index; it takes them all at the end (``build_index``), 50,000 chunks a transaction.
 
-        Every write is still one transaction. If the block fails or the process dies, the FTS5 index
+        Every write is still one transaction, run by a background thread (``sqlite_bulk``) while the caller
+        checks and prepares the next batch: ``write`` returns once its batch is checked and queued, a failed
+        write is raised by the next ``write`` or at the end of the block, and reads through this store wait
+        for the queued writes they could see. If the block fails or the process dies, the FTS5 index
         catches up before anything reads it next (a lexical search, the next write outside a bulk load).
 
         >>> with store.bulk_load("docs"):  # doctest: +SKIP
         ...     for batch in batches:
         ...         store.write("docs", batch)
         """
-        self.get_collection(collection)  # NotFound before anything starts
-        with self._lock:
-            self._bulk[collection] = self._bulk.get(collection, 0) + 1
+        dim = self.get_collection(collection).dim  # NotFound before anything starts
+        self._bulk.open(collection, dim, self._bulk_writer)
         try:
             yield
         finally:
-            with self._lock:
-                self._bulk[collection] -= 1
-                if not self._bulk[collection]:
-                    del self._bulk[collection]
+            self._bulk.close(collection)  # waits for the queued writes; raises the first that failed
         self.build_index(collection)
+
+    def _bulk_writer(self) -> tuple[Callable[[Any], None], Callable[[], None]]:
+        """A bulk load's writes, on a connection of its own with ``synchronous=OFF``: a killed process loses
+        nothing it committed (the data is in the operating system's cache); only a power cut during the load
+        could damage the file. At the end, ``synchronous=NORMAL`` and a FULL checkpoint sync the log and the
+        database file: from then on the store is as safe as after ordinary writes."""
+        conn = self._connect()
+        conn.execute("PRAGMA synchronous=OFF")
+
+        def finish() -> None:
+            with suppress(sqlite3.Error):
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA wal_checkpoint(FULL)")
+            conn.close()
+
+        return lambda prepared: self._write(*prepared, conn=conn), finish
 
     def build_index(self, collection: str) -> int:
         """Add the chunks a bulk load left out to the collection's FTS5 index; how many were added.
 
         The dense (HNSW) and tantivy indexes need no call: they are built on the first query that uses them.
         """
+        self._bulk.settle(collection)
         added = 0
         while True:  # one transaction a step
             with self._tx() as conn:
@@ -311,6 +354,7 @@ class SQLiteStore:
 
     def document_hashes(self, collection: str, ids: Sequence[str]) -> dict[str, str]:
         param = _ids_param(ids, "document ids")
+        self._bulk.settle(collection, ids)
         with self._tx("DEFERRED") as conn:
             cid = self._collection(conn, collection)[0]
             sql = f"SELECT id, content_hash FROM documents WHERE collection_id = ? AND id IN {_IDS}"
@@ -323,6 +367,7 @@ class SQLiteStore:
             or offset < 0
         ):
             raise InputError(f"limit and offset must be non-negative integers, got {limit!r}, {offset!r}")
+        self._bulk.settle(collection)
         with self._tx("DEFERRED") as conn:
             cid = self._collection(conn, collection)[0]
             rows = conn.execute(
@@ -333,6 +378,7 @@ class SQLiteStore:
         return [DocumentInfo(*r[:6], metadata=json.loads(r[6]), updated_at=r[7]) for r in rows]
 
     def delete_document(self, collection: str, doc_id: str) -> bool:
+        self._bulk.settle(collection, [doc_id])
         with self._tx() as conn:
             cid, _, dim, generation = self._collection(conn, collection)
             existed, removed = self._delete_doc(conn, cid, doc_id)
@@ -348,6 +394,7 @@ class SQLiteStore:
 
     def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
         param = _ids_param(ids, "chunk ids")
+        self._bulk.settle(collection)
         with self._tx("DEFERRED") as conn:
             cid = self._collection(conn, collection)[0]
             sql = f"SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.collection_id = ? AND c.id IN {_IDS}"
@@ -358,6 +405,7 @@ class SQLiteStore:
         import numpy as np
 
         param = _ids_param(doc_ids, "document ids")
+        self._bulk.settle(collection, doc_ids)
         with self._tx("DEFERRED") as conn:
             cid, _, dim, _ = self._collection(conn, collection)
             docs = conn.execute(
@@ -377,6 +425,7 @@ class SQLiteStore:
         import numpy as np
 
         param = _ids_param(ids, "chunk ids")
+        self._bulk.settle(collection)
         with self._tx("DEFERRED") as conn:
             cid, _, dim, _ = self._collection(conn, collection)
             sql = f"SELECT id, vector FROM chunks WHERE collection_id = ? AND id IN {_IDS}"
@@ -391,6 +440,7 @@ class SQLiteStore:
     def chunk_texts(self, collection: str, *, after: str | None = None, limit: int = 256) -> list[tuple[str, str]]:
         """``(chunk id, text)`` for up to ``limit`` chunks with ids after ``after``, in id order (for paging)."""
         check_page(after, limit)
+        self._bulk.settle(collection)
         with self._tx("DEFERRED") as conn:
             cid = self._collection(conn, collection)[0]
             sql = "SELECT id, text FROM chunks WHERE collection_id = ? AND id > ? ORDER BY id LIMIT ?"
@@ -405,6 +455,7 @@ class SQLiteStore:
         The old vectors stay valid until the commit; the dense index is rebuilt from the new ones.
         """
         ids, matrix = check_new_vectors(embedder, ids, vectors, max_dim=65_536)
+        self._bulk.settle(collection)
         with self._tx() as conn:
             cid = self._collection(conn, collection)[0]
             count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
@@ -431,6 +482,7 @@ class SQLiteStore:
 
         check_k(k)
         where, params = to_sql(filter) if filter else ("1", [])
+        self._bulk.settle(collection)
         with self._tx("DEFERRED") as conn:
             cid, _, dim, generation = self._collection(conn, collection)
             query = check_vector(vector, dim)
@@ -446,6 +498,7 @@ class SQLiteStore:
     def build_lexical_index(self, collection: str) -> bool:
         """Build the collection's in-memory BM25 index now (searches otherwise build it after a few
         queries, in the background); False when its size is outside ``bm25_memory``."""
+        self._bulk.settle(collection)
         with self._tx("DEFERRED") as conn:
             cid = self._collection(conn, collection)[0]
             behind = fts_pending(conn, cid) is not None
@@ -459,6 +512,7 @@ class SQLiteStore:
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
         if filter:
             to_sql(filter)  # a bad filter fails before anything else
+        self._bulk.settle(collection)
         while True:
             with self._tx("DEFERRED") as conn:
                 cid, _, _, generation = self._collection(conn, collection)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
+from llmkit.store.bulk import BulkLoads
 from llmkit.store.postgres import lexical, schema
 from llmkit.store.postgres.connection import import_psycopg, is_postgres_url, open_pool, redact, translated
 from llmkit.store.postgres.filters import to_pg_sql
@@ -105,6 +106,7 @@ class PostgresStore:
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._bulk = BulkLoads()  # collections inside bulk_load, with their writers
 
     # connections ------------------------------------------------------------------------
     def migrate(self) -> tuple[int, int]:
@@ -140,8 +142,9 @@ class PostgresStore:
         with translated(self.where), pool.connection() as conn, conn.transaction():
             yield conn
 
-    def _collection(self, conn: psycopg.Connection, name: str, *, lock: bool = False) -> tuple[int, str, int]:
-        sql = "SELECT id, embedder, dim FROM llmkit_collections WHERE name = %s" + (" FOR UPDATE" if lock else "")
+    def _collection(self, conn: psycopg.Connection, name: str, *, lock: str = "") -> tuple[int, str, int]:
+        """The collection's id, embedder and dim; ``lock``: "FOR UPDATE" or "FOR SHARE" on its row."""
+        sql = f"SELECT id, embedder, dim FROM llmkit_collections WHERE name = %s {lock}"
         row = conn.execute(sql, (name,)).fetchone() if isinstance(name, str) else None
         if row is None:
             raise NotFound(f"no collection named {name!r}", hint="see list_collections(), or create it first")
@@ -174,18 +177,21 @@ class PostgresStore:
         return CollectionInfo(name, embedder, dim, docs[0], chunks[0])
 
     def get_collection(self, name: str) -> CollectionInfo:
+        self._bulk.settle(name)
         with self._conn() as conn:
             cid, embedder, dim = self._collection(conn, name)
             return self._info(conn, cid, name, embedder, dim)
 
     def list_collections(self) -> list[CollectionInfo]:
+        self._bulk.settle_all()
         with self._conn() as conn:
             rows = conn.execute("SELECT id, name, embedder, dim FROM llmkit_collections ORDER BY name").fetchall()
             return [self._info(conn, *row) for row in rows]
 
     def delete_collection(self, name: str) -> None:
+        self._bulk.settle(name)
         with self._conn() as conn:
-            cid = self._collection(conn, name, lock=True)[0]
+            cid = self._collection(conn, name, lock="FOR UPDATE")[0]
             conn.execute(f"DROP INDEX IF EXISTS {schema.index_name(cid)}")
             conn.execute("DELETE FROM llmkit_chunks WHERE collection_id = %s", (cid,))
             conn.execute("DELETE FROM llmkit_documents WHERE collection_id = %s", (cid,))
@@ -193,11 +199,24 @@ class PostgresStore:
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
+        dim = self._bulk.dim(collection)
+        if dim is None:
+            self._write(collection, batch)
+        else:  # checked here, written by the bulk load's connections
+            vectors = check_batch(batch, dim)
+            self._bulk.submit(collection, [d.id for d in batch], (collection, list(batch), vectors))
+
+    def _write(self, collection: str, batch: Sequence[DocumentWrite], vectors: list | None = None) -> None:
+        """One write transaction. Writers to one collection take turns on its row lock; a bulk load's writers
+        (``vectors`` checked already) share it, as they never hold the same document at once (``BulkWriter``)."""
         from psycopg import errors as pg
 
         with self._conn() as conn:
-            cid, _, dim = self._collection(conn, collection, lock=True)  # writers to one collection take turns
-            vectors = check_batch(batch, dim)
+            cid, _, dim = self._collection(conn, collection, lock="FOR UPDATE" if vectors is None else "FOR SHARE")
+            if vectors is None:
+                vectors = check_batch(batch, dim)
+            elif any(v.shape[1] != dim for v in vectors):
+                raise InputError(f"the collection's dim changed to {dim} during a bulk load")
             conn.execute(
                 "DELETE FROM llmkit_documents WHERE collection_id = %s AND id = ANY(%s)", (cid, [d.id for d in batch])
             )
@@ -229,6 +248,7 @@ class PostgresStore:
 
     def document_hashes(self, collection: str, ids: Sequence[str]) -> dict[str, str]:
         ids = _check_ids(ids, "document ids")
+        self._bulk.settle(collection, ids)
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
             sql = "SELECT id, content_hash FROM llmkit_documents WHERE collection_id = %s AND id = ANY(%s)"
@@ -238,6 +258,7 @@ class PostgresStore:
         bad_limit = limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0)
         if bad_limit or isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InputError(f"limit and offset must be non-negative integers, got {limit!r}, {offset!r}")
+        self._bulk.settle(collection)
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
             rows = conn.execute(
@@ -248,13 +269,15 @@ class PostgresStore:
         return [DocumentInfo(*r[:6], metadata=r[6], updated_at=r[7]) for r in rows]
 
     def delete_document(self, collection: str, doc_id: str) -> bool:
+        self._bulk.settle(collection, [doc_id])
         with self._conn() as conn:
-            cid = self._collection(conn, collection, lock=True)[0]
+            cid = self._collection(conn, collection, lock="FOR UPDATE")[0]
             sql = "DELETE FROM llmkit_documents WHERE collection_id = %s AND id = %s RETURNING id"
             return conn.execute(sql, (cid, doc_id)).fetchone() is not None
 
     def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
         ids = _check_ids(ids, "chunk ids")
+        self._bulk.settle(collection)
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
             sql = f"SELECT {CHUNK_COLUMNS} FROM llmkit_chunks c WHERE c.collection_id = %s AND c.id = ANY(%s)"
@@ -265,6 +288,7 @@ class PostgresStore:
         import numpy as np
 
         doc_ids = _check_ids(doc_ids, "document ids")
+        self._bulk.settle(collection, doc_ids)
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
             docs = conn.execute(
@@ -285,6 +309,7 @@ class PostgresStore:
         import numpy as np
 
         ids = _check_ids(ids, "chunk ids")
+        self._bulk.settle(collection)
         with self._conn() as conn:
             cid, _, dim = self._collection(conn, collection)
             sql = "SELECT id, embedding FROM llmkit_chunks WHERE collection_id = %s AND id = ANY(%s)"
@@ -298,6 +323,7 @@ class PostgresStore:
     def chunk_texts(self, collection: str, *, after: str | None = None, limit: int = 256) -> list[tuple[str, str]]:
         """``(chunk id, text)`` for up to ``limit`` chunks with ids after ``after``, in id order (for paging)."""
         check_page(after, limit)
+        self._bulk.settle(collection)
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
             sql = (
@@ -317,8 +343,9 @@ class PostgresStore:
         """
         ids, matrix = check_new_vectors(embedder, ids, vectors, max_dim=16_000)
         dim = int(matrix.shape[1])
+        self._bulk.settle(collection)
         with self._conn() as conn:
-            cid = self._collection(conn, collection, lock=True)[0]
+            cid = self._collection(conn, collection, lock="FOR UPDATE")[0]
             conn.execute("CREATE TEMP TABLE llmkit_reembed (id text PRIMARY KEY, embedding vector) ON COMMIT DROP")
             with conn.cursor().copy("COPY llmkit_reembed (id, embedding) FROM STDIN (FORMAT BINARY)") as cp:
                 cp.set_types(["text", "vector"])
@@ -354,6 +381,7 @@ class PostgresStore:
     ) -> list[ScoredChunk]:
         check_k(k)
         where, params = to_pg_sql(filter) if filter else ("true", [])
+        self._bulk.settle(collection)
         with self._conn() as conn:
             cid, _, dim = self._collection(conn, collection)
             query = check_vector(vector, dim)
@@ -378,6 +406,7 @@ class PostgresStore:
         if not isinstance(query, str):
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
         where, params = to_pg_sql(filter) if filter else ("true", [])
+        self._bulk.settle(collection)
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
             words = query_words(query)
@@ -400,8 +429,14 @@ class PostgresStore:
 
     # bulk loading -----------------------------------------------------------------------
     @contextmanager
-    def bulk_load(self, collection: str, *, maintenance_work_mem: str = "1GB") -> Iterator[None]:
+    def bulk_load(self, collection: str, *, maintenance_work_mem: str = "1GB", writers: int = 2) -> Iterator[None]:
         """Drop the collection's HNSW index while a large load runs, then build it once.
+
+        Writes inside the block run on ``writers`` pooled connections at once (at most the pool's size less
+        one), each batch one transaction, while the caller checks the next batch: the server computes the
+        text search vectors, its bound, in as many processes. ``write`` returns once its batch is checked and
+        queued; a failed write is raised by the next ``write`` or at the end of the block; reads through this
+        store wait for the queued writes they could see (``llmkit.store.bulk``).
 
         Building once after loading is several times faster than updating the graph row by row. Dense
         search stays correct meanwhile (an exact scan), only slower. When the chunks table is empty at the
@@ -409,21 +444,31 @@ class PostgresStore:
         the end (a quarter less time for load and index together than maintaining it row by row).
         If the block fails, the indexes stay dropped until ``build_index`` (``llmkit store copy`` calls it).
         """
+        if isinstance(writers, bool) or not isinstance(writers, int) or writers < 1:
+            raise InputError(f"writers must be a positive integer, got {writers!r}")
         self.drop_index(collection)
         with self._conn() as conn:
+            dim = self._collection(conn, collection)[2]
             if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM llmkit_chunks)").fetchone()[0]:
                 conn.execute(f"DROP INDEX IF EXISTS {schema.TEXT_INDEX}")
-        yield
+        commit = (lambda prepared: self._write(*prepared), lambda: None)
+        self._bulk.open(collection, dim, lambda: commit, workers=min(writers, max(1, self.pool_size - 1)))
+        try:
+            yield
+        finally:
+            self._bulk.close(collection)  # waits for the queued writes; raises the first that failed
         self.build_index(collection, maintenance_work_mem=maintenance_work_mem)
 
     def drop_index(self, collection: str) -> None:
         """Drop the collection's HNSW index (dense search becomes exact and slower until ``build_index``)."""
+        self._bulk.settle(collection)
         with self._conn() as conn:
-            cid = self._collection(conn, collection, lock=True)[0]
+            cid = self._collection(conn, collection, lock="FOR UPDATE")[0]
             conn.execute(f"DROP INDEX IF EXISTS {schema.index_name(cid)}")
 
     def build_index(self, collection: str, *, maintenance_work_mem: str = "1GB") -> None:
         """Build the collection's HNSW index, and the full-text index, where missing (see ``bulk_load``)."""
+        self._bulk.settle(collection)
         with self._conn() as conn:
             cid, _, dim = self._collection(conn, collection)
             conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (maintenance_work_mem,))
