@@ -12,6 +12,9 @@ Replies echo the last user message; the model name picks a behaviour:
 - ``tools``: calls the first tool offered with ``{"q": <last user message>}`` (streamed in three deltas)
 
 Tokens are whitespace-separated words. Every request body is kept in ``server.requests``.
+
+``sse`` and ``stalling_upstream`` are for tests that need an upstream misbehaving at the byte level
+(an ASGI app served with ``llmkit.server.background.serve_in_thread``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,28 @@ ERRORS = {
     "broken": (500, "internal failure", None),
 }
 EMBED_DIM = 8
+
+
+def sse(events: list[dict[str, Any]]) -> bytes:
+    """``events`` as an SSE body ending in ``data: [DONE]``."""
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+def stalling_upstream(body: bytes, stall_s: float) -> Any:
+    """An ASGI app that streams ``body``, then keeps the response open ``stall_s`` seconds before ending it."""
+    import asyncio
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        await asyncio.sleep(stall_s)
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
 
 
 class FakeOpenAIServer(ThreadingHTTPServer):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 from typing import Any
 
 import pytest
-from fake_openai_server import FakeOpenAIServer
+from fake_openai_server import FakeOpenAIServer, sse, stalling_upstream
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, ModelError, NotFound, RateLimited
 from llmkit.models.openai_compat import OpenAIChatModel
@@ -97,7 +96,7 @@ def test_an_abandoned_astream_closes_the_connection(openai_server: FakeOpenAISer
 
 
 EVENTS = [{"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]}]
-STREAM = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in EVENTS) + b"data: [DONE]\n\n"
+STREAM = sse(EVENTS)
 
 
 def flaky(ports: list[int], failures: int) -> Any:
@@ -135,32 +134,15 @@ def test_retries_give_up_with_the_last_status() -> None:
 
 
 def test_a_stream_held_open_after_done_costs_at_most_a_second() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        while (await receive()).get("more_body"):
-            pass
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
-        await send({"type": "http.response.body", "body": STREAM, "more_body": True})
-        await asyncio.sleep(3)  # never ends the body in time
-        await send({"type": "http.response.body", "body": b""})
-
-    with serve_in_thread(app) as url:
+    with serve_in_thread(stalling_upstream(STREAM, 3)) as url:
         t0 = time.perf_counter()
         assert "".join(c.text for c in collect(model(f"{url}/v1"), times=2)) == "ok"
         assert time.perf_counter() - t0 < 2 * 2.5
 
 
 def test_a_stream_that_stalls_mid_way_times_out_as_backend_unavailable() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        while (await receive()).get("more_body"):
-            pass
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
-        await send({"type": "http.response.body", "body": STREAM[:40], "more_body": True})
-        await asyncio.sleep(1.5)
-        await send({"type": "http.response.body", "body": b""})
-
-    with serve_in_thread(app) as url, pytest.raises(BackendUnavailable, match="timed out"):
+    with (
+        serve_in_thread(stalling_upstream(STREAM[:40], 1.5)) as url,
+        pytest.raises(BackendUnavailable, match="timed out"),
+    ):
         collect(model(f"{url}/v1", timeout_s=0.3))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from fake_openai_server import sse, stalling_upstream
 
 from llmkit.models.openai_compat import OpenAIChatModel
 from llmkit.server.background import serve_in_thread
@@ -14,7 +15,7 @@ EVENTS = [
     {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
     {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}},
 ]
-STREAM = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in EVENTS) + b"data: [DONE]\n\n"
+STREAM = sse(EVENTS)
 
 
 def upstream(ports: list[int]) -> Any:
@@ -44,20 +45,9 @@ def test_streams_read_to_done_reuse_one_connection() -> None:
 
 
 def test_a_stream_held_open_after_done_costs_at_most_a_second() -> None:
-    import asyncio
     import time
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        while (await receive()).get("more_body"):
-            pass
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
-        await send({"type": "http.response.body", "body": STREAM, "more_body": True})
-        await asyncio.sleep(3)  # never ends the body in time
-        await send({"type": "http.response.body", "body": b""})
-
-    with serve_in_thread(app) as url:
+    with serve_in_thread(stalling_upstream(STREAM, 3)) as url:
         model = OpenAIChatModel("echo", base_url=f"{url}/v1", api_key="k", max_retries=0)
         for _ in range(2):
             t0 = time.perf_counter()
