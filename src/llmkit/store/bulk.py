@@ -23,10 +23,15 @@ any of ``ids`` (every batch when None), so a read never misses a write it could 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from llmkit.store.records import check_batch
+
+if TYPE_CHECKING:
+    from llmkit.store.base import DocumentWrite
 
 Commit = Callable[[list[str], Any], None]
 
@@ -148,13 +153,15 @@ class BulkLoads:
         finally:
             load.finish()
 
-    def dim(self, collection: str) -> int | None:
-        """The collection's dim when it is inside a bulk load (its writes go to ``submit``), else None."""
+    def submit(self, collection: str, batch: Sequence[DocumentWrite]) -> bool:
+        """Check ``batch`` here and queue it for the collection's writers, whose ``commit`` receives
+        ``(collection, batch, vectors)``; False (nothing done) when the collection is not inside a bulk load."""
         load = self._loads.get(collection)
-        return None if load is None else load.dim
-
-    def submit(self, collection: str, doc_ids: list[str], prepared: Any) -> None:
-        self._loads[collection].writer.submit(doc_ids, prepared)
+        if load is None:
+            return False
+        vectors = check_batch(batch, load.dim)
+        load.writer.submit([d.id for d in batch], (collection, list(batch), vectors))
+        return True
 
     def settle(self, collection: str, doc_ids: Collection[str] | None = None) -> None:
         """Wait for the collection's queued writes holding any of ``doc_ids`` (all when None), if it is loading."""

@@ -206,12 +206,8 @@ class SQLiteStore:
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
-        dim = self._bulk.dim(collection)
-        if dim is None:
+        if not self._bulk.submit(collection, batch):  # in a bulk load it is queued for its writer thread
             self._write(collection, batch)
-        else:  # checked here, written by the bulk load's thread
-            vectors = check_batch(batch, dim)
-            self._bulk.submit(collection, [d.id for d in batch], (collection, list(batch), vectors))
 
     def _write(
         self,

@@ -199,12 +199,8 @@ class PostgresStore:
 
     # documents --------------------------------------------------------------------------
     def write(self, collection: str, batch: Sequence[DocumentWrite]) -> None:
-        dim = self._bulk.dim(collection)
-        if dim is None:
+        if not self._bulk.submit(collection, batch):  # in a bulk load it is queued for its connections
             self._write(collection, batch)
-        else:  # checked here, written by the bulk load's connections
-            vectors = check_batch(batch, dim)
-            self._bulk.submit(collection, [d.id for d in batch], (collection, list(batch), vectors))
 
     def _write(self, collection: str, batch: Sequence[DocumentWrite], vectors: list | None = None) -> None:
         """One write transaction. Writers to one collection take turns on its row lock; a bulk load's writers
