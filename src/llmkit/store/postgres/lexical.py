@@ -61,7 +61,9 @@ def query_words(text: str, *, max_terms: int = MAX_TERMS) -> list[str]:
 #: ``CANDIDATE_FLOOR`` rows (small tables are searched whole); rows that match only the commonest words are
 #: not candidates. On SciFact, nDCG@10 went from 0.610 (every row) to 0.611 (1,000 rows) and 0.634 (5 %):
 #: ``ts_rank`` has no inverse document frequency, so dropping common words helps it (bench/pg_lexical.py).
-CANDIDATE_BUDGET = 20_000
+#: 5,000 rows is the 5 % of a 100k-row table: past that size a query's work stops growing. At 1M chunks
+#: (bench/scale.py --sweep-budget) a query took 74 ms p50 with 20,000 rows and 20 ms with 5,000.
+CANDIDATE_BUDGET = 5_000
 CANDIDATE_SHARE = 0.05
 CANDIDATE_FLOOR = 1_000
 
