@@ -49,6 +49,8 @@ from llmkit.types import Chunk
 DIM, CHUNKS_PER_DOC, BATCH_CHUNKS, CLUSTERS = 384, 10, 1000, 2000
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 CACHE = Path(__file__).resolve().parent / ".cache"
+#: PostgreSQL HNSW build settings (``--hnsw-m``, ``--ef-construction``); empty: the store's defaults.
+HNSW: dict[str, int] = {}
 
 
 # ----------------------------------------------------------------------------- data
@@ -316,7 +318,7 @@ def run_postgres(n: int, url: str, sents: list[str], vectors: Vectors, qs: tuple
                  sweep: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:  # fmt: skip
     from llmkit.store.postgres import PostgresStore
 
-    store = PostgresStore(url, pool_size=4, ef_search=ef)
+    store = PostgresStore(url, pool_size=4, ef_search=ef, **HNSW)
     if part != "all":
         out = ingest_only(store, n, sents, vectors, qs, part)
         store.delete_collection("bench")
@@ -385,6 +387,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--ef-search", type=int, default=100, help="pgvector hnsw.ef_search")
     ap.add_argument("--pg-url", help="use this server instead of an embedded one")
+    ap.add_argument("--hnsw-m", type=int, help="PostgreSQL: HNSW m (links per node) [the store's default]")
+    ap.add_argument("--ef-construction", type=int, help="PostgreSQL: HNSW ef_construction [the store's default]")
     ap.add_argument("--sweep-ef", type=int, nargs="*", default=[], help="PostgreSQL: also measure these ef_search")
     ap.add_argument(
         "--sweep-budget", type=int, nargs="*", default=[],
@@ -395,6 +399,10 @@ def main() -> None:
         help="ingest: only the loading figures; ingest-plain: the same without bulk_load (use with --stores sqlite)",
     )  # fmt: skip
     args = ap.parse_args()
+    if args.hnsw_m:
+        HNSW["hnsw_m"] = args.hnsw_m
+    if args.ef_construction:
+        HNSW["hnsw_ef_construction"] = args.ef_construction
     sents = sentences()
     claims = [json.loads(line)["text"] for line in (DATA / "beir-scifact" / "queries.jsonl").open()][: args.queries]
     vectors = Vectors()
