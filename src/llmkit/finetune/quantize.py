@@ -36,12 +36,20 @@ def check_levels(levels: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def quantize(
-    src: Path, dst: Path, level: str, *, threads: int | None = None, imatrix: Mapping[str, Any] | None = None
+    src: Path,
+    dst: Path,
+    level: str,
+    *,
+    threads: int | None = None,
+    imatrix: Mapping[str, Any] | None = None,
+    allow_requantize: bool = False,
 ) -> Path:
     """Write ``src`` (an F16/F32 GGUF) quantised to ``level`` at ``dst``.
 
     ``imatrix``: GGUF tensor name -> importance per input column (see ``finetune.imatrix``), used by
     llama.cpp to weigh each weight's rounding error, as ``llama-quantize --imatrix`` does.
+    ``allow_requantize``: accept an already quantised ``src`` (as ``llama-quantize --allow-requantize``);
+    its rounding errors add to the new ones.
     """
     try:
         import llama_cpp
@@ -52,6 +60,7 @@ def quantize(
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{LEVELS[check_levels([level])[0]]}")
     params.nthread = threads or os.cpu_count() or 1
+    params.allow_requantize = allow_requantize
     keep = _set_imatrix(llama_cpp, params, imatrix) if imatrix else None  # alive until the call returns
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".part")
