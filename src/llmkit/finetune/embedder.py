@@ -64,8 +64,9 @@ class EmbedderTuneConfig:
             raise InputError("max_seq_length must be 8-8192, warmup_ratio in [0, 1), eval_corpus >= 1")
         if self.max_pairs is not None and self.max_pairs < 2:
             raise InputError("max_pairs must be at least 2")
-        if not 0 <= self.hard_negatives <= 10:
-            raise InputError(f"hard_negatives must be 0-10, got {self.hard_negatives}")
+        n = self.hard_negatives
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10:
+            raise InputError(f"hard_negatives must be a whole number from 0 to 10, got {n!r}")
         split_queries([], self.heldout, 0)  # checks the share
 
     def to_dict(self) -> dict[str, Any]:

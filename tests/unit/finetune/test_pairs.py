@@ -88,8 +88,9 @@ def test_config_checks_and_file(tmp_path: Path) -> None:
         EmbedderTuneConfig(batch_size=1)
     with pytest.raises(InputError):
         EmbedderTuneConfig(heldout=1.5)
-    with pytest.raises(InputError, match="hard_negatives"):
-        EmbedderTuneConfig(hard_negatives=11)
+    for bad in (11, -1, 1.5, True):
+        with pytest.raises(InputError, match="hard_negatives"):
+            EmbedderTuneConfig(hard_negatives=bad)
     path = tmp_path / "tune.toml"
     path.write_text("epochs = 2\nseed = 7\n", encoding="utf-8")
     cfg = load_config(path, seed=3, batch_size=None)
