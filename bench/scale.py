@@ -212,9 +212,8 @@ def pg_sweep(store: Any, claims: list[str], qvecs: np.ndarray, truth: list[set[s
             lexical.CANDIDATE_BUDGET = budget
             tops = [[h.chunk.id for h in store.search_lexical("bench", q, 10)] for q in claims]
             reference = reference or tops
-            overlap = float(
-                np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(tops, reference, strict=True)])
-            )
+            pairs = [(a, b) for a, b in zip(tops, reference, strict=True) if b]  # queries with no match: left out
+            overlap = float(np.mean([len(set(a) & set(b)) / len(b) for a, b in pairs])) if pairs else 1.0
             lat = timed(lambda q: store.search_lexical("bench", q, 10), claims)
             out["lexical_budget"][budget] = {"top10_overlap_with_largest": round(overlap, 3), **lat}
             note("lexical budget", budget=budget, **out["lexical_budget"][budget])

@@ -81,7 +81,7 @@ class PostgresSettings(_Section):
     pool_size: int = Field(8, ge=1, le=1000, description="most connections the store's pool opens")
     timeout_s: float = Field(10.0, gt=0, description="seconds to wait for a connection before failing")
     hnsw_m: int = Field(16, ge=2, le=100, description="HNSW links per node, for new collections' indexes")
-    hnsw_ef_construction: int = Field(64, ge=4, le=1000, description="HNSW build-time candidate list")
+    hnsw_ef_construction: int = Field(128, ge=4, le=1000, description="HNSW build-time candidate list")
     ef_search: int = Field(100, ge=1, le=1000, description="HNSW query-time candidate list (at least k is used)")
     migrate: bool = Field(True, description="bring the schema up to date on first use (else: llmkit store migrate)")
 

@@ -88,7 +88,7 @@ class PostgresStore:
         pool_size: int = 8,
         timeout_s: float = 10.0,
         hnsw_m: int = 16,
-        hnsw_ef_construction: int = 64,
+        hnsw_ef_construction: int = 128,
         ef_search: int = 100,
         migrate: bool = True,
     ) -> None:
