@@ -49,8 +49,6 @@ from llmkit.types import Chunk
 DIM, CHUNKS_PER_DOC, BATCH_CHUNKS, CLUSTERS = 384, 10, 1000, 2000
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 CACHE = Path(__file__).resolve().parent / ".cache"
-#: PostgreSQL HNSW build settings (``--hnsw-m``, ``--ef-construction``); empty: the store's defaults.
-HNSW: dict[str, int] = {}
 
 
 # ----------------------------------------------------------------------------- data
@@ -314,10 +312,12 @@ def run_sqlite(n: int, folder: Path, sents: list[str], vectors: Vectors, qs: tup
 
 
 def run_postgres(n: int, url: str, sents: list[str], vectors: Vectors, qs: tuple, ef: int, part: str,
-                 sweep: tuple[list[int], list[int]] | None = None) -> dict[str, Any]:  # fmt: skip
+                 sweep: tuple[list[int], list[int]] | None = None, hnsw: dict[str, int] | None = None,
+                 ) -> dict[str, Any]:  # fmt: skip
+    """``hnsw``: ``PostgresStore``'s ``hnsw_m`` / ``hnsw_ef_construction`` (its defaults where absent)."""
     from llmkit.store.postgres import PostgresStore
 
-    store = PostgresStore(url, pool_size=4, ef_search=ef, **HNSW)
+    store = PostgresStore(url, pool_size=4, ef_search=ef, **(hnsw or {}))
     if part != "all":
         out = ingest_only(store, n, sents, vectors, qs, part)
         store.delete_collection("bench")
@@ -398,10 +398,7 @@ def main() -> None:
         help="ingest: only the loading figures; ingest-plain: the same without bulk_load (use with --stores sqlite)",
     )  # fmt: skip
     args = ap.parse_args()
-    if args.hnsw_m:
-        HNSW["hnsw_m"] = args.hnsw_m
-    if args.ef_construction:
-        HNSW["hnsw_ef_construction"] = args.ef_construction
+    hnsw = {k: v for k, v in (("hnsw_m", args.hnsw_m), ("hnsw_ef_construction", args.ef_construction)) if v}
     sents = sentences()
     claims = [json.loads(line)["text"] for line in (DATA / "beir-scifact" / "queries.jsonl").open()][: args.queries]
     vectors = Vectors()
@@ -420,7 +417,7 @@ def main() -> None:
                 print(json.dumps({"sqlite": results["sqlite"]}), flush=True)
             if "postgres" in args.stores:
                 sweep = (args.sweep_ef, args.sweep_budget or [lexical_budget()]) if args.sweep_ef else None
-                results["postgres"] = run_postgres(n, url, sents, vectors, qs, args.ef_search, args.part, sweep)
+                results["postgres"] = run_postgres(n, url, sents, vectors, qs, args.ef_search, args.part, sweep, hnsw)
                 print(json.dumps({"postgres": results["postgres"]}), flush=True)
             tag = "" if args.part == "all" else f"-{args.part}"
             (CACHE / f"scale-{n}-{'-'.join(args.stores)}{tag}.json").write_text(json.dumps(results, indent=2))
