@@ -26,6 +26,7 @@ from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.bulk import BulkLoads
 from llmkit.store.filters import to_sql
+from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import (
     CHUNK_COLUMNS,
     check_batch,
@@ -44,11 +45,16 @@ from llmkit.store.sqlite_dense import SQLiteDense
 from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
 from llmkit.store.sqlite_rows import IDS as _IDS
 from llmkit.store.sqlite_rows import ids_param as _ids_param
-from llmkit.store.sqlite_rows import scored
+from llmkit.store.sqlite_rows import passing, scored
+from llmkit.store.vector_index import HnswIndex
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+def _lists(found: tuple[np.ndarray, np.ndarray]) -> tuple[list[int], list[float]]:
+    return found[0].tolist(), found[1].tolist()
 
 
 def _same_dim(vectors: list[np.ndarray], dim: int) -> list[np.ndarray]:
@@ -484,11 +490,16 @@ class SQLiteStore:
             query = check_vector(vector, dim)
             if k == 0:
                 return []
+            index = self._dense.index(conn, cid, dim, generation)
             allowed = None
             if filter:
+                if isinstance(index, HnswIndex):  # check the filter on the graph's best candidates first
+                    found = over_fetch(lambda n: _lists(index.search(query, n)), passing(conn, cid, filter), k)
+                    if found is not None:
+                        return scored(conn, *found)
                 sql = f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where}"
                 allowed = np.fromiter((r[0] for r in conn.execute(sql, (cid, *params))), dtype=np.int64)
-            keys, scores = self._dense.index(conn, cid, dim, generation).search(query, k, allowed)
+            keys, scores = index.search(query, k, allowed)
             return scored(conn, keys.tolist(), scores.tolist())
 
     def build_lexical_index(self, collection: str) -> bool:

@@ -2,9 +2,10 @@
 
 A query goes to the first tier that can answer it:
 
-1. a filtered query: FTS5 (only SQL can apply the filter);
-2. a collection of ``text_index_threshold`` chunks or more: its tantivy index (``text_index``, the
-   ``scale`` extra), built on first use and kept in step by later writes;
+1. a collection of ``text_index_threshold`` chunks or more: its tantivy index (``text_index``, the
+   ``scale`` extra), built by the first query without a filter and kept in step by later writes. A
+   filter is checked on its best candidates (``over_fetch``); one too selective for that goes to FTS5;
+2. a filtered query, otherwise: FTS5 (SQL applies the filter);
 3. a collection of ``bm25_memory`` (min, max) chunks: BM25 in memory (``lexical_index``, FTS5's exact
    scores), built in the background after ``bm25_warmup`` lexical searches;
 4. anything else: FTS5's ``bm25()``.
@@ -27,9 +28,10 @@ from typing import Any
 from llmkit.store.filters import to_sql
 from llmkit.store.fts import query_terms
 from llmkit.store.lexical_index import LexicalCache
+from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
 from llmkit.store.schema import fts_table
-from llmkit.store.sqlite_rows import scored
+from llmkit.store.sqlite_rows import passing, scored
 from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import Stamp
 from llmkit.types import ScoredChunk
@@ -128,14 +130,18 @@ class SQLiteLexical:
         terms = query_terms(query)
         if not terms or k == 0:
             return []
+        index = self._text_index(conn, cid, generation, build=not filter)
+        try:
+            if index is not None and not filter:
+                return scored(conn, *index.search(query, k))
+            if index is not None:  # check the filter on tantivy's best candidates; too rare a filter: FTS5
+                found = over_fetch(lambda n: index.search(query, n), passing(conn, cid, filter), k)
+                if found is not None:
+                    return scored(conn, *found)
+        except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
+            with self._lock:
+                self._text_indexes.pop(cid, None)
         if not filter:
-            index = self._text_index(conn, cid, generation)
-            try:
-                if index is not None:
-                    return scored(conn, *index.search(query, k))
-            except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
-                with self._lock:
-                    self._text_indexes.pop(cid, None)
             found = self._memory.search(conn, cid, generation, terms, k)
             if found is not None:  # the same ranking and scores as FTS5's
                 return scored(conn, *found)
@@ -148,8 +154,11 @@ class SQLiteLexical:
     def text_path(self, cid: int) -> Path:
         return Path(f"{self.path}.collection-{cid}.tantivy")
 
-    def _text_index(self, conn: sqlite3.Connection, cid: int, generation: int) -> TextIndex | None:
-        """The collection's tantivy index at ``generation`` (loaded or rebuilt), or None to use another tier.
+    def _text_index(
+        self, conn: sqlite3.Connection, cid: int, generation: int, *, build: bool = True
+    ) -> TextIndex | None:
+        """The collection's tantivy index at ``generation`` (loaded, or rebuilt if ``build``), or None to use
+        another tier.
 
         None for collections under ``text_index_threshold`` chunks and where tantivy is not installed or
         its index cannot be written.
@@ -165,6 +174,8 @@ class SQLiteLexical:
                 return None
             stamp = Stamp(cid, generation, 0, count)
             index = TextIndex.load(self.text_path(cid), stamp)
+            if index is None and not build:
+                return None
             if index is None:
                 rows = conn.execute("SELECT rowid, text FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
                 try:

@@ -1,12 +1,15 @@
-"""Reading chunk rows back from the SQLite store: id lists bound as one parameter, ranked rowids to hits."""
+"""Reading chunk rows back from the SQLite store: id lists bound as one parameter, ranked rowids to hits,
+filters checked on candidate rowids."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from llmkit.errors import InputError
+from llmkit.store.filters import to_sql
 from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
 from llmkit.types import ScoredChunk
 
@@ -29,3 +32,10 @@ def scored(conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> li
     sql = f"SELECT c.rowid, {CHUNK_COLUMNS} FROM chunks c WHERE c.rowid IN {IDS}"
     rows = {r[0]: r[1:] for r in conn.execute(sql, (json.dumps(keys),))}
     return [ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows]
+
+
+def passing(conn: sqlite3.Connection, cid: int, filter: Any) -> Callable[[list[int]], set[int]]:
+    """A check for ``over_fetch``: which of the given rowids are chunks of collection ``cid`` that pass ``filter``."""
+    where, params = to_sql(filter)
+    sql = f"SELECT c.rowid FROM chunks c WHERE c.rowid IN {IDS} AND c.collection_id = ? AND {where}"
+    return lambda keys: {r[0] for r in conn.execute(sql, (json.dumps(keys), cid, *params))}
