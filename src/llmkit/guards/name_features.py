@@ -2,18 +2,24 @@
 
 A sentence is a list of ``Token`` (spaCy's tokens with their part-of-speech, tag and NER label, and
 whether the lower-cased word is in MiniLM's vocabulary) plus one contextual vector per token. Each token
-becomes a dict of CRF features: its shape and case, the spaCy labels, vocabulary membership, the same
-for two tokens either side, and the (projected) vector. Names are tagged B/I/O. The word itself is not a
-feature, so the model learns what names look like and where they stand, not a list of names.
+becomes a dict of CRF features: its shape and case, the spaCy labels, vocabulary membership, whether
+the word is a first name or a surname in the US census lists and how common (``census_names.json.gz``,
+written by ``scripts/make_name_lists.py``), the same for two tokens either side, and the (projected)
+vector. Names are tagged B/I/O. The word itself is not a feature, so the model learns what names look like
+and where they stand; the census lists are the only knowledge of particular names it has.
 
 Pure functions: tested without spaCy, onnxruntime or crfsuite.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 #: Offsets of the neighbours whose word features a token also gets.
 WINDOW = (-2, -1, 1, 2)
@@ -45,11 +51,46 @@ def shape(word: str) -> str:
     return re.sub(r"(.)\1{2,}", r"\1\1", re.sub(r"\d", "d", s))
 
 
+#: Frequency ranks that split each census list into bands (first names, surnames).
+FIRST_BANDS = (300, 1500)
+LAST_BANDS = (1000, 10000)
+
+
+@functools.cache
+def census_ranks() -> tuple[dict[str, int], dict[str, int]]:
+    """Lower-cased first names and surnames of the US census lists, each with its frequency rank (0: commonest)."""
+    packed = (resources.files("llmkit.guards") / "data" / "census_names.json.gz").read_bytes()
+    data = json.loads(gzip.decompress(packed))
+    return {n: i for i, n in enumerate(data["first"])}, {n: i for i, n in enumerate(data["last"])}
+
+
+def _band(rank: int, bands: tuple[int, int]) -> str:
+    return f"top{bands[0]}" if rank < bands[0] else f"top{bands[1]}" if rank < bands[1] else "rare"
+
+
+def census_features(word: str) -> dict[str, float]:
+    """Which census list ``word`` is in, and in which frequency band.
+
+    >>> census_features("Derek"), census_features("Smith"), census_features("lemurs")
+    ({'first': 1.0, 'first:top1500': 1.0}, {'last': 1.0, 'last:top1000': 1.0}, {})
+    """
+    first, last = census_ranks()
+    w = word.lower()
+    out: dict[str, float] = {}
+    for kind, ranks, bands in (("first", first, FIRST_BANDS), ("last", last, LAST_BANDS)):
+        rank = ranks.get(w)
+        if rank is not None:
+            out[kind] = out[f"{kind}:{_band(rank, bands)}"] = 1.0
+    return out
+
+
 def word_features(tok: Token) -> dict[str, float]:
     """Binary features of one token, by name (a missing name is 0).
 
     >>> sorted(word_features(Token("Sörös", 0, "PROPN", "NNP", "PERSON")))
     ['ent=PERSON', 'nonascii', 'pos=PROPN', 'shape=Xxx', 'tag=NNP', 'title']
+    >>> sorted(word_features(Token("Anna", 0, "PROPN", "NNP", "")))
+    ['ent=O', 'first', 'first:top300', 'last', 'last:rare', 'pos=PROPN', 'shape=Xxx', 'tag=NNP', 'title']
     """
     w = tok.text
     flags = {
@@ -60,7 +101,7 @@ def word_features(tok: Token) -> dict[str, float]:
         "nonascii": any(ord(c) > 127 for c in w),
     }
     names = [f"shape={shape(w)}", f"pos={tok.pos}", f"tag={tok.tag}", f"ent={tok.ent or 'O'}"]
-    return {**dict.fromkeys(names, 1.0), **{k: 1.0 for k, v in flags.items() if v}}
+    return {**dict.fromkeys(names, 1.0), **{k: 1.0 for k, v in flags.items() if v}, **census_features(w)}
 
 
 def sequence_features(tokens: Sequence[Token], vectors: Sequence[Sequence[float]]) -> list[dict[str, float]]:
