@@ -247,8 +247,26 @@ def test_lexical_candidates_are_bounded_by_the_rarest_words(pg_url: str, monkeyp
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("ANALYZE llmkit_chunks")
     monkeypatch.setattr(lexical, "CANDIDATE_BUDGET", 50)  # "common" (every row) is over budget, "walrus" (8) is not
+    assert len(store.search_lexical("docs", "common walrus", 20)) == 20  # statistics are reused for STATS_TTL_S
+    monkeypatch.setattr(lexical, "STATS_TTL_S", 0.0)  # then read again
     hits = store.search_lexical("docs", "common walrus", 20)
     assert sorted(h.chunk.id for h in hits) == sorted(f"d{i}#0" for i in range(0, 400, 50))
     assert all(h.score > 0 for h in hits)  # ranked by both words
     assert store.search_lexical("docs", "common", 3)[0].chunk.id == "many#0"  # the rarest word is always kept
+    store.close()
+
+
+def test_build_index_refreshes_the_lexical_statistics_at_once(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmkit.store.postgres import lexical
+
+    store = _store(pg_url)
+    store.write(
+        "docs", [make_document(f"d{i}", [f"common {'walrus' if i % 50 == 0 else 'plain'} {i}"]) for i in range(400)]
+    )
+    assert len(store.search_lexical("docs", "common walrus", 20)) == 20  # never analysed: every word makes candidates
+    monkeypatch.setattr(lexical, "CANDIDATE_BUDGET", 50)
+    store.build_index("docs")  # runs ANALYZE: the next search sees it, whatever the time to live
+    assert sorted(h.chunk.id for h in store.search_lexical("docs", "common walrus", 20)) == [
+        f"d{i}#0" for i in sorted(range(0, 400, 50), key=lambda i: f"d{i}#0")
+    ]
     store.close()

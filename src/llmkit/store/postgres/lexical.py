@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from llmkit.store.fts import MAX_TERMS, STOPWORDS
 
@@ -67,22 +70,55 @@ CANDIDATE_BUDGET = 5_000
 CANDIDATE_SHARE = 0.05
 CANDIDATE_FLOOR = 1_000
 
-#: The query's lexemes (English stems of its words) with the share of rows that hold each: ANALYZE's figure
-#: where it tracked the lexeme among the commonest elements of ``tsv``, else half the least tracked share
-#: (the planner's own guess); 0 before the first ANALYZE. Then the rows in the table.
-LEXEME_STATS_SQL = """
-WITH s AS (
-    SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats
-    WHERE schemaname = current_schema() AND tablename = 'llmkit_chunks' AND attname = 'tsv'
-), common AS (
-    SELECT u.lexeme, u.freq FROM s, unnest(s.elems, s.freqs[1:cardinality(s.elems)]) AS u(lexeme, freq)
-)
-SELECT t.lexeme,
-    coalesce((SELECT max(freq) FROM common WHERE common.lexeme = t.lexeme),
-             (SELECT freqs[cardinality(elems) + 1] / 2 FROM s), 0),
+#: The commonest lexemes of ``tsv`` (ANALYZE's ``most_common_elems``) with the share of rows that hold each
+#: (the list of shares ends with the lowest and highest share and the null fraction), then the rows in the
+#: table; NULLs before the first ANALYZE.
+TABLE_STATS_SQL = """
+SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs,
     (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'llmkit_chunks'::regclass)
-FROM unnest(to_tsvector('english', %s)) AS t
+FROM (SELECT 1) AS one LEFT JOIN pg_stats s
+    ON s.schemaname = current_schema() AND s.tablename = 'llmkit_chunks' AND s.attname = 'tsv'
 """
+#: The query's lexemes: English stems of its words, distinct, in ``tsvector`` order.
+STEMS_SQL = "SELECT unnest(tsvector_to_array(to_tsvector('english', %s)))"
+#: Seconds the table statistics are reused for. They change only when ANALYZE runs (autovacuum, or
+#: ``build_index``, which refreshes them at once); they only choose candidates, never the ranking.
+STATS_TTL_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class LexemeStats:
+    """How many rows hold each lexeme, as the planner estimates it, fetched once and reused for a while.
+
+    Looking the query's lexemes up in ``pg_stats`` took about 3.4 ms a query (the statistics array parsed
+    and scanned per lexeme, in SQL); stemming alone takes 0.2 ms (bench/scale.py's texts, 100k rows).
+    """
+
+    shares: dict[str, float]
+    other: float  # the share assumed for an untracked lexeme: half the lowest tracked one (the planner's guess)
+    rows: float
+    fetched: float = 0.0  # time.monotonic() when read
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, Any, Any] | None, fetched: float = 0.0) -> LexemeStats:
+        """From ``TABLE_STATS_SQL``'s row.
+
+        >>> LexemeStats.from_row((["cell", "p53"], [0.2, 0.001, 0.001, 0.2, 0.0], 1e6)).of(["p53", "zebra"])
+        [('p53', 0.001, 1000000.0), ('zebra', 0.0005, 1000000.0)]
+        >>> LexemeStats.from_row((None, None, 0.0)).of(["cell"])  # never analysed
+        [('cell', 0.0, 0.0)]
+        """
+        elems, freqs, rows = row or (None, None, 0.0)
+        elems, freqs = elems or [], freqs or []
+        shares: dict[str, float] = {}
+        for lexeme, freq in zip(elems, freqs, strict=False):
+            shares[lexeme] = max(shares.get(lexeme, 0.0), float(freq))
+        other = float(freqs[len(elems)]) / 2 if len(freqs) > len(elems) else 0.0
+        return cls(shares, other, float(rows or 0.0), fetched)
+
+    def of(self, lexemes: Sequence[str]) -> list[tuple[str, float, float]]:
+        """``(lexeme, estimated share of rows that hold it, rows in the table)`` for ``candidate_lexemes``."""
+        return [(x, self.shares.get(x, self.other), self.rows) for x in lexemes]
 
 
 def quote_lexeme(lexeme: str) -> str:

@@ -14,6 +14,7 @@ with ``hnsw.ef_search`` at least ``k``; with a filter, pgvector's iterative inde
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -27,7 +28,9 @@ from llmkit.store.postgres import lexical, schema
 from llmkit.store.postgres.connection import import_psycopg, is_postgres_url, open_pool, redact, translated
 from llmkit.store.postgres.filters import to_pg_sql
 from llmkit.store.postgres.lexical import (
-    LEXEME_STATS_SQL,
+    STEMS_SQL,
+    TABLE_STATS_SQL,
+    LexemeStats,
     candidate_lexemes,
     query_words,
     quote_lexeme,
@@ -107,6 +110,7 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._closed = False
         self._bulk = BulkLoads()  # collections inside bulk_load, with their writers
+        self._stats = LexemeStats({}, 0.0, 0.0, fetched=-math.inf)  # stale: read on the first lexical search
 
     # connections ------------------------------------------------------------------------
     def migrate(self) -> tuple[int, int]:
@@ -408,7 +412,7 @@ class PostgresStore:
             words = query_words(query)
             if not words or k == 0:
                 return []
-            stats = conn.execute(LEXEME_STATS_SQL, (" ".join(words),)).fetchall()
+            stats = self._lexeme_stats(conn).of([r[0] for r in conn.execute(STEMS_SQL, (" ".join(words),))])
             lexemes = [quote_lexeme(s[0]) for s in stats]
             if not lexemes:  # only words the English configuration drops
                 return []
@@ -422,6 +426,13 @@ class PostgresStore:
             )
             rows = conn.execute(sql, (" | ".join(lexemes), candidates, *params, k)).fetchall()
         return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in rows]
+
+    def _lexeme_stats(self, conn: psycopg.Connection) -> LexemeStats:
+        """The table's lexeme statistics, read again when ``lexical.STATS_TTL_S`` old (replacing them is atomic)."""
+        now = time.monotonic()
+        if now - self._stats.fetched >= lexical.STATS_TTL_S:
+            self._stats = LexemeStats.from_row(conn.execute(TABLE_STATS_SQL).fetchone(), fetched=now)
+        return self._stats
 
     # bulk loading -----------------------------------------------------------------------
     @contextmanager
@@ -473,6 +484,7 @@ class PostgresStore:
             if ddl:
                 conn.execute(ddl)
             conn.execute("ANALYZE llmkit_chunks")  # fresh statistics, so the planner sees the loaded rows
+        self._stats = LexemeStats({}, 0.0, 0.0, fetched=-math.inf)  # and so does lexical search
 
     # lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
