@@ -3,12 +3,14 @@
 The SQLite store's large-collection indexes (usearch's HNSW graph, tantivy, in-memory BM25) rank a whole
 collection but know nothing of metadata. Evaluating a filter first means reading every row of the
 collection (about 3 s at 1M chunks); checking it on a few hundred ranked candidates reads only those
-rows. The candidate list grows fourfold until ``k`` pass, the ranking runs out, or ``limit`` is reached;
-at the limit the filter is too selective for over-fetching and the caller filters first instead.
+rows. The candidate list grows, to what the share passing so far says is needed (at least twice as many),
+until ``k`` pass, the ranking runs out, or ``limit`` is reached; at the limit the filter is too selective
+for over-fetching and the caller filters first instead.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 #: Candidates ranked at most before giving up (a filter that keeps under about k / 4096 of the collection).
@@ -46,4 +48,5 @@ def over_fetch(
             return [key for key, _ in kept], [score for _, score in kept]
         if n >= limit:
             return None
-        n = min(4 * n, limit)
+        needed = math.ceil(1.25 * k * len(keys) / max(len(kept), 1))  # at the share passing so far
+        n = min(max(2 * n, needed), limit)
