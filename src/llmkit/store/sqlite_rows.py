@@ -37,5 +37,10 @@ def scored(conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> li
 def passing(conn: sqlite3.Connection, cid: int, filter: Any) -> Callable[[list[int]], set[int]]:
     """A check for ``over_fetch``: which of the given rowids are chunks of collection ``cid`` that pass ``filter``."""
     where, params = to_sql(filter)
-    sql = f"SELECT c.rowid FROM chunks c WHERE c.rowid IN {IDS} AND c.collection_id = ? AND {where}"
+    # CROSS JOIN fixes the order: each candidate looked up by rowid. Written as "rowid IN (...) AND
+    # collection_id = ?", SQLite walked the collection's index instead: 275 ms for 400 rowids at 1M chunks.
+    sql = (
+        "SELECT c.rowid FROM json_each(?) AS j CROSS JOIN chunks c ON c.rowid = j.value"
+        f" WHERE c.collection_id = ? AND {where}"
+    )
     return lambda keys: {r[0] for r in conn.execute(sql, (json.dumps(keys), cid, *params))}

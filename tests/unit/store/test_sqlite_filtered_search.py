@@ -51,26 +51,31 @@ def _full_scans(statements: list[str]) -> list[str]:
     return [s for s in statements if "FROM chunks c WHERE c.collection_id =" in s or " MATCH " in s]
 
 
-def test_dense_filter_is_checked_on_candidates_with_the_exact_answer(store: SQLiteStore) -> None:
+def test_dense_filter_is_checked_on_candidates_and_keeps_the_graphs_recall(store: SQLiteStore) -> None:
+    ids = [f"d{i}#{j}" for i in range(DOCS) for j in range(2)]
+    matrix = store.get_vectors(NAME, ids)
     seen = _statements(store)
-    overlaps = []
-    for q in range(20):
+    plain, filtered = [], []
+    for q in range(30):
         vector = EMBEDDER.embed([f"common w{q} text"])[0]
+        order = [ids[i] for i in np.argsort(-(matrix @ vector), kind="stable")]
         hits = store.search_dense(NAME, vector, 10, filter={"shard": 3})
         assert len(hits) == 10 and all(_doc(h.chunk.id) % 10 == 3 for h in hits)
-        every = store.search_dense(NAME, vector, 2 * DOCS)  # the whole graph, filtered here
-        exact = [h.chunk.id for h in every if _doc(h.chunk.id) % 10 == 3][:10]
-        overlaps.append(len({h.chunk.id for h in hits} & set(exact)) / 10)
-    assert np.mean(overlaps) >= 0.95
+        exact = {i for i in order if _doc(i) % 10 == 3}
+        filtered.append(len({h.chunk.id for h in hits} & set([i for i in order if i in exact][:10])) / 10)
+        plain.append(len({h.chunk.id for h in store.search_dense(NAME, vector, 10)} & set(order[:10])) / 10)
+    # HNSW is approximate (about 0.8 recall@10 on these hash vectors): the filter must not cost recall
+    assert np.mean(filtered) >= np.mean(plain) - 0.05
     assert _full_scans(seen) == []
 
 
 def test_lexical_filter_is_checked_on_tantivys_candidates_in_tantivys_order(store: SQLiteStore) -> None:
     seen = _statements(store)
     hits = store.search_lexical(NAME, "w3 w5 text", 10, filter={"shard": {"$in": [3, 5]}})
-    every = store.search_lexical(NAME, "w3 w5 text", 2 * DOCS)
-    assert [h.chunk.id for h in hits] == [h.chunk.id for h in every if _doc(h.chunk.id) % 10 in (3, 5)][:10]
-    assert [h.score for h in hits] == [h.score for h in every if _doc(h.chunk.id) % 10 in (3, 5)][:10]
+    every = [h for h in store.search_lexical(NAME, "w3 w5 text", 2 * DOCS) if _doc(h.chunk.id) % 10 in (3, 5)]
+    assert [h.score for h in hits] == [h.score for h in every[:10]]
+    for hit in hits:  # the same chunks, but where scores tie at a cut tantivy may have kept another of them
+        assert hit.chunk.id in {h.chunk.id for h in every if h.score == hit.score}
     assert _full_scans(seen) == []
 
 
@@ -88,3 +93,17 @@ def test_a_filter_nothing_passes_and_a_query_no_chunk_matches(store: SQLiteStore
     assert store.search_dense(NAME, vector, 10, filter={"shard": 99}) == []
     assert store.search_lexical(NAME, "common", 10, filter={"shard": 99}) == []
     assert store.search_lexical(NAME, "absentword", 10, filter={"shard": 3}) == []
+
+
+def test_candidate_checks_and_document_reads_look_rows_up_instead_of_walking_the_collection(
+    store: SQLiteStore,
+) -> None:
+    seen = _statements(store)
+    store.search_dense(NAME, EMBEDDER.embed(["common"])[0], 10, filter={"shard": 3})
+    store.document_chunks(NAME, ["d1", "d2"])
+    checks = [s for s in seen if "json_each" in s]
+    assert len(checks) >= 2
+    conn = store._conn()
+    for sql in checks:
+        plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "(collection_id=?)" not in plan, (sql, plan)  # no walk over a whole collection's index
