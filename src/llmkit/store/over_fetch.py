@@ -1,7 +1,7 @@
 """Filtered search through an index that cannot filter: rank more candidates than asked, keep those that pass.
 
-The SQLite store's large-collection indexes (usearch's HNSW graph, tantivy, in-memory BM25) rank a whole
-collection but know nothing of metadata. Evaluating a filter first means reading every row of the
+The SQLite store's large-collection indexes (usearch's HNSW graph, tantivy) rank a whole collection but
+know nothing of metadata. Evaluating a filter first means reading every row of the
 collection (about 3 s at 1M chunks); checking it on a few hundred ranked candidates reads only those
 rows. The candidate list grows, to what the share passing so far says is needed (at least twice as many),
 until ``k`` pass, the ranking runs out, or ``limit`` is reached; at the limit the filter is too selective

@@ -500,7 +500,7 @@ class SQLiteStore:
             allowed = None
             if filter:
                 if isinstance(index, HnswIndex):  # check the filter on the graph's best candidates first
-                    found = over_fetch(lambda n: _lists(index.search(query, n)), passing(conn, cid, filter), k)
+                    found = over_fetch(lambda n: _lists(index.search(query, n)), passing(conn, cid, where, params), k)
                     if found is not None:
                         return scored(conn, *found)
                 sql = f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where}"

@@ -135,7 +135,7 @@ class SQLiteLexical:
             if index is not None and not filter:
                 return scored(conn, *index.search(query, k))
             if index is not None:  # check the filter on tantivy's best candidates; too rare a filter: FTS5
-                found = over_fetch(lambda n: index.search(query, n), passing(conn, cid, filter), k)
+                found = over_fetch(lambda n: index.search(query, n), passing(conn, cid, *to_sql(filter)), k)
                 if found is not None:
                     return scored(conn, *found)
         except (OSError, ValueError):  # its files went from under it (another process rebuilt it)

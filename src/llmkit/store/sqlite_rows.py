@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from llmkit.errors import InputError
-from llmkit.store.filters import to_sql
 from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
 from llmkit.types import ScoredChunk
 
@@ -34,9 +33,9 @@ def scored(conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> li
     return [ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows]
 
 
-def passing(conn: sqlite3.Connection, cid: int, filter: Any) -> Callable[[list[int]], set[int]]:
-    """A check for ``over_fetch``: which of the given rowids are chunks of collection ``cid`` that pass ``filter``."""
-    where, params = to_sql(filter)
+def passing(conn: sqlite3.Connection, cid: int, where: str, params: list[Any]) -> Callable[[list[int]], set[int]]:
+    """A check for ``over_fetch``: which of the given rowids are chunks of collection ``cid`` that pass the
+    filter compiled (``filters.to_sql``) to ``where`` and ``params``."""
     # CROSS JOIN fixes the order: each candidate looked up by rowid. Written as "rowid IN (...) AND
     # collection_id = ?", SQLite walked the collection's index instead: 275 ms for 400 rowids at 1M chunks.
     sql = (
