@@ -131,16 +131,17 @@ class SQLiteLexical:
         if not terms or k == 0:
             return []
         index = self._text_index(conn, cid, generation, build=not filter)
-        try:
-            if index is not None and not filter:
-                return scored(conn, *index.search(query, k))
-            if index is not None:  # check the filter on tantivy's best candidates; too rare a filter: FTS5
+        if index is not None:
+            try:
+                if not filter:
+                    return scored(conn, *index.search(query, k))
+                # the filter checked on tantivy's best candidates; a filter too rare for that goes to FTS5
                 found = over_fetch(lambda n: index.search(query, n), passing(conn, cid, *to_sql(filter)), k)
                 if found is not None:
                     return scored(conn, *found)
-        except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
-            with self._lock:
-                self._text_indexes.pop(cid, None)
+            except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
+                with self._lock:
+                    self._text_indexes.pop(cid, None)
         if not filter:
             found = self._memory.search(conn, cid, generation, terms, k)
             if found is not None:  # the same ranking and scores as FTS5's

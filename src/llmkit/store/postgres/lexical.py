@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from llmkit.store.fts import MAX_TERMS, STOPWORDS
 
@@ -99,6 +100,8 @@ class LexemeStats:
     rows: float
     fetched: float = 0.0  # time.monotonic() when read
 
+    STALE: ClassVar[LexemeStats]  # no figures, fetched never: read again before the next use
+
     @classmethod
     def from_row(cls, row: tuple[Any, Any, Any] | None, fetched: float = 0.0) -> LexemeStats:
         """From ``TABLE_STATS_SQL``'s row.
@@ -119,6 +122,9 @@ class LexemeStats:
     def of(self, lexemes: Sequence[str]) -> list[tuple[str, float, float]]:
         """``(lexeme, estimated share of rows that hold it, rows in the table)`` for ``candidate_lexemes``."""
         return [(x, self.shares.get(x, self.other), self.rows) for x in lexemes]
+
+
+LexemeStats.STALE = LexemeStats({}, 0.0, 0.0, fetched=-math.inf)
 
 
 def quote_lexeme(lexeme: str) -> str:

@@ -14,7 +14,6 @@ with ``hnsw.ef_search`` at least ``k``; with a filter, pgvector's iterative inde
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -110,7 +109,7 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._closed = False
         self._bulk = BulkLoads()  # collections inside bulk_load, with their writers
-        self._stats = LexemeStats({}, 0.0, 0.0, fetched=-math.inf)  # stale: read on the first lexical search
+        self._stats = LexemeStats.STALE  # read on the first lexical search
 
     # connections ------------------------------------------------------------------------
     def migrate(self) -> tuple[int, int]:
@@ -487,7 +486,7 @@ class PostgresStore:
             if ddl:
                 conn.execute(ddl)
             conn.execute("ANALYZE llmkit_chunks")  # fresh statistics, so the planner sees the loaded rows
-        self._stats = LexemeStats({}, 0.0, 0.0, fetched=-math.inf)  # and so does lexical search
+        self._stats = LexemeStats.STALE  # and so does lexical search, at its next query
 
     # lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
