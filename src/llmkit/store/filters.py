@@ -281,3 +281,65 @@ def to_sql(
     validate_filter(filter)
     compiler = _Sql(columns, meta_column)
     return compiler.compile(filter), compiler.params
+
+
+# --------------------------------------------------------------------------------- document prefilter
+
+#: Chunk fields that are their document's, with the ``documents`` column that holds each (the SQLite store
+#: copies them onto every chunk of the document when it writes).
+DOCUMENT_FIELDS = {"doc_id": "id", "source": "source", "content_type": "content_type"}
+
+
+def document_condition(filter: Mapping[str, Any], table: str = "d") -> tuple[str, list[Any]] | None:
+    """A condition on the ``documents`` table (as ``table``) that every chunk passing ``filter`` meets, or ``None``.
+
+    It is built from the filter's required equalities (``$eq`` or ``$in`` with text values, at the top
+    level or inside ``$and``) on document fields, so a filter naming a few documents can find their
+    chunks through the documents instead of reading the whole collection. The filter itself must still
+    be applied: this only narrows where to look.
+
+    >>> document_condition({"doc_id": "a", "page": {"$gte": 2}})
+    ('d.id = ?', ['a'])
+    >>> document_condition({"$and": [{"source": {"$in": ["x.md", "y.md"]}}, {"lang": "en"}]})
+    ('d.source IN (?, ?)', ['x.md', 'y.md'])
+    >>> document_condition({"$or": [{"doc_id": "a"}, {"doc_id": "b"}]}) is None  # not required by every match
+    True
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    for key, cond in _conjuncts(filter):
+        column = DOCUMENT_FIELDS.get(key)
+        if column is None:
+            continue
+        wanted = _required_texts(cond)
+        if wanted:
+            test = "= ?" if len(wanted) == 1 else f"IN ({', '.join('?' * len(wanted))})"
+            parts.append(f"{table}.{column} {test}")
+            params.extend(wanted)
+    return (" AND ".join(parts), params) if parts else None
+
+
+def _conjuncts(filter: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The (field, condition) pairs every match of ``filter`` must meet: top-level fields and ``$and``'s."""
+    out = []
+    for key, cond in filter.items():
+        if key == "$and":
+            for sub in cond:
+                out.extend(_conjuncts(sub))
+        elif key != "$or":
+            out.append((key, cond))
+    return out
+
+
+def _required_texts(cond: Any) -> list[str] | None:
+    """The text values one of which a field must equal under ``cond`` (``None``: not such a condition)."""
+    if isinstance(cond, str):
+        return [cond]
+    if not isinstance(cond, Mapping):
+        return None
+    if isinstance(cond.get("$eq"), str):
+        return [cond["$eq"]]
+    values = cond.get("$in")
+    if isinstance(values, list | tuple) and all(isinstance(v, str) for v in values):
+        return list(dict.fromkeys(values))
+    return None

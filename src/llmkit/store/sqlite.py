@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.bulk import BulkLoads
-from llmkit.store.filters import to_sql
+from llmkit.store.filters import document_condition, to_sql
 from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import (
     CHUNK_COLUMNS,
@@ -44,8 +44,8 @@ from llmkit.store.schema import create_fts, fts_table, migrate
 from llmkit.store.sqlite_dense import SQLiteDense
 from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
 from llmkit.store.sqlite_rows import IDS as _IDS
+from llmkit.store.sqlite_rows import filtered_rowids, passing, scored
 from llmkit.store.sqlite_rows import ids_param as _ids_param
-from llmkit.store.sqlite_rows import passing, scored
 from llmkit.store.vector_index import HnswIndex
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
 
@@ -499,12 +499,14 @@ class SQLiteStore:
             index = self._dense.index(conn, cid, dim, generation)
             allowed = None
             if filter:
-                if isinstance(index, HnswIndex):  # check the filter on the graph's best candidates first
+                # the filter checked on the graph's best candidates first, unless it names its documents:
+                # then reading their chunks is cheaper than any search of the graph
+                if isinstance(index, HnswIndex) and document_condition(filter) is None:
                     found = over_fetch(lambda n: _lists(index.search(query, n)), passing(conn, cid, where, params), k)
                     if found is not None:
                         return scored(conn, *found)
-                sql = f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where}"
-                allowed = np.fromiter((r[0] for r in conn.execute(sql, (cid, *params))), dtype=np.int64)
+                sql, args = filtered_rowids(cid, filter)
+                allowed = np.fromiter((r[0] for r in conn.execute(sql, args)), dtype=np.int64)
             keys, scores = index.search(query, k, allowed)
             return scored(conn, keys.tolist(), scores.tolist())
 

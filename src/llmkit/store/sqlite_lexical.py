@@ -25,13 +25,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from llmkit.store.filters import to_sql
+from llmkit.store.filters import document_condition, to_sql
 from llmkit.store.fts import query_terms
 from llmkit.store.lexical_index import LexicalCache
 from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
 from llmkit.store.schema import fts_table
-from llmkit.store.sqlite_rows import passing, scored
+from llmkit.store.sqlite_rows import filtered_rowids, passing, scored
 from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import Stamp
 from llmkit.types import ScoredChunk
@@ -90,16 +90,18 @@ def fts5_search(conn: sqlite3.Connection, cid: int, terms: list[str], k: int, fi
     """The FTS5 tier: ``bm25()`` over the OR of ``terms``, the filter applied in SQL (FTS5 must be complete)."""
     match = " OR ".join(f'"{t}"' for t in terms)
     fts = fts_table(cid)
-    where, params = to_sql(filter) if filter else ("1", [])
-    allowed = f"AND rowid IN (SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where})"
+    allowed, args = "", [match]
+    if filter:
+        rowids, rowid_args = filtered_rowids(cid, filter)
+        allowed, args = f"AND rowid IN ({rowids})", [match, *rowid_args]
     # Rank the FTS rows first, then fetch only the k winners' columns. bm25() in the select list
     # sorts twice as fast as FTS5's built-in ``rank`` column (7 vs 14 ms on SciFact's 10k chunks).
     sql = (
-        f"WITH hits AS (SELECT rowid, bm25({fts}) AS score FROM {fts} WHERE {fts} MATCH ?"
-        f" {allowed if filter else ''} ORDER BY score LIMIT ?) SELECT -hits.score, {CHUNK_COLUMNS}"
+        f"WITH hits AS (SELECT rowid, bm25({fts}) AS score FROM {fts} WHERE {fts} MATCH ? {allowed}"
+        f" ORDER BY score LIMIT ?) SELECT -hits.score, {CHUNK_COLUMNS}"
         " FROM hits JOIN chunks c ON c.rowid = hits.rowid ORDER BY hits.score, c.rowid"
     )
-    args = (match, cid, *params, k) if filter else (match, k)
+    args.append(k)
     return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in conn.execute(sql, args)]
 
 
@@ -131,7 +133,7 @@ class SQLiteLexical:
         if not terms or k == 0:
             return []
         index = self._text_index(conn, cid, generation, build=not filter)
-        if index is not None:
+        if index is not None and not (filter and document_condition(filter)):  # FTS5 reads named documents
             try:
                 if not filter:
                     return scored(conn, *index.search(query, k))

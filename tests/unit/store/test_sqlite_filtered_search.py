@@ -107,3 +107,36 @@ def test_candidate_checks_and_document_reads_look_rows_up_instead_of_walking_the
     for sql in checks:
         plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "(collection_id=?)" not in plan, (sql, plan)  # no walk over a whole collection's index
+
+
+@pytest.mark.parametrize(
+    ("flt", "docs"),
+    [
+        ({"doc_id": "d7"}, {7}),
+        ({"source": {"$in": ["d12.txt", "d99.txt", "nowhere.txt"]}}, {12, 99}),
+        ({"$and": [{"doc_id": {"$in": ["d7", "d8"]}}, {"shard": 8}]}, {8}),
+        ({"content_type": {"$eq": "text/plain"}, "doc_id": "d1234"}, {1234}),
+    ],
+)
+def test_a_filter_naming_documents_reads_only_their_chunks(
+    store: SQLiteStore, flt: dict[str, object], docs: set[int]
+) -> None:
+    seen = _statements(store)
+    dense = store.search_dense(NAME, EMBEDDER.embed(["common"])[0], 10, filter=flt)
+    lexical = store.search_lexical(NAME, "common", 10, filter=flt)
+    for hits in (dense, lexical):
+        assert {_doc(h.chunk.id) for h in hits} == docs and len(hits) == 2 * len(docs)
+    assert not [s for s in seen if "FROM chunks c WHERE c.collection_id =" in s]  # no read of every chunk
+    conn = store._conn()
+    through_documents = [s for s in seen if "FROM documents" in s]
+    assert len(through_documents) == 2  # the dense and the lexical fallback, each once
+    for sql in through_documents:
+        plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "USING INDEX chunks_doc (doc_rowid=?)" in plan, plan
+
+
+def test_a_filter_that_only_may_name_documents_still_reads_the_collection(store: SQLiteStore) -> None:
+    """``$or`` (and ``$ne``, ``$nin``) do not require a document field, so nothing can be narrowed."""
+    flt = {"$or": [{"doc_id": "d7"}, {"rare": True}]}
+    hits = store.search_dense(NAME, EMBEDDER.embed(["common"])[0], 20, filter=flt)
+    assert {_doc(h.chunk.id) for h in hits} == {7} | RARE
