@@ -301,7 +301,7 @@ def document_condition(filter: Mapping[str, Any], table: str = "d") -> tuple[str
     >>> document_condition({"doc_id": "a", "page": {"$gte": 2}})
     ('d.id = ?', ['a'])
     >>> document_condition({"$and": [{"source": {"$in": ["x.md", "y.md"]}}, {"lang": "en"}]})
-    ('d.source IN (?, ?)', ['x.md', 'y.md'])
+    ('d.source IN (SELECT value FROM json_each(?))', ['["x.md", "y.md"]'])
     >>> document_condition({"$or": [{"doc_id": "a"}, {"doc_id": "b"}]}) is None  # not required by every match
     True
     """
@@ -313,9 +313,9 @@ def document_condition(filter: Mapping[str, Any], table: str = "d") -> tuple[str
             continue
         wanted = _required_texts(cond)
         if wanted:
-            test = "= ?" if len(wanted) == 1 else f"IN ({', '.join('?' * len(wanted))})"
-            parts.append(f"{table}.{column} {test}")
-            params.extend(wanted)
+            many = len(wanted) > 1  # a list binds as one JSON parameter, so any length fits
+            parts.append(f"{table}.{column} {'IN (SELECT value FROM json_each(?))' if many else '= ?'}")
+            params.append(json.dumps(wanted) if many else wanted[0])
     return (" AND ".join(parts), params) if parts else None
 
 

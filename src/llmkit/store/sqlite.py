@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.bulk import BulkLoads
-from llmkit.store.filters import document_condition, to_sql
+from llmkit.store.filters import to_sql
+from llmkit.store.over_fetch import LIMIT as OVER_FETCH_LIMIT
 from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import (
     CHUNK_COLUMNS,
@@ -44,7 +45,7 @@ from llmkit.store.schema import create_fts, fts_table, migrate
 from llmkit.store.sqlite_dense import SQLiteDense
 from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
 from llmkit.store.sqlite_rows import IDS as _IDS
-from llmkit.store.sqlite_rows import filtered_rowids, passing, scored
+from llmkit.store.sqlite_rows import few_named_chunks, filtered_rowids, passing, scored
 from llmkit.store.sqlite_rows import ids_param as _ids_param
 from llmkit.store.vector_index import HnswIndex
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
@@ -499,9 +500,9 @@ class SQLiteStore:
             index = self._dense.index(conn, cid, dim, generation)
             allowed = None
             if filter:
-                # the filter checked on the graph's best candidates first, unless it names its documents:
+                # the filter checked on the graph's best candidates first, unless it names a few documents:
                 # then reading their chunks is cheaper than any search of the graph
-                if isinstance(index, HnswIndex) and document_condition(filter) is None:
+                if isinstance(index, HnswIndex) and not few_named_chunks(conn, cid, filter, OVER_FETCH_LIMIT):
                     found = over_fetch(lambda n: _lists(index.search(query, n)), passing(conn, cid, where, params), k)
                     if found is not None:
                         return scored(conn, *found)

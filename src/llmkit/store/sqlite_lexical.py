@@ -25,13 +25,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from llmkit.store.filters import document_condition, to_sql
+from llmkit.store.filters import to_sql
 from llmkit.store.fts import query_terms
 from llmkit.store.lexical_index import LexicalCache
+from llmkit.store.over_fetch import LIMIT as OVER_FETCH_LIMIT
 from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
 from llmkit.store.schema import fts_table
-from llmkit.store.sqlite_rows import filtered_rowids, passing, scored
+from llmkit.store.sqlite_rows import few_named_chunks, filtered_rowids, passing, scored
 from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import Stamp
 from llmkit.types import ScoredChunk
@@ -133,7 +134,9 @@ class SQLiteLexical:
         if not terms or k == 0:
             return []
         index = self._text_index(conn, cid, generation, build=not filter)
-        if index is not None and not (filter and document_condition(filter)):  # FTS5 reads named documents
+        if filter and few_named_chunks(conn, cid, filter, OVER_FETCH_LIMIT):
+            index = None  # FTS5 over those documents' chunks is cheaper than checking tantivy's candidates
+        if index is not None:
             try:
                 if not filter:
                     return scored(conn, *index.search(query, k))

@@ -55,6 +55,19 @@ def filtered_rowids(cid: int, filter: Any) -> tuple[str, list[Any]]:
     return sql, [cid, *doc_params, cid, *params]
 
 
+def few_named_chunks(conn: sqlite3.Connection, cid: int, filter: Any, limit: int) -> bool:
+    """Whether ``filter`` names documents (``filters.document_condition``) holding at most ``limit`` chunks.
+
+    Reading those chunks is then cheaper than checking an index's candidates; a filter naming many
+    chunks (``content_type`` in a collection of one type, say) keeps the candidate checks.
+    """
+    docs = document_condition(filter)
+    if docs is None:
+        return False
+    sql = f"SELECT coalesce(sum(d.chunk_count), 0) FROM documents d WHERE d.collection_id = ? AND {docs[0]}"
+    return conn.execute(sql, (cid, *docs[1])).fetchone()[0] <= limit
+
+
 def passing(conn: sqlite3.Connection, cid: int, where: str, params: list[Any]) -> Callable[[list[int]], set[int]]:
     """A check for ``over_fetch``: which of the given rowids are chunks of collection ``cid`` that pass the
     filter compiled (``filters.to_sql``) to ``where`` and ``params``."""

@@ -128,11 +128,19 @@ def test_a_filter_naming_documents_reads_only_their_chunks(
         assert {_doc(h.chunk.id) for h in hits} == docs and len(hits) == 2 * len(docs)
     assert not [s for s in seen if "FROM chunks c WHERE c.collection_id =" in s]  # no read of every chunk
     conn = store._conn()
-    through_documents = [s for s in seen if "FROM documents" in s]
-    assert len(through_documents) == 2  # the dense and the lexical fallback, each once
+    through_documents = [s for s in seen if "FROM documents d CROSS JOIN chunks c" in s]
+    assert len(through_documents) == 2  # the dense and the lexical search, each once
     for sql in through_documents:
         plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "USING INDEX chunks_doc (doc_rowid=?)" in plan, plan
+
+
+def test_a_filter_naming_documents_with_many_chunks_keeps_checking_candidates(store: SQLiteStore) -> None:
+    """Every document is text/plain: reading their chunks would read the collection, candidates are cheaper."""
+    seen = _statements(store)
+    dense = store.search_dense(NAME, EMBEDDER.embed(["common"])[0], 10, filter={"content_type": "text/plain"})
+    assert len(dense) == 10 and _full_scans(seen) == []
+    assert not [s for s in seen if "FROM documents d CROSS JOIN chunks c" in s]
 
 
 def test_a_filter_that_only_may_name_documents_still_reads_the_collection(store: SQLiteStore) -> None:
@@ -140,3 +148,9 @@ def test_a_filter_that_only_may_name_documents_still_reads_the_collection(store:
     flt = {"$or": [{"doc_id": "d7"}, {"rare": True}]}
     hits = store.search_dense(NAME, EMBEDDER.embed(["common"])[0], 20, filter=flt)
     assert {_doc(h.chunk.id) for h in hits} == {7} | RARE
+
+
+def test_a_filter_naming_fifty_thousand_documents_binds_them_as_one_parameter(store: SQLiteStore) -> None:
+    names = [f"d{i}" for i in range(50_000)]  # far past SQLite's limit on bound parameters
+    hits = store.search_dense(NAME, EMBEDDER.embed(["common"])[0], 10, filter={"doc_id": {"$in": names}})
+    assert len(hits) == 10
