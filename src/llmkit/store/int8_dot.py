@@ -15,12 +15,15 @@ the exact top k, ties included. The result is the float32 mat-vec's over those r
 
 from __future__ import annotations
 
+import logging
 import sys
 from importlib import resources
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger(__name__)
 
 #: Below this many rows the float32 mat-vec is fast enough (3 MB at 384 dims) and nothing is built.
 MIN_ROWS = 2048
@@ -74,7 +77,8 @@ class Int8Dot:
             return None
         try:
             return cls(matrix)
-        except ImportError:
+        except Exception as e:  # no onnxruntime, or one that cannot run the graph: the mat-vec gives the same
+            log.debug("int8 scan unavailable (%s); exact search uses the float32 mat-vec", e)
             return None
 
     def scores(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
