@@ -94,7 +94,9 @@ def fts5_search(conn: sqlite3.Connection, cid: int, terms: list[str], k: int, fi
     allowed, args = "", [match]
     if filter:
         rowids, rowid_args = filtered_rowids(cid, filter)
-        allowed, args = f"AND rowid IN ({rowids})", [match, *rowid_args]
+        # "+rowid", not "rowid": SQLite hands a plain "rowid IN (...)" to FTS5, which then runs the MATCH
+        # once per allowed rowid (3.9 s instead of 47 ms on SciFact's 10k chunks with every row allowed)
+        allowed, args = f"AND +rowid IN ({rowids})", [match, *rowid_args]
     # Rank the FTS rows first, then fetch only the k winners' columns. bm25() in the select list
     # sorts twice as fast as FTS5's built-in ``rank`` column (7 vs 14 ms on SciFact's 10k chunks).
     sql = (

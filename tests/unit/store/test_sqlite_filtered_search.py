@@ -154,3 +154,18 @@ def test_a_filter_naming_fifty_thousand_documents_binds_them_as_one_parameter(st
     names = [f"d{i}" for i in range(50_000)]  # far past SQLite's limit on bound parameters
     hits = store.search_dense(NAME, EMBEDDER.embed(["common"])[0], 10, filter={"doc_id": {"$in": names}})
     assert len(hits) == 10
+
+
+def test_fts5_ranks_its_matches_once_for_a_filtered_query(tmp_path) -> None:
+    """A plain ``rowid IN (...)`` next to MATCH is handed to FTS5, which then evaluated the MATCH once per
+    allowed rowid: seconds for a filter keeping a 10k-chunk collection whole. The filter must stay outside."""
+    with SQLiteStore(tmp_path / "s.db", text_index_threshold=-1, bm25_memory=(0, 0)) as s:
+        s.create_collection(NAME, embedder=EMBEDDER.name, dim=EMBEDDER.dim)
+        s.write(NAME, [make_document(f"d{i}", [f"common word {i}"], metadata={"shard": i % 2}) for i in range(40)])
+        seen = _statements(s)
+        hits = s.search_lexical(NAME, "common", 50, filter={"shard": 1})
+        assert {_doc(h.chunk.id) % 2 for h in hits} == {1} and len(hits) == 20
+        (sql,) = [q for q in seen if " MATCH " in q]
+        plan = [row[3] for row in s._conn().execute(f"EXPLAIN QUERY PLAN {sql}")]
+        fts_steps = [step for step in plan if "VIRTUAL TABLE INDEX" in step]
+        assert fts_steps and all(":=" not in step for step in fts_steps), plan  # no rowid constraint in FTS5
