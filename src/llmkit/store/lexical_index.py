@@ -141,8 +141,8 @@ class LexicalCache:
     collection has had ``warmup`` lexical searches (0: built by the first search, in its thread), and
     used while its generation is the collection's.
 
-    Until then (and for collections outside ``[min_rows, max_rows]`` chunks, and for filtered queries)
-    the store asks FTS5, which gives the same results. ``read`` opens a read transaction on the
+    Until then (and for collections outside ``[min_rows, max_rows]`` chunks, and for filters too rare for
+    its best candidates) the store asks FTS5, which gives the same results. ``read`` opens a read transaction on the
     calling thread's connection. At most one build runs at a time; ``close`` waits for it.
     """
 
@@ -170,6 +170,31 @@ class LexicalCache:
         self, conn: sqlite3.Connection, cid: int, generation: int, terms: Sequence[str], k: int
     ) -> tuple[list[int], list[float]] | None:
         """(rowids, scores) of the best ``k`` chunks for the OR of ``terms``, or None: ask FTS5."""
+        rank = self.ranking(conn, cid, generation, terms)
+        return None if rank is None else rank(k)
+
+    def ranking(
+        self, conn: sqlite3.Connection, cid: int, generation: int, terms: Sequence[str]
+    ) -> Callable[[int], tuple[list[int], list[float]]] | None:
+        """The query's ranking as ``rank(n)`` -> the best ``n`` (rowids, scores), or None: ask FTS5.
+
+        A filtered search checks its filter on the first ``n`` (``over_fetch``), as on tantivy's.
+        """
+        index = self._index(conn, cid, generation)
+        if index is None:
+            return None
+        phrases = tokens(conn, terms, self._tokens)
+        if any(len(p) > 1 for p in phrases):  # a phrase of several tokens: FTS5 matches it in order
+            return None
+
+        def rank(n: int) -> tuple[list[int], list[float]]:
+            rowids, scores = index.search(phrases, n)  # type: ignore[misc]  (single-token phrases: never None)
+            return rowids.tolist(), scores.tolist()
+
+        return rank
+
+    def _index(self, conn: sqlite3.Connection, cid: int, generation: int) -> LexicalIndex | None:
+        """The collection's index at ``generation`` if it is built (counting this use towards the warm-up)."""
         with self._lock:
             entry = self._indexes.get(cid)
             uses = self._uses[cid] = self._uses.get(cid, 0) + 1
@@ -181,10 +206,7 @@ class LexicalCache:
                 return None
         if stale:
             entry = (generation, self._load(conn, cid))
-        if entry[1] is None:
-            return None
-        found = entry[1].search(tokens(conn, terms, self._tokens), k)
-        return None if found is None else (found[0].tolist(), found[1].tolist())
+        return entry[1]
 
     def build(self, cid: int) -> LexicalIndex | None:
         """Build (or skip, by size) the index of collection ``cid`` now, on this thread."""

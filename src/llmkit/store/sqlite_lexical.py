@@ -135,23 +135,24 @@ class SQLiteLexical:
         terms = query_terms(query)
         if not terms or k == 0:
             return []
-        index = self._text_index(conn, cid, generation, build=not filter)
-        if filter and few_named_chunks(conn, cid, filter, OVER_FETCH_LIMIT):
-            index = None  # FTS5 over those documents' chunks is cheaper than checking tantivy's candidates
+        # a filter naming a few documents: FTS5 over their chunks beats checking any index's candidates
+        narrow = bool(filter) and few_named_chunks(conn, cid, filter, OVER_FETCH_LIMIT)
+        check = passing(conn, cid, *to_sql(filter)) if filter and not narrow else None
+        index = None if narrow else self._text_index(conn, cid, generation, build=not filter)
         if index is not None:
             try:
-                if not filter:
+                if check is None:
                     return scored(conn, *index.search(query, k))
                 # the filter checked on tantivy's best candidates; a filter too rare for that goes to FTS5
-                found = over_fetch(lambda n: index.search(query, n), passing(conn, cid, *to_sql(filter)), k)
-                if found is not None:
-                    return scored(conn, *found)
+                found = over_fetch(lambda n: index.search(query, n), check, k)
+                return scored(conn, *found) if found is not None else fts5_search(conn, cid, terms, k, filter)
             except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
                 with self._lock:
                     self._text_indexes.pop(cid, None)
-        if not filter:
-            found = self._memory.search(conn, cid, generation, terms, k)
-            if found is not None:  # the same ranking and scores as FTS5's
+        rank = None if narrow else self._memory.ranking(conn, cid, generation, terms)
+        if rank is not None:  # the same ranking and scores as FTS5's; a filter is checked as on tantivy's
+            found = rank(k) if check is None else over_fetch(rank, check, k)
+            if found is not None:
                 return scored(conn, *found)
         return fts5_search(conn, cid, terms, k, filter)
 

@@ -64,6 +64,30 @@ def test_same_ranking_and_scores_as_fts5(store: SQLiteStore, k: int) -> None:
     assert max(map(len, after)) >= min(k, 100) and not after[QUERIES.index("zzz_not_there qqq")]
 
 
+FILTERS = [
+    {"doc_id": {"$nin": ["d0", "d3", "d6"]}},  # keeps most chunks
+    {"$or": [{"doc_id": "d3"}, {"doc_id": "d297"}]},  # keeps six: the whole ranking gets checked
+    {"page": None},  # every chunk
+]
+
+
+@pytest.mark.parametrize("flt", FILTERS)
+def test_filtered_search_checks_the_filter_on_the_in_memory_ranking_with_fts5s_results(
+    store: SQLiteStore, flt: dict[str, object]
+) -> None:
+    def answers() -> list[list[tuple[str, float]]]:
+        return [[(h.chunk.id, h.score) for h in store.search_lexical(NAME, q, 7, filter=flt)] for q in QUERIES]
+
+    before = answers()  # FTS5's, the filter applied in SQL
+    assert store.build_lexical_index(NAME)
+    seen: list[str] = []
+    store._conn().set_trace_callback(seen.append)
+    assert answers() == before  # ids, order and float scores, bit for bit
+    ranked_by_fts5 = [q for q in seen if "bm25(" in q]  # (tokenising a query also runs a MATCH)
+    assert len(ranked_by_fts5) == 2  # the two queries with a phrase of several tokens: FTS5 matches those
+    assert all('"snake case"' in q or '"zzz not there"' in q for q in ranked_by_fts5)
+
+
 def test_follows_writes_and_deletes(store: SQLiteStore) -> None:
     assert store.build_lexical_index(NAME)
     assert store.search_lexical(NAME, "quokka", 5) == []
