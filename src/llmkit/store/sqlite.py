@@ -101,12 +101,13 @@ class SQLiteStore:
         bm25_memory: tuple[int, int] = (1_000, 100_000),
         bm25_warmup: int = 3,
     ) -> None:
-        """Lexical search, first match wins: a collection of ``text_index_threshold`` chunks or more goes to
-        its tantivy index (the ``scale`` extra; a filter is checked on its best candidates); a filtered query
-        otherwise to FTS5; one of ``bm25_memory`` (min, max) chunks to BM25 in memory (``lexical_index``,
-        FTS5's exact scores), built in the background after ``bm25_warmup`` lexical searches (0: by the first
-        one); anything else to FTS5 (see ``sqlite_lexical``). Dense search uses the HNSW graph from
-        ``hnsw_threshold`` chunks, with filters checked the same way (``over_fetch``)."""
+        """Lexical search, first match wins: a filter naming a few documents goes to FTS5 over their chunks;
+        a collection of ``text_index_threshold`` chunks or more to its tantivy index (the ``scale`` extra);
+        one of ``bm25_memory`` (min, max) chunks to BM25 in memory (``lexical_index``, FTS5's exact scores),
+        built in the background after ``bm25_warmup`` lexical searches (0: by the first one); anything else,
+        and a filter too rare for an index's best 4,096 candidates (on which filters are checked,
+        ``over_fetch``), to FTS5 (see ``sqlite_lexical``). Dense search uses the HNSW graph from
+        ``hnsw_threshold`` chunks, with filters checked the same way."""
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise InputError("SQLiteStore needs a file path", hint="use a temporary file for a throwaway store")
         self.path = Path(path)
