@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.bulk import BulkLoads
-from llmkit.store.filters import to_sql
 from llmkit.store.over_fetch import LIMIT as OVER_FETCH_LIMIT
 from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import (
@@ -45,7 +44,7 @@ from llmkit.store.schema import create_fts, fts_table, migrate
 from llmkit.store.sqlite_dense import SQLiteDense
 from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
 from llmkit.store.sqlite_rows import IDS as _IDS
-from llmkit.store.sqlite_rows import few_named_chunks, filtered_rowids, passing, scored
+from llmkit.store.sqlite_rows import CompiledFilter, scored
 from llmkit.store.sqlite_rows import ids_param as _ids_param
 from llmkit.store.vector_index import HnswIndex
 from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
@@ -491,7 +490,7 @@ class SQLiteStore:
         import numpy as np
 
         check_k(k)
-        where, params = to_sql(filter) if filter else ("1", [])
+        compiled = CompiledFilter.of(filter) if filter else None
         self._bulk.settle(collection)
         with self._tx("DEFERRED") as conn:
             cid, _, dim, generation = self._collection(conn, collection)
@@ -500,14 +499,14 @@ class SQLiteStore:
                 return []
             index = self._dense.index(conn, cid, dim, generation)
             allowed = None
-            if filter:
+            if compiled is not None:
                 # the filter checked on the graph's best candidates first, unless it names a few documents:
                 # then reading their chunks is cheaper than any search of the graph
-                if isinstance(index, HnswIndex) and not few_named_chunks(conn, cid, filter, OVER_FETCH_LIMIT):
-                    found = over_fetch(lambda n: _lists(index.search(query, n)), passing(conn, cid, where, params), k)
+                if isinstance(index, HnswIndex) and not compiled.names_few_chunks(conn, cid, OVER_FETCH_LIMIT):
+                    found = over_fetch(lambda n: _lists(index.search(query, n)), compiled.passing(conn, cid), k)
                     if found is not None:
                         return scored(conn, *found)
-                sql, args = filtered_rowids(cid, filter)
+                sql, args = compiled.rowids(cid)
                 allowed = np.fromiter((r[0] for r in conn.execute(sql, args)), dtype=np.int64)
             keys, scores = index.search(query, k, allowed)
             return scored(conn, keys.tolist(), scores.tolist())
@@ -527,14 +526,13 @@ class SQLiteStore:
         check_k(k)
         if not isinstance(query, str):
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
-        if filter:
-            to_sql(filter)  # a bad filter fails before anything else
+        compiled = CompiledFilter.of(filter) if filter else None  # a bad filter fails before anything else
         self._bulk.settle(collection)
         while True:
             with self._tx("DEFERRED") as conn:
                 cid, _, _, generation = self._collection(conn, collection)
                 if fts_pending(conn, cid) is None:
-                    return self._lexical.search(conn, cid, generation, query, k, filter)
+                    return self._lexical.search(conn, cid, generation, query, k, compiled)
             self.build_index(collection)  # a bulk load that did not finish left chunks out of FTS5
 
     def close(self) -> None:

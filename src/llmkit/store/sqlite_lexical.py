@@ -2,13 +2,16 @@
 
 A query goes to the first tier that can answer it:
 
-1. a collection of ``text_index_threshold`` chunks or more: its tantivy index (``text_index``, the
-   ``scale`` extra), built by the first query without a filter and kept in step by later writes. A
-   filter is checked on its best candidates (``over_fetch``); one too selective for that goes to FTS5;
-2. a filtered query, otherwise: FTS5 (SQL applies the filter);
+1. a filter naming documents that hold at most 4,096 chunks (``CompiledFilter.names_few_chunks``): FTS5,
+   over those chunks only;
+2. a collection of ``text_index_threshold`` chunks or more: its tantivy index (``text_index``, the
+   ``scale`` extra), built by the first query without a filter and kept in step by later writes;
 3. a collection of ``bm25_memory`` (min, max) chunks: BM25 in memory (``lexical_index``, FTS5's exact
    scores), built in the background after ``bm25_warmup`` lexical searches;
 4. anything else: FTS5's ``bm25()``.
+
+On tantivy and in memory a filter is checked on the ranking's best candidates (``over_fetch``); one too
+selective for that goes to FTS5, where SQL applies it.
 
 Each collection has an FTS5 table that normally holds every chunk. A bulk load (``SQLiteStore.bulk_load``)
 leaves its chunks out and records, in ``collections.fts_pending``, the lowest rowid not yet indexed; the
@@ -23,16 +26,14 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
-from llmkit.store.filters import to_sql
 from llmkit.store.fts import query_terms
 from llmkit.store.lexical_index import LexicalCache
 from llmkit.store.over_fetch import LIMIT as OVER_FETCH_LIMIT
 from llmkit.store.over_fetch import over_fetch
 from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
 from llmkit.store.schema import fts_table
-from llmkit.store.sqlite_rows import few_named_chunks, filtered_rowids, passing, scored
+from llmkit.store.sqlite_rows import CompiledFilter, scored
 from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import Stamp
 from llmkit.types import ScoredChunk
@@ -87,13 +88,15 @@ def catch_up_fts(conn: sqlite3.Connection, cid: int, limit: int | None = None) -
     return last[1]
 
 
-def fts5_search(conn: sqlite3.Connection, cid: int, terms: list[str], k: int, filter: Any) -> list[ScoredChunk]:
+def fts5_search(
+    conn: sqlite3.Connection, cid: int, terms: list[str], k: int, filter: CompiledFilter | None
+) -> list[ScoredChunk]:
     """The FTS5 tier: ``bm25()`` over the OR of ``terms``, the filter applied in SQL (FTS5 must be complete)."""
     match = " OR ".join(f'"{t}"' for t in terms)
     fts = fts_table(cid)
     allowed, args = "", [match]
-    if filter:
-        rowids, rowid_args = filtered_rowids(cid, filter)
+    if filter is not None:
+        rowids, rowid_args = filter.rowids(cid)
         # "+rowid", not "rowid": SQLite hands a plain "rowid IN (...)" to FTS5, which then runs the MATCH
         # once per allowed rowid (3.9 s instead of 47 ms on SciFact's 10k chunks with every row allowed)
         allowed, args = f"AND +rowid IN ({rowids})", [match, *rowid_args]
@@ -129,23 +132,29 @@ class SQLiteLexical:
         )
 
     def search(
-        self, conn: sqlite3.Connection, cid: int, generation: int, query: str, k: int, filter: Any
+        self,
+        conn: sqlite3.Connection,
+        cid: int,
+        generation: int,
+        query: str,
+        k: int,
+        compiled: CompiledFilter | None,
     ) -> list[ScoredChunk]:
         """Top ``k`` chunks by BM25 from the first tier that can answer (inside a read transaction)."""
         terms = query_terms(query)
         if not terms or k == 0:
             return []
         # a filter naming a few documents: FTS5 over their chunks beats checking any index's candidates
-        narrow = bool(filter) and few_named_chunks(conn, cid, filter, OVER_FETCH_LIMIT)
-        check = passing(conn, cid, *to_sql(filter)) if filter and not narrow else None
-        index = None if narrow else self._text_index(conn, cid, generation, build=not filter)
+        narrow = compiled is not None and compiled.names_few_chunks(conn, cid, OVER_FETCH_LIMIT)
+        check = compiled.passing(conn, cid) if compiled is not None and not narrow else None
+        index = None if narrow else self._text_index(conn, cid, generation, build=compiled is None)
         if index is not None:
             try:
                 if check is None:
                     return scored(conn, *index.search(query, k))
                 # the filter checked on tantivy's best candidates; a filter too rare for that goes to FTS5
                 found = over_fetch(lambda n: index.search(query, n), check, k)
-                return scored(conn, *found) if found is not None else fts5_search(conn, cid, terms, k, filter)
+                return scored(conn, *found) if found is not None else fts5_search(conn, cid, terms, k, compiled)
             except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
                 with self._lock:
                     self._text_indexes.pop(cid, None)
@@ -154,7 +163,7 @@ class SQLiteLexical:
             found = rank(k) if check is None else over_fetch(rank, check, k)
             if found is not None:
                 return scored(conn, *found)
-        return fts5_search(conn, cid, terms, k, filter)
+        return fts5_search(conn, cid, terms, k, compiled)
 
     def build_memory(self, cid: int) -> bool:
         """Build the in-memory BM25 index of collection ``cid`` now; False when its size is outside the range."""

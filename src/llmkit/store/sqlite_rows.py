@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from llmkit.errors import InputError
@@ -34,38 +35,54 @@ def scored(conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> li
     return [ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows]
 
 
-def filtered_rowids(cid: int, filter: Any) -> tuple[str, list[Any]]:
-    """SQL for the rowids of collection ``cid``'s chunks that pass ``filter``, and its parameters.
+@dataclass(frozen=True, slots=True)
+class CompiledFilter:
+    """A filter compiled once for one search: its WHERE fragment over chunks ``c`` and, when it names its
+    documents (``doc_id``, ``source`` or ``content_type`` equal to a text or in a list of texts), a
+    condition over documents ``d`` that its chunks meet (``filters.document_condition``)."""
 
-    A filter that names its documents (``doc_id``, ``source`` or ``content_type`` equal to a text or in a
-    list of texts) reaches their chunks through the documents table and ``chunks_doc``; any other reads
-    every chunk of the collection (at 1M chunks, the difference between milliseconds and seconds).
-    """
-    where, params = to_sql(filter)
-    docs = document_condition(filter)
-    if docs is None:
-        return f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {where}", [cid, *params]
-    doc_sql, doc_params = docs
-    # CROSS JOIN fixes the order (the documents first, then their chunks by ``chunks_doc``): with an IN
-    # subquery SQLite walked every chunk of the collection and checked each against the documents.
-    sql = (
-        "SELECT c.rowid FROM documents d CROSS JOIN chunks c ON c.doc_rowid = d.rowid"
-        f" WHERE d.collection_id = ? AND {doc_sql} AND c.collection_id = ? AND {where}"
-    )
-    return sql, [cid, *doc_params, cid, *params]
+    where: str
+    params: list[Any]
+    documents: tuple[str, list[Any]] | None
 
+    @classmethod
+    def of(cls, filter: Any) -> CompiledFilter:
+        """Validate and compile ``filter`` (``InputError`` if it is malformed)."""
+        where, params = to_sql(filter)
+        return cls(where, params, document_condition(filter))
 
-def few_named_chunks(conn: sqlite3.Connection, cid: int, filter: Any, limit: int) -> bool:
-    """Whether ``filter`` names documents (``filters.document_condition``) holding at most ``limit`` chunks.
+    def rowids(self, cid: int) -> tuple[str, list[Any]]:
+        """SQL for the rowids of collection ``cid``'s chunks that pass, and its parameters.
 
-    Reading those chunks is then cheaper than checking an index's candidates; a filter naming many
-    chunks (``content_type`` in a collection of one type, say) keeps the candidate checks.
-    """
-    docs = document_condition(filter)
-    if docs is None:
-        return False
-    sql = f"SELECT coalesce(sum(d.chunk_count), 0) FROM documents d WHERE d.collection_id = ? AND {docs[0]}"
-    return conn.execute(sql, (cid, *docs[1])).fetchone()[0] <= limit
+        A filter naming its documents reaches their chunks through the documents table and ``chunks_doc``;
+        any other reads every chunk of the collection (at 1M chunks: milliseconds against seconds).
+        """
+        if self.documents is None:
+            return f"SELECT c.rowid FROM chunks c WHERE c.collection_id = ? AND {self.where}", [cid, *self.params]
+        doc_sql, doc_params = self.documents
+        # CROSS JOIN fixes the order (the documents first, then their chunks by ``chunks_doc``): with an IN
+        # subquery SQLite walked every chunk of the collection and checked each against the documents.
+        sql = (
+            "SELECT c.rowid FROM documents d CROSS JOIN chunks c ON c.doc_rowid = d.rowid"
+            f" WHERE d.collection_id = ? AND {doc_sql} AND c.collection_id = ? AND {self.where}"
+        )
+        return sql, [cid, *doc_params, cid, *self.params]
+
+    def names_few_chunks(self, conn: sqlite3.Connection, cid: int, limit: int) -> bool:
+        """Whether the filter names documents holding at most ``limit`` chunks of collection ``cid``.
+
+        Reading those chunks is then cheaper than checking an index's candidates; a filter naming many
+        chunks (the one ``content_type`` of a whole collection, say) keeps the candidate checks.
+        """
+        if self.documents is None:
+            return False
+        doc_sql, doc_params = self.documents
+        sql = f"SELECT coalesce(sum(d.chunk_count), 0) FROM documents d WHERE d.collection_id = ? AND {doc_sql}"
+        return conn.execute(sql, (cid, *doc_params)).fetchone()[0] <= limit
+
+    def passing(self, conn: sqlite3.Connection, cid: int) -> Callable[[list[int]], set[int]]:
+        """``passing`` for this filter."""
+        return passing(conn, cid, self.where, self.params)
 
 
 def passing(conn: sqlite3.Connection, cid: int, where: str, params: list[Any]) -> Callable[[list[int]], set[int]]:
