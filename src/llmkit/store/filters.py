@@ -293,42 +293,40 @@ DOCUMENT_FIELDS = {"doc_id": "id", "source": "source", "content_type": "content_
 def document_condition(filter: Mapping[str, Any], table: str = "d") -> tuple[str, list[Any]] | None:
     """A condition on the ``documents`` table (as ``table``) that every chunk passing ``filter`` meets, or ``None``.
 
-    It is built from the filter's required equalities (``$eq`` or ``$in`` with text values, at the top
-    level or inside ``$and``) on document fields, so a filter naming a few documents can find their
-    chunks through the documents instead of reading the whole collection. The filter itself must still
-    be applied: this only narrows where to look.
+    It is built from the filter's required equalities (``$eq`` or ``$in`` with text values) on document
+    fields: at the top level, inside ``$and``, and inside ``$or`` when every branch has one. So a filter
+    naming a few documents can find their chunks through the documents instead of reading the whole
+    collection. The filter itself must still be applied: this only narrows where to look.
 
     >>> document_condition({"doc_id": "a", "page": {"$gte": 2}})
     ('d.id = ?', ['a'])
     >>> document_condition({"$and": [{"source": {"$in": ["x.md", "y.md"]}}, {"lang": "en"}]})
     ('d.source IN (SELECT value FROM json_each(?))', ['["x.md", "y.md"]'])
-    >>> document_condition({"$or": [{"doc_id": "a"}, {"doc_id": "b"}]}) is None  # not required by every match
+    >>> document_condition({"$or": [{"doc_id": "a"}, {"source": "b.md", "page": 1}]})
+    ('((d.id = ?) OR (d.source = ?))', ['a', 'b.md'])
+    >>> document_condition({"$or": [{"doc_id": "a"}, {"lang": "en"}]}) is None  # a branch names no document
     True
     """
     parts: list[str] = []
     params: list[Any] = []
-    for key, cond in _conjuncts(filter):
-        column = DOCUMENT_FIELDS.get(key)
-        if column is None:
+    for key, cond in filter.items():
+        if key in ("$and", "$or"):
+            found = [document_condition(sub, table) for sub in cond]
+            named = [f for f in found if f is not None]
+            if key == "$or":
+                if len(named) < len(found):  # a branch that names no document can match any chunk
+                    continue
+                named = [("(" + " OR ".join(f"({sql})" for sql, _ in named) + ")", [p for _, ps in named for p in ps])]
+            for sql, sub_params in named:
+                parts.append(sql)
+                params.extend(sub_params)
             continue
-        wanted = _required_texts(cond)
-        if wanted:
+        column, wanted = DOCUMENT_FIELDS.get(key), _required_texts(cond)
+        if column is not None and wanted:
             many = len(wanted) > 1  # a list binds as one JSON parameter, so any length fits
             parts.append(f"{table}.{column} {'IN (SELECT value FROM json_each(?))' if many else '= ?'}")
             params.append(json.dumps(wanted) if many else wanted[0])
     return (" AND ".join(parts), params) if parts else None
-
-
-def _conjuncts(filter: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The (field, condition) pairs every match of ``filter`` must meet: top-level fields and ``$and``'s."""
-    out = []
-    for key, cond in filter.items():
-        if key == "$and":
-            for sub in cond:
-                out.extend(_conjuncts(sub))
-        elif key != "$or":
-            out.append((key, cond))
-    return out
 
 
 def _required_texts(cond: Any) -> list[str] | None:

@@ -116,6 +116,7 @@ def test_candidate_checks_and_document_reads_look_rows_up_instead_of_walking_the
         ({"source": {"$in": ["d12.txt", "d99.txt", "nowhere.txt"]}}, {12, 99}),
         ({"$and": [{"doc_id": {"$in": ["d7", "d8"]}}, {"shard": 8}]}, {8}),
         ({"content_type": {"$eq": "text/plain"}, "doc_id": "d1234"}, {1234}),
+        ({"$or": [{"doc_id": "d7"}, {"source": "d99.txt", "shard": 9}]}, {7, 99}),
     ],
 )
 def test_a_filter_naming_documents_reads_only_their_chunks(
@@ -169,3 +170,29 @@ def test_fts5_ranks_its_matches_once_for_a_filtered_query(tmp_path) -> None:
         plan = [row[3] for row in s._conn().execute(f"EXPLAIN QUERY PLAN {sql}")]
         fts_steps = [step for step in plan if "VIRTUAL TABLE INDEX" in step]
         assert fts_steps and all(":=" not in step for step in fts_steps), plan  # no rowid constraint in FTS5
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        {"doc_id": "d7"},
+        {"doc_id": {"$in": ["d7", "d8", "nowhere"]}, "shard": {"$ne": 8}},
+        {"$or": [{"doc_id": "d7"}, {"$and": [{"source": "d12.txt"}, {"rare": False}]}]},
+        {"$and": [{"$or": [{"doc_id": "d1"}, {"doc_id": "d2"}]}, {"$or": [{"doc_id": "d2"}, {"doc_id": "d3"}]}]},
+        {"$or": [{"doc_id": "d7"}, {"rare": True}]},  # not narrowed: a branch names no document
+        {"source": {"$nin": ["d1.txt"]}, "content_type": "text/plain"},
+    ],
+)
+def test_reading_through_the_documents_finds_exactly_the_rows_a_full_read_finds(
+    store: SQLiteStore, flt: dict[str, object]
+) -> None:
+    from dataclasses import replace
+
+    from llmkit.store.sqlite_rows import CompiledFilter
+
+    compiled = CompiledFilter.of(flt)
+    conn = store._conn()
+    cid = conn.execute("SELECT id FROM collections WHERE name = ?", (NAME,)).fetchone()[0]
+    narrowed = {r[0] for r in conn.execute(*compiled.rowids(cid))}
+    everything = {r[0] for r in conn.execute(*replace(compiled, documents=None).rowids(cid))}
+    assert narrowed == everything
