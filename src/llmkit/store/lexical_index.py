@@ -166,13 +166,6 @@ class LexicalCache:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
 
-    def search(
-        self, conn: sqlite3.Connection, cid: int, generation: int, terms: Sequence[str], k: int
-    ) -> tuple[list[int], list[float]] | None:
-        """(rowids, scores) of the best ``k`` chunks for the OR of ``terms``, or None: ask FTS5."""
-        rank = self.ranking(conn, cid, generation, terms)
-        return None if rank is None else rank(k)
-
     def ranking(
         self, conn: sqlite3.Connection, cid: int, generation: int, terms: Sequence[str]
     ) -> Callable[[int], tuple[list[int], list[float]]] | None:

@@ -81,17 +81,11 @@ class CompiledFilter:
         return conn.execute(sql, (cid, *doc_params)).fetchone()[0] <= limit
 
     def passing(self, conn: sqlite3.Connection, cid: int) -> Callable[[list[int]], set[int]]:
-        """``passing`` for this filter."""
-        return passing(conn, cid, self.where, self.params)
-
-
-def passing(conn: sqlite3.Connection, cid: int, where: str, params: list[Any]) -> Callable[[list[int]], set[int]]:
-    """A check for ``over_fetch``: which of the given rowids are chunks of collection ``cid`` that pass the
-    filter compiled (``filters.to_sql``) to ``where`` and ``params``."""
-    # CROSS JOIN fixes the order: each candidate looked up by rowid. Written as "rowid IN (...) AND
-    # collection_id = ?", SQLite walked the collection's index instead: 275 ms for 400 rowids at 1M chunks.
-    sql = (
-        "SELECT c.rowid FROM json_each(?) AS j CROSS JOIN chunks c ON c.rowid = j.value"
-        f" WHERE c.collection_id = ? AND {where}"
-    )
-    return lambda keys: {r[0] for r in conn.execute(sql, (json.dumps(keys), cid, *params))}
+        """A check for ``over_fetch``: which of the given rowids are chunks of collection ``cid`` that pass."""
+        # CROSS JOIN fixes the order: each candidate looked up by rowid. Written as "rowid IN (...) AND
+        # collection_id = ?", SQLite walked the collection's index instead: 275 ms for 400 rowids at 1M chunks.
+        sql = (
+            "SELECT c.rowid FROM json_each(?) AS j CROSS JOIN chunks c ON c.rowid = j.value"
+            f" WHERE c.collection_id = ? AND {self.where}"
+        )
+        return lambda keys: {r[0] for r in conn.execute(sql, (json.dumps(keys), cid, *self.params))}
