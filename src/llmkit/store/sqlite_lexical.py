@@ -125,8 +125,9 @@ class SQLiteLexical:
     ) -> None:
         self.path = path
         self.text_index_threshold = text_index_threshold
-        self._lock = threading.Lock()  # guards _text_indexes
+        self._lock = threading.Lock()  # guards _text_indexes and _small
         self._text_indexes: dict[int, TextIndex] = {}
+        self._small: dict[int, int] = {}  # collection -> the generation at which it was under the threshold
         self._memory = LexicalCache(
             lambda: tx("DEFERRED"), min_rows=bm25_memory[0], max_rows=bm25_memory[1], warmup=bm25_warmup
         )
@@ -185,10 +186,12 @@ class SQLiteLexical:
             index = self._text_indexes.get(cid)
             if index is not None and index.generation == generation:
                 return index
-            if self.text_index_threshold < 0 or not available():
+            if self.text_index_threshold < 0 or self._small.get(cid) == generation or not available():
                 return None
             count = conn.execute("SELECT count(*) FROM chunks WHERE collection_id = ?", (cid,)).fetchone()[0]
             if count < max(self.text_index_threshold, 1):
+                # remembered until the next write: counting took ~1 ms of each search at 10k chunks
+                self._small[cid] = generation
                 return None
             stamp = Stamp(cid, generation, 0, count)
             index = TextIndex.load(self.text_path(cid), stamp)
@@ -220,6 +223,7 @@ class SQLiteLexical:
         self._memory.drop(cid)
         with self._lock:
             self._text_indexes.pop(cid, None)
+            self._small.pop(cid, None)
         remove(self.text_path(cid))
 
     def close(self) -> None:

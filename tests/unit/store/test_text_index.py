@@ -98,6 +98,20 @@ def test_small_collections_filters_and_a_missing_tantivy_use_fts5(
         assert not (tmp_path / INDEX).exists()
 
 
+def test_a_small_collection_is_counted_once_a_generation(tmp_path: Path) -> None:
+    """Under the threshold, searches do not count the collection's chunks again until it changes."""
+    with _store(tmp_path, threshold=50) as s:
+        _fill(s)  # 40 chunks
+        statements: list[str] = []
+        s._conn().set_trace_callback(statements.append)
+        for _ in range(3):
+            assert _ids(s, "word2") == ["d2#0"]
+        assert sum("count(*)" in q for q in statements) == 1
+        assert not (tmp_path / INDEX).exists()
+        s.write(NAME, [make_document(f"more{i}", [f"extra {i} kiwi"]) for i in range(15)])  # 55 chunks
+        assert _ids(s, "kiwi", k=20)[:1] and (tmp_path / INDEX).is_dir()  # counted again: over it now
+
+
 def test_deleting_the_collection_removes_the_index(tmp_path: Path) -> None:
     with _store(tmp_path) as s:
         _fill(s)
