@@ -29,7 +29,7 @@ from llmkit.config import RetrievalSettings
 from llmkit.retrieve import Retriever
 from llmkit.store.base import DocumentWrite
 from llmkit.testing import FakeChatModel
-from llmkit.types import Chunk, Message
+from llmkit.types import Chunk, Message, Ranked
 
 DIM = 384
 COLLECTION = "bench"
@@ -92,12 +92,24 @@ class ReplayStore:
         self.lexical = store.search_lexical(COLLECTION, query, pool)
         ids = list(dict.fromkeys(sc.chunk.id for sc in self.dense + self.lexical))
         self.vectors = dict(zip(ids, store.get_vectors(COLLECTION, ids), strict=True))
+        self.chunks = {sc.chunk.id: sc.chunk for sc in self.dense + self.lexical}
+        self.ranked = {side: [Ranked(sc.chunk.id, sc.score) for sc in found] for side, found in
+                       (("dense", self.dense), ("lexical", self.lexical))}  # fmt: skip
 
     def search_dense(self, collection: str, vector: np.ndarray, k: int, *, filter: object = None) -> list:
         return self.dense[:k]
 
     def search_lexical(self, collection: str, query: str, k: int, *, filter: object = None) -> list:
         return self.lexical[:k]
+
+    def rank_dense(self, collection: str, vector: np.ndarray, k: int, *, filter: object = None) -> list:
+        return self.ranked["dense"][:k]
+
+    def rank_lexical(self, collection: str, query: str, k: int, *, filter: object = None) -> list:
+        return self.ranked["lexical"][:k]
+
+    def get_chunks(self, collection: str, ids: Sequence[str]) -> list:
+        return [self.chunks[i] for i in ids]
 
     def get_vectors(self, collection: str, ids: Sequence[str]) -> np.ndarray:
         return np.stack([self.vectors[i] for i in ids])

@@ -276,6 +276,14 @@ class ScoredChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Ranked:
+    """One result of a single retriever without its chunk: the chunk's id and its score (``Store.rank_*``)."""
+
+    id: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a hit ranked where it did. Ranks are 1-based; ``None`` means that side did not find it."""
 

@@ -5,9 +5,11 @@
 
 Modes: ``dense`` embeds the query and asks ``store.search_dense``; ``lexical`` asks
 ``store.search_lexical`` (BM25); ``hybrid`` takes ``candidates`` from each side and fuses them with
-weighted reciprocal rank fusion. ``Hit.score`` is the raw store score in a single mode and the fused
-RRF score in hybrid mode. With MMR the hits are re-ordered for diversity and ``Hit.score`` keeps
-the relevance score; ``explain.mmr_rank`` is the position MMR gave.
+weighted reciprocal rank fusion. The sides of a hybrid query are ranked without their chunks
+(``store.rank_dense`` and ``rank_lexical``) and only the fused winners' chunks are read: 100 chunk
+rows fewer a query with 50 candidates a side. ``Hit.score`` is the raw store score in a single mode
+and the fused RRF score in hybrid mode. With MMR the hits are re-ordered for diversity and
+``Hit.score`` keeps the relevance score; ``explain.mmr_rank`` is the position MMR gave.
 
 In hybrid mode with ``explain=True`` every hit carries its dense cosine (``explain.dense_score``),
 computed from the stored vector when the dense side did not return it (then ``dense_rank`` is
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from llmkit.errors import InputError
 from llmkit.retrieve.fusion import mmr as mmr_order
 from llmkit.retrieve.fusion import normalize, weighted_rrf
-from llmkit.types import Chunk, Explanation, Hit, ScoredChunk
+from llmkit.types import Chunk, Explanation, Hit, Ranked, ScoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -79,11 +81,11 @@ class Retriever:
         """The best ``k`` hits for ``query``, best first. Empty query: InputError; bad filter: the store's."""
         text = clean_query(query)
         plan = self._plan(k, mode, mmr, mmr_lambda)
-        if plan.mode == "hybrid":  # BM25 runs in SQLite (no GIL) while the query is embedded here
-            lexical = self._pool().submit(self.store.search_lexical, collection, text, plan.pool, filter=filter)
+        if plan.mode == "hybrid":  # BM25 runs beside the query's embedding (onnxruntime releases the GIL)
+            lexical = self._pool().submit(self.store.rank_lexical, collection, text, plan.pool, filter=filter)
             try:
                 vec = self.embedder.embed([text])[0]
-                dense = self.store.search_dense(collection, vec, plan.pool, filter=filter)
+                dense = self.store.rank_dense(collection, vec, plan.pool, filter=filter)
             finally:
                 wait([lexical])  # never leave a query running behind an error
             return self._hybrid(collection, vec, lexical.result(), dense, plan, explain)
@@ -145,8 +147,8 @@ class Retriever:
         if plan.mode == "lexical":
             found = self.store.search_lexical(collection, text, plan.pool, filter=filter)
             return self._single(collection, found, "lexical", plan, explain)
-        lexical = self.store.search_lexical(collection, text, plan.pool, filter=filter)
-        dense = self.store.search_dense(collection, vec, plan.pool, filter=filter)
+        lexical = self.store.rank_lexical(collection, text, plan.pool, filter=filter)
+        dense = self.store.rank_dense(collection, vec, plan.pool, filter=filter)
         return self._hybrid(collection, vec, lexical, dense, plan, explain)
 
     def _single(self, collection: str, found: list[ScoredChunk], side: str, plan: _Plan, explain: bool) -> list[Hit]:
@@ -179,16 +181,14 @@ class Retriever:
         self,
         collection: str,
         vec: np.ndarray | None,
-        lexical: list[ScoredChunk],
-        dense: list[ScoredChunk],
+        lexical: list[Ranked],
+        dense: list[Ranked],
         plan: _Plan,
         explain: bool,
     ) -> list[Hit]:
         s = self.settings
-        chunks = {sc.chunk.id: sc.chunk for sc in dense}
-        chunks.update((sc.chunk.id, sc.chunk) for sc in lexical)
         fused = weighted_rrf(
-            {"lexical": [sc.chunk.id for sc in lexical], "dense": [sc.chunk.id for sc in dense]},
+            {"lexical": [r.id for r in lexical], "dense": [r.id for r in dense]},
             {"lexical": s.lexical_weight, "dense": s.dense_weight},
             k=s.rrf_k,
         )
@@ -202,6 +202,9 @@ class Retriever:
             picked = [fused[i] for i in order]
             if vec is not None:
                 cosine = dict(zip(ids, (vecs @ vec).tolist(), strict=True))
+        # a chunk deleted since it was ranked is left out, as a search begun after the delete would
+        chunks = {c.id: c for c in self.store.get_chunks(collection, [cid for cid, _ in picked])}
+        picked = [(cid, f) for cid, f in picked if cid in chunks]
         if not explain:
             return [Hit(chunks[cid], f) for cid, f in picked]
         return self._explain_hybrid(collection, vec, lexical, dense, chunks, picked, cosine, plan)
@@ -210,15 +213,15 @@ class Retriever:
         self,
         collection: str,
         vec: np.ndarray | None,
-        lexical: list[ScoredChunk],
-        dense: list[ScoredChunk],
+        lexical: list[Ranked],
+        dense: list[Ranked],
         chunks: dict[str, Chunk],
         picked: list[tuple[str, float]],
         cosine: dict[str, float],
         plan: _Plan,
     ) -> list[Hit]:
-        lex = {sc.chunk.id: (r, sc.score) for r, sc in enumerate(lexical, 1)}
-        den = {sc.chunk.id: (r, sc.score) for r, sc in enumerate(dense, 1)}
+        lex = {r.id: (rank, r.score) for rank, r in enumerate(lexical, 1)}
+        den = {r.id: (rank, r.score) for rank, r in enumerate(dense, 1)}
         missing = [cid for cid, _ in picked if cid not in den and cid not in cosine]
         if missing and vec is not None:
             cosine.update(zip(missing, (self._vectors(collection, missing) @ vec).tolist(), strict=True))

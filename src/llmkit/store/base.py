@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from llmkit.types import Chunk, CollectionInfo, DocumentInfo, Metadata, ScoredChunk
+from llmkit.types import Chunk, CollectionInfo, DocumentInfo, Metadata, Ranked, ScoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -112,6 +112,14 @@ class Store(Protocol):
 
     def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
         """Top ``k`` chunks by BM25 (score higher is better). Any user text is a valid query."""
+        ...
+
+    def rank_dense(self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        """``search_dense``'s ids and scores without reading the chunks (fusion reads only its winners')."""
+        ...
+
+    def rank_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        """``search_lexical``'s ids and scores without reading the chunks."""
         ...
 
     def close(self) -> None: ...

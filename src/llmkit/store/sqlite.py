@@ -44,10 +44,10 @@ from llmkit.store.schema import create_fts, fts_table, migrate
 from llmkit.store.sqlite_dense import SQLiteDense
 from llmkit.store.sqlite_lexical import CATCH_UP_ROWS, SQLiteLexical, catch_up_fts, defer_fts, fts_pending
 from llmkit.store.sqlite_rows import IDS as _IDS
-from llmkit.store.sqlite_rows import CompiledFilter, scored
+from llmkit.store.sqlite_rows import CompiledFilter, Results, ranked, scored
 from llmkit.store.sqlite_rows import ids_param as _ids_param
 from llmkit.store.vector_index import HnswIndex
-from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
+from llmkit.types import Chunk, CollectionInfo, DocumentInfo, Ranked, ScoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -487,6 +487,14 @@ class SQLiteStore:
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None
     ) -> list[ScoredChunk]:
+        return self._search_dense(collection, vector, k, filter, scored)
+
+    def rank_dense(self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return self._search_dense(collection, vector, k, filter, ranked)
+
+    def _search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Filter | None, results: Results
+    ) -> list:
         import numpy as np
 
         check_k(k)
@@ -505,11 +513,11 @@ class SQLiteStore:
                 if isinstance(index, HnswIndex) and not compiled.names_few_chunks(conn, cid, OVER_FETCH_LIMIT):
                     found = over_fetch(lambda n: _lists(index.search(query, n)), compiled.passing(conn, cid), k)
                     if found is not None:
-                        return scored(conn, *found)
+                        return results(conn, *found)
                 sql, args = compiled.rowids(cid)
                 allowed = np.fromiter((r[0] for r in conn.execute(sql, args)), dtype=np.int64)
             keys, scores = index.search(query, k, allowed)
-            return scored(conn, keys.tolist(), scores.tolist())
+            return results(conn, keys.tolist(), scores.tolist())
 
     def build_lexical_index(self, collection: str) -> bool:
         """Build the collection's in-memory BM25 index now (searches otherwise build it after a few
@@ -523,6 +531,12 @@ class SQLiteStore:
         return self._lexical.build_memory(cid)
 
     def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
+        return self._search_lexical(collection, query, k, filter, scored)
+
+    def rank_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return self._search_lexical(collection, query, k, filter, ranked)
+
+    def _search_lexical(self, collection: str, query: str, k: int, filter: Filter | None, results: Results) -> list:
         check_k(k)
         if not isinstance(query, str):
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
@@ -532,7 +546,7 @@ class SQLiteStore:
             with self._tx("DEFERRED") as conn:
                 cid, _, _, generation = self._collection(conn, collection)
                 if fts_pending(conn, cid) is None:
-                    return self._lexical.search(conn, cid, generation, query, k, compiled)
+                    return results(conn, *self._lexical.search(conn, cid, generation, query, k, compiled))
             self.build_index(collection)  # a bulk load that did not finish left chunks out of FTS5
 
     def close(self) -> None:

@@ -31,12 +31,10 @@ from llmkit.store.fts import query_terms
 from llmkit.store.lexical_index import LexicalCache
 from llmkit.store.over_fetch import LIMIT as OVER_FETCH_LIMIT
 from llmkit.store.over_fetch import over_fetch
-from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
 from llmkit.store.schema import fts_table
-from llmkit.store.sqlite_rows import CompiledFilter, scored
+from llmkit.store.sqlite_rows import CompiledFilter
 from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import Stamp
-from llmkit.types import ScoredChunk
 
 Transaction = Callable[[str], AbstractContextManager[sqlite3.Connection]]
 #: The FTS5 catch-up after a bulk load indexes this many chunks a transaction (so the WAL stays bounded and
@@ -90,8 +88,11 @@ def catch_up_fts(conn: sqlite3.Connection, cid: int, limit: int | None = None) -
 
 def fts5_search(
     conn: sqlite3.Connection, cid: int, terms: list[str], k: int, filter: CompiledFilter | None
-) -> list[ScoredChunk]:
-    """The FTS5 tier: ``bm25()`` over the OR of ``terms``, the filter applied in SQL (FTS5 must be complete)."""
+) -> tuple[list[int], list[float]]:
+    """The FTS5 tier: ``bm25()`` over the OR of ``terms``, the filter applied in SQL (FTS5 must be complete).
+
+    Returns the best ``k`` rowids and their scores, best first (ties to the smaller rowid).
+    """
     match = " OR ".join(f'"{t}"' for t in terms)
     fts = fts_table(cid)
     allowed, args = "", [match]
@@ -100,15 +101,14 @@ def fts5_search(
         # "+rowid", not "rowid": SQLite hands a plain "rowid IN (...)" to FTS5, which then runs the MATCH
         # once per allowed rowid (3.9 s instead of 47 ms on SciFact's 10k chunks with every row allowed)
         allowed, args = f"AND +rowid IN ({rowids})", [match, *rowid_args]
-    # Rank the FTS rows first, then fetch only the k winners' columns. bm25() in the select list
-    # sorts twice as fast as FTS5's built-in ``rank`` column (7 vs 14 ms on SciFact's 10k chunks).
+    # bm25() in the select list sorts twice as fast as FTS5's built-in ``rank`` column (7 vs 14 ms on
+    # SciFact's 10k chunks)
     sql = (
-        f"WITH hits AS (SELECT rowid, bm25({fts}) AS score FROM {fts} WHERE {fts} MATCH ? {allowed}"
-        f" ORDER BY score LIMIT ?) SELECT -hits.score, {CHUNK_COLUMNS}"
-        " FROM hits JOIN chunks c ON c.rowid = hits.rowid ORDER BY hits.score, c.rowid"
+        f"SELECT rowid, -bm25({fts}) AS score FROM {fts} WHERE {fts} MATCH ? {allowed}"
+        " ORDER BY score DESC, rowid LIMIT ?"
     )
-    args.append(k)
-    return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in conn.execute(sql, args)]
+    rows = conn.execute(sql, [*args, k]).fetchall()
+    return [r[0] for r in rows], [float(r[1]) for r in rows]
 
 
 class SQLiteLexical:
@@ -140,11 +140,12 @@ class SQLiteLexical:
         query: str,
         k: int,
         compiled: CompiledFilter | None,
-    ) -> list[ScoredChunk]:
-        """Top ``k`` chunks by BM25 from the first tier that can answer (inside a read transaction)."""
+    ) -> tuple[list[int], list[float]]:
+        """The best ``k`` rowids by BM25 and their scores from the first tier that can answer (inside a read
+        transaction)."""
         terms = query_terms(query)
         if not terms or k == 0:
-            return []
+            return [], []
         # a filter naming a few documents: FTS5 over their chunks beats checking any index's candidates
         narrow = compiled is not None and compiled.names_few_chunks(conn, cid, OVER_FETCH_LIMIT)
         check = compiled.passing(conn, cid) if compiled is not None and not narrow else None
@@ -152,10 +153,10 @@ class SQLiteLexical:
         if index is not None:
             try:
                 if check is None:
-                    return scored(conn, *index.search(query, k))
+                    return index.search(query, k)
                 # the filter checked on tantivy's best candidates; a filter too rare for that goes to FTS5
                 found = over_fetch(lambda n: index.search(query, n), check, k)
-                return scored(conn, *found) if found is not None else fts5_search(conn, cid, terms, k, compiled)
+                return found if found is not None else fts5_search(conn, cid, terms, k, compiled)
             except (OSError, ValueError):  # its files went from under it (another process rebuilt it)
                 with self._lock:
                     self._text_indexes.pop(cid, None)
@@ -163,7 +164,7 @@ class SQLiteLexical:
         if rank is not None:  # the same ranking and scores as FTS5's; a filter is checked as on tantivy's
             found = rank(k) if check is None else over_fetch(rank, check, k)
             if found is not None:
-                return scored(conn, *found)
+                return found
         return fts5_search(conn, cid, terms, k, compiled)
 
     def build_memory(self, cid: int) -> bool:

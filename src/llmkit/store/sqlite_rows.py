@@ -12,7 +12,7 @@ from typing import Any
 from llmkit.errors import InputError
 from llmkit.store.filters import document_condition, to_sql
 from llmkit.store.records import CHUNK_COLUMNS, row_to_chunk
-from llmkit.types import ScoredChunk
+from llmkit.types import Ranked, ScoredChunk
 
 IDS = "(SELECT value FROM json_each(?))"  # a list of any length as one bound parameter
 
@@ -28,11 +28,22 @@ def ids_param(ids: Sequence[str], what: str) -> str:
     return json.dumps(list(ids), ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
 
 
+#: What a search returns for ranked rowids and their scores: whole chunks (``scored``) or ids (``ranked``).
+Results = Callable[[sqlite3.Connection, list[int], list[float]], list[Any]]
+
+
 def scored(conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> list[ScoredChunk]:
     """The chunks with rowids ``keys``, in that order, with their ``scores`` (rows gone meanwhile are left out)."""
     sql = f"SELECT c.rowid, {CHUNK_COLUMNS} FROM chunks c WHERE c.rowid IN {IDS}"
     rows = {r[0]: r[1:] for r in conn.execute(sql, (json.dumps(keys),))}
     return [ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows]
+
+
+def ranked(conn: sqlite3.Connection, keys: list[int], scores: list[float]) -> list[Ranked]:
+    """``scored`` with only the chunk ids: a chunk's text and metadata are not read."""
+    sql = f"SELECT c.rowid, c.id FROM chunks c WHERE c.rowid IN {IDS}"
+    ids = dict(conn.execute(sql, (json.dumps(keys),)).fetchall())
+    return [Ranked(ids[key], float(s)) for key, s in zip(keys, scores, strict=True) if key in ids]
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,6 +174,8 @@ class StoreContract:
             lambda: store.get_chunks("nope", ["a#0"]),
             lambda: store.search_dense("nope", EMBEDDER.embed(["x"])[0], 3),
             lambda: store.search_lexical("nope", "x", 3),
+            lambda: store.rank_dense("nope", EMBEDDER.embed(["x"])[0], 3),
+            lambda: store.rank_lexical("nope", "x", 3),
         ]
         for call in calls:
             with pytest.raises(NotFound):
@@ -322,6 +324,28 @@ class StoreContract:
         lexical = filled.search_lexical(NAME, "common", 100, filter=flt)
         assert {h.chunk.id for h in dense} == want
         assert {h.chunk.id for h in lexical} == want
+
+    @pytest.mark.parametrize("flt", [None, *FILTERS[:4]], ids=["no filter", *(str(f) for f in FILTERS[:4])])
+    @pytest.mark.parametrize("k", [0, 1, 3, 100])
+    def test_rank_is_search_without_the_chunks(self, filled: Store, flt: dict[str, Any] | None, k: int) -> None:
+        for query in ("common cherry", "fig", "zzz nothing"):
+            vector = EMBEDDER.embed([query])[0]
+            dense = [(h.chunk.id, h.score) for h in filled.search_dense(NAME, vector, k, filter=flt)]
+            assert [(r.id, r.score) for r in filled.rank_dense(NAME, vector, k, filter=flt)] == dense
+            lexical = [(h.chunk.id, h.score) for h in filled.search_lexical(NAME, query, k, filter=flt)]
+            assert [(r.id, r.score) for r in filled.rank_lexical(NAME, query, k, filter=flt)] == lexical
+
+    def test_rank_rejects_what_search_rejects(self, filled: Store) -> None:
+        for call in (
+            lambda: filled.rank_dense(NAME, np.zeros(64), 3),
+            lambda: filled.rank_dense(NAME, EMBEDDER.embed(["x"])[0], -1),
+            lambda: filled.rank_dense(NAME, EMBEDDER.embed(["x"])[0], 3, filter={"$or": []}),
+            lambda: filled.rank_lexical(NAME, 42, 3),  # type: ignore[arg-type]
+            lambda: filled.rank_lexical(NAME, "common", 3, filter={"x": {}}),
+        ):
+            with pytest.raises(InputError):
+                call()
+        assert filled.rank_lexical(NAME, 'NEAR( "', 5) == []
 
     def test_filter_reference_answers(self) -> None:
         """Pin the reference evaluator on a few cases, so the comparison above cannot drift with it."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
-from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
+from llmkit.types import Chunk, CollectionInfo, DocumentInfo, Ranked, ScoredChunk
 
 
 def words(text: str) -> int:
@@ -108,6 +108,12 @@ class MemStore:
             for ch, _ in self._chunks(collection).values()
         ]
         return sorted((s for s in scored if s.score > 0), key=lambda s: -s.score)[:k]
+
+    def rank_dense(self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return [Ranked(h.chunk.id, h.score) for h in self.search_dense(collection, vector, k, filter=filter)]
+
+    def rank_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return [Ranked(h.chunk.id, h.score) for h in self.search_lexical(collection, query, k, filter=filter)]
 
     def close(self) -> None:
         pass

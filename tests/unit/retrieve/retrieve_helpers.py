@@ -16,7 +16,7 @@ import numpy as np
 from llmkit.errors import NotFound
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.filters import matches, validate_filter
-from llmkit.types import Chunk, CollectionInfo, ScoredChunk
+from llmkit.types import Chunk, CollectionInfo, Ranked, ScoredChunk
 
 _WORD = re.compile(r"\w+")
 
@@ -62,6 +62,10 @@ class MemoryStore:
         rows = self.chunks[collection].values()
         return [c for c in rows if filter is None or matches(filter, {**c.metadata, "source": c.source})]
 
+    def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
+        self.calls.append(("get_chunks", {"ids": list(ids)}))
+        return [self.chunks[collection][i] for i in ids if i in self.chunks[collection]]
+
     def get_vectors(self, collection: str, ids: Sequence[str]) -> np.ndarray:
         self.calls.append(("get_vectors", {"ids": list(ids)}))
         try:
@@ -91,6 +95,12 @@ class MemoryStore:
             if score > 0:
                 scored.append(ScoredChunk(c, score))
         return sorted(scored, key=lambda s: -s.score)[:k]
+
+    def rank_dense(self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return [Ranked(h.chunk.id, h.score) for h in self.search_dense(collection, vector, k, filter=filter)]
+
+    def rank_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return [Ranked(h.chunk.id, h.score) for h in self.search_lexical(collection, query, k, filter=filter)]
 
     def close(self) -> None:
         pass

@@ -48,6 +48,24 @@ def test_dense_mode_ranks_by_cosine_and_embeds_once(store: Any, embedder: HashEm
     assert all(h.explain is None for h in hits)
 
 
+def test_hybrid_reads_only_the_fused_winners_chunks(store: Any, embedder: HashEmbedder) -> None:
+    hits = _retriever(store, embedder, candidates=7).search(COLLECTION, "cat in the garden", k=2, explain=True)
+    assert len(hits) == 2 and all(h.chunk.text for h in hits)
+    if hasattr(store, "calls"):
+        assert [c for c in store.calls if c[0] == "get_chunks"] == [("get_chunks", {"ids": _ids(hits)})]
+
+
+def test_a_winner_deleted_before_its_chunk_is_read_is_left_out(
+    store: Any, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = _retriever(store, embedder)
+    before = _ids(r.search(COLLECTION, "cat in the garden", k=3))
+    read = store.get_chunks
+    monkeypatch.setattr(store, "get_chunks", lambda c, ids: read(c, [i for i in ids if i != before[0]]))
+    hits = r.search(COLLECTION, "cat in the garden", k=3, explain=True)
+    assert _ids(hits) == before[1:] and [h.explain.fused_score for h in hits] == [h.score for h in hits]
+
+
 def test_lexical_mode_does_not_embed(store: Any, embedder: HashEmbedder) -> None:
     hits = _retriever(store, embedder).search(COLLECTION, "qubits", mode="lexical")
     assert _ids(hits) == ["c4"]

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
@@ -49,7 +49,7 @@ from llmkit.store.records import (
     row_to_chunk,
     to_json,
 )
-from llmkit.types import Chunk, CollectionInfo, DocumentInfo, ScoredChunk
+from llmkit.types import Chunk, CollectionInfo, DocumentInfo, Ranked, ScoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -378,6 +378,16 @@ class PostgresStore:
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None
     ) -> list[ScoredChunk]:
+        rows = self._dense_rows(collection, vector, k, filter, CHUNK_COLUMNS)
+        return [ScoredChunk(row_to_chunk(r[1:]), 1.0 - float(r[0])) for r in rows]
+
+    def rank_dense(self, collection: str, vector: np.ndarray, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return [Ranked(r[1], 1.0 - float(r[0])) for r in self._dense_rows(collection, vector, k, filter, "c.id")]
+
+    def _dense_rows(
+        self, collection: str, vector: np.ndarray, k: int, filter: Filter | None, columns: str
+    ) -> list[tuple[Any, ...]]:
+        """``(distance, *columns)`` of the ``k`` nearest chunks, nearest first."""
         check_k(k)
         where, params = to_pg_sql(filter) if filter else ("true", [])
         self._bulk.settle(collection)
@@ -394,13 +404,22 @@ class PostgresStore:
             )
             dist = f"c.embedding::vector({int(dim)}) <=> %s::vector({int(dim)})"
             sql = (
-                f"SELECT {dist} AS distance, {CHUNK_COLUMNS} FROM llmkit_chunks c"
+                f"SELECT {dist} AS distance, {columns} FROM llmkit_chunks c"
                 f" WHERE c.collection_id = {int(cid)} AND {where} ORDER BY distance LIMIT %s"
             )
-            rows = conn.execute(sql, (query, *params, k)).fetchall()
-        return [ScoredChunk(row_to_chunk(r[1:]), 1.0 - float(r[0])) for r in rows]
+            return conn.execute(sql, (query, *params, k)).fetchall()
 
     def search_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[ScoredChunk]:
+        rows = self._lexical_rows(collection, query, k, filter, CHUNK_COLUMNS)
+        return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in rows]
+
+    def rank_lexical(self, collection: str, query: str, k: int, *, filter: Filter | None = None) -> list[Ranked]:
+        return [Ranked(r[1], float(r[0])) for r in self._lexical_rows(collection, query, k, filter, "c.id")]
+
+    def _lexical_rows(
+        self, collection: str, query: str, k: int, filter: Filter | None, columns: str
+    ) -> list[tuple[Any, ...]]:
+        """``(score, *columns)`` of the ``k`` best chunks by ``ts_rank``, best first."""
         check_k(k)
         if not isinstance(query, str):
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
@@ -423,11 +442,10 @@ class PostgresStore:
                 " to_tsquery('simple', %s) AS q, to_tsquery('simple', %s) AS cq"
                 f" WHERE c.collection_id = {int(cid)} AND c.tsv @@ cq AND {where}"
                 " ORDER BY score DESC, c.pk LIMIT %s)"
-                f" SELECT hits.score, {CHUNK_COLUMNS} FROM hits JOIN llmkit_chunks c ON c.pk = hits.pk"
+                f" SELECT hits.score, {columns} FROM hits JOIN llmkit_chunks c ON c.pk = hits.pk"
                 " ORDER BY hits.score DESC, c.pk"
             )
-            rows = conn.execute(sql, (" | ".join(lexemes), candidates, *params, k)).fetchall()
-        return [ScoredChunk(row_to_chunk(r[1:]), float(r[0])) for r in rows]
+            return conn.execute(sql, (" | ".join(lexemes), candidates, *params, k)).fetchall()
 
     def _lexeme_stats(self, conn: psycopg.Connection) -> LexemeStats:
         """The table's lexeme statistics, read again when ``lexical.STATS_TTL_S`` old (replacing them is atomic)."""
