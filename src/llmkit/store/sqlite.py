@@ -517,7 +517,7 @@ class SQLiteStore:
                 sql, args = compiled.rowids(cid)
                 allowed = np.fromiter((r[0] for r in conn.execute(sql, args)), dtype=np.int64)
             keys, scores = index.search(query, k, allowed)
-            return results(conn, keys.tolist(), scores.tolist())
+            return results(conn, keys.tolist(), scores.tolist(), index.chunk_ids(keys))
 
     def build_lexical_index(self, collection: str) -> bool:
         """Build the collection's in-memory BM25 index now (searches otherwise build it after a few

@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 READ_PAGE = 20_000
 
 
-def read_vectors(conn: sqlite3.Connection, cid: int, dim: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The collection's rowids and vectors, read in pages into one preallocated matrix.
+def read_vectors(
+    conn: sqlite3.Connection, cid: int, dim: int, count: int, *, ids: bool = False
+) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """The collection's rowids and vectors, read in pages into one preallocated matrix, and (``ids``) the
+    chunk ids in the same order.
 
     At 1M chunks of dim 384 this peaks at the matrix (1.5 GB) plus a page, where fetching every row at once
     and joining the blobs held three copies.
@@ -33,16 +36,20 @@ def read_vectors(conn: sqlite3.Connection, cid: int, dim: int, count: int) -> tu
 
     keys = np.empty(count, dtype=np.int64)
     matrix = np.empty((count, dim), dtype=np.float32)
-    rows = conn.execute("SELECT rowid, vector FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
+    chunk_ids: list[str] | None = [] if ids else None
+    columns = "rowid, vector, id" if ids else "rowid, vector"
+    rows = conn.execute(f"SELECT {columns} FROM chunks WHERE collection_id = ? ORDER BY rowid", (cid,))
     n = 0
     while page := rows.fetchmany(READ_PAGE):
-        ids, blobs = zip(*page, strict=True)
-        keys[n : n + len(page)] = ids
-        matrix[n : n + len(page)] = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(page), dim)
+        cols = list(zip(*page, strict=True))
+        keys[n : n + len(page)] = cols[0]
+        matrix[n : n + len(page)] = np.frombuffer(b"".join(cols[1]), dtype="<f4").reshape(len(page), dim)
+        if chunk_ids is not None:
+            chunk_ids.extend(cols[2])
         n += len(page)
     if n != count:  # the caller counted in the same read transaction, so this is a bug
         raise RuntimeError(f"collection {cid}: counted {count} chunks, read {n}")
-    return keys, matrix
+    return keys, matrix, chunk_ids
 
 
 class SQLiteDense:
@@ -73,9 +80,9 @@ class SQLiteDense:
         index = HnswIndex.load(self.file(cid), stamp) if hnsw else None
         if index is not None:
             return index
-        keys, matrix = read_vectors(conn, cid, dim, count)
+        keys, matrix, ids = read_vectors(conn, cid, dim, count, ids=not hnsw)
         if not hnsw:
-            return ExactIndex(keys, matrix, generation)
+            return ExactIndex(keys, matrix, generation, ids)
         index = HnswIndex.build(keys, matrix, stamp)
         index.save(self.file(cid))
         return index

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
 #: HNSW settings. On a hard synthetic set (hash vectors of SciFact, bench/store_micro.py) recall@10 is 0.956
@@ -63,15 +65,27 @@ def usearch_index() -> Any:
 
 class ExactIndex:
     """Brute force: one float32 matrix, one mat-vec a query. From ``int8_dot.MIN_ROWS`` rows an int8 scan
-    picks the rows that can be in the top k and only those are scored in float32 (same results)."""
+    picks the rows that can be in the top k and only those are scored in float32 (same results).
 
-    def __init__(self, keys: np.ndarray, matrix: np.ndarray, generation: int) -> None:
+    ``keys`` ascend; ``ids`` (optional) are the chunk ids of the rows, so a ranking needs no row reads.
+    """
+
+    def __init__(self, keys: np.ndarray, matrix: np.ndarray, generation: int, ids: Sequence[str] | None = None) -> None:
         from llmkit.store.int8_dot import Int8Dot
 
         self.keys = keys
         self.matrix = matrix
         self.generation = generation
+        self.ids = ids
         self.int8 = Int8Dot.maybe(matrix)
+
+    def chunk_ids(self, keys: np.ndarray) -> list[str] | None:
+        """The chunk ids of ``keys`` (keys of this index), or None when the index does not keep them."""
+        if self.ids is None:
+            return None
+        import numpy as np
+
+        return [self.ids[p] for p in np.searchsorted(self.keys, keys).tolist()]
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -176,6 +190,10 @@ class HnswIndex:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def chunk_ids(self, keys: np.ndarray) -> None:
+        """None: at HNSW sizes the chunk ids are not kept in memory (the store reads them)."""
+        return None
 
     @classmethod
     def build(cls, keys: np.ndarray, matrix: np.ndarray, stamp: Stamp) -> HnswIndex:

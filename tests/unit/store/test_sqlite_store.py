@@ -90,6 +90,24 @@ def test_open_index_follows_writes_and_is_saved_on_close(tmp_path: Path) -> None
     assert _stamp(db)["generation"] == 2 and _stamp(db)["count"] == 60
 
 
+@pytest.mark.parametrize("threshold", [1000, 0], ids=["exact", "hnsw"])
+def test_rank_dense_reads_chunk_rows_only_without_an_exact_index(tmp_path: Path, threshold: int) -> None:
+    """An exact index keeps its rows' chunk ids, so ranking reads no chunk row; HNSW's ranking reads ids."""
+    _fill(tmp_path / "s.db", threshold=threshold)
+    with SQLiteStore(tmp_path / "s.db", hnsw_threshold=threshold) as s:
+        query = EMBEDDER.embed(["doc 7 word7"])[0]
+        s.rank_dense(NAME, query, 5)  # loads the index
+        statements: list[str] = []
+        s._conn().set_trace_callback(statements.append)
+        ranked = s.rank_dense(NAME, query, 5)
+        s._conn().set_trace_callback(None)
+        assert bool([q for q in statements if "FROM chunks" in q]) == (threshold == 0)
+        assert [(r.id, r.score) for r in ranked] == [(h.chunk.id, h.score) for h in s.search_dense(NAME, query, 5)]
+        assert ranked[0].id == "d7#0"
+        s.write(NAME, [make_document("d7", ["replaced entirely"])])  # a new generation: ids read again
+        assert s.rank_dense(NAME, query, 1)[0].id != "d7#0"
+
+
 def test_hnsw_filtered_search_over_fetches(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(0)
     m = rng.standard_normal((2000, 32)).astype(np.float32)
