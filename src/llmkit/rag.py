@@ -107,7 +107,8 @@ _STOP = frozenset(
 
 
 def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+    words = set(_WORD.findall(text.lower())) - _STOP  # set operations first: a passage repeats its words
+    return {w for w in words if len(w) > 2 or w.isdigit()}
 
 
 def supporting_passages(answer: str, question: str, hits: Sequence[Hit], threshold: float = 0.5) -> tuple[int, ...]:
@@ -150,8 +151,17 @@ def citations_for(hits: Sequence[Hit]) -> tuple[Citation, ...]:
 
 
 def _snippet(text: str, limit: int = 160) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    """``text`` with its whitespace collapsed, cut at a word boundary to at most ``limit`` characters.
+
+    >>> _snippet("  Hold\\n\\nthe   button. ")
+    'Hold the button.'
+    >>> _snippet("word " * 100, 20)
+    'word word word…'
+    """
+    head = " ".join(text[: 2 * limit].split())  # the start is enough unless it is mostly whitespace
+    if len(head) <= limit and len(text) > 2 * limit:
+        head = " ".join(text.split())
+    return head if len(head) <= limit else head[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 @dataclass

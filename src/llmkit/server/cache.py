@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 
 def is_deterministic(temperature: float | None, seed: int | None) -> bool:
-    """>>> is_deterministic(0.0, None), is_deterministic(0.7, 42), is_deterministic(0.7, None)
+    """Whether a request with these sampling settings always gets the same reply (so it can be cached).
+
+    >>> is_deterministic(0.0, None), is_deterministic(0.7, 42), is_deterministic(0.7, None)
     (True, True, False)
     """
     return temperature == 0 or seed is not None

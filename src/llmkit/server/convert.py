@@ -95,7 +95,9 @@ def usage_dict(usage: Usage) -> dict[str, int | None]:
 
 
 def add_usage(a: Usage, b: Usage) -> Usage:
-    """>>> add_usage(Usage(1, 2), Usage(3, 4)), add_usage(Usage(1, None), Usage(3, 4))
+    """The sum of two usages; a count either side does not know stays unknown.
+
+    >>> add_usage(Usage(1, 2), Usage(3, 4)), add_usage(Usage(1, None), Usage(3, 4))
     (Usage(prompt_tokens=4, completion_tokens=6), Usage(prompt_tokens=4, completion_tokens=None))
     """
 

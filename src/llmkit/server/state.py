@@ -25,7 +25,9 @@ AGENT_MODEL = "agent/default"  # llmkit.server.agent serves it
 
 
 def is_loopback(host: str) -> bool:
-    """>>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0"), is_loopback("::1")
+    """Whether ``host`` only listens on this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0"), is_loopback("::1")
     (True, True, False, True)
     """
     if host == "localhost":

@@ -14,6 +14,7 @@ from llmkit.errors import ContextLengthExceeded
 from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, ToolCall, Usage
 
 _WORD = re.compile(r"\w+|[^\w\s]")
+_PIECES = re.compile(r"\S+\s*|\s+")  # what a stream yields: each word with the spaces after it
 
 Script = Sequence[str] | Callable[[Sequence[Message]], str]
 
@@ -64,8 +65,8 @@ class FakeChatModel:
         for s in params.stop:
             if s and s in text:
                 text = text[: text.index(s)]
-        pieces = re.findall(r"\S+\s*|\s+", text)
-        if params.max_tokens is not None:
+        pieces = _PIECES.findall(text)
+        if params.max_tokens is not None and self.count_tokens(text) > params.max_tokens:
             kept, count = [], 0
             for p in pieces:
                 n = self.count_tokens(p)
