@@ -102,9 +102,12 @@ class LexicalIndex:
         terms = {r[0]: i for i, r in enumerate(rows)}
         return cls(generation, rowids, norms, terms, ptr, docs, tfs)
 
-    def search(self, phrases: Sequence[Sequence[str]], k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def search(
+        self, phrases: Sequence[Sequence[str]], k: int, within: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """The ``k`` best (rowid, score) pairs for the OR of ``phrases`` (each a list of tokens), best first,
         ties to the smaller rowid; None when a phrase has several tokens (FTS5 must match it in order).
+        With ``within`` (rowids), only those rows are ranked (same scores: the statistics are the collection's).
 
         >>> import numpy as np
         >>> idx = LexicalIndex(0, np.array([10, 11, 12]), np.full(3, K1), {"cat": 0, "dog": 1},
@@ -127,6 +130,10 @@ class LexicalIndex:
             parts.append(self.idf[t] * ((tf * (K1 + 1.0)) / (tf + self.norms[self.docs[a:b]])))
         scores = np.bincount(docs, np.concatenate(parts), minlength=len(self.rowids))
         matched = np.flatnonzero(np.bincount(docs, minlength=len(self.rowids)))  # ascending positions
+        if within is not None:
+            at = np.searchsorted(self.rowids, within).clip(max=max(len(self.rowids) - 1, 0))
+            at = at[self.rowids[at] == within] if len(self.rowids) else at[:0]
+            matched = np.intersect1d(matched, at, assume_unique=True)
         found = scores[matched]
         if k < len(matched):
             cut = np.partition(found, len(found) - k)[len(found) - k]
@@ -167,11 +174,17 @@ class LexicalCache:
         self._closed = False
 
     def ranking(
-        self, conn: sqlite3.Connection, cid: int, generation: int, terms: Sequence[str]
+        self,
+        conn: sqlite3.Connection,
+        cid: int,
+        generation: int,
+        terms: Sequence[str],
+        within: np.ndarray | None = None,
     ) -> Callable[[int], tuple[list[int], list[float]]] | None:
         """The query's ranking as ``rank(n)`` -> the best ``n`` (rowids, scores), or None: ask FTS5.
 
-        A filtered search checks its filter on the first ``n`` (``over_fetch``), as on tantivy's.
+        A filtered search checks its filter on the first ``n`` (``over_fetch``), as on tantivy's, or ranks
+        only the rowids ``within`` (a filter naming a few documents).
         """
         index = self._index(conn, cid, generation)
         if index is None:
@@ -181,7 +194,7 @@ class LexicalCache:
             return None
 
         def rank(n: int) -> tuple[list[int], list[float]]:
-            rowids, scores = index.search(phrases, n)  # type: ignore[misc]  (single-token phrases: never None)
+            rowids, scores = index.search(phrases, n, within)  # type: ignore[misc]  (single-token phrases: never None)
             return rowids.tolist(), scores.tolist()
 
         return rank

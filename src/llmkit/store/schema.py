@@ -60,8 +60,14 @@ _V2 = """
 ALTER TABLE collections ADD COLUMN fts_pending INTEGER;
 """
 
+#: Filters naming documents by ``source`` find them through this index (they scanned the collection's
+#: documents: 4.3 ms of a SciFact search within two sources, more at scale).
+_V3 = """
+CREATE INDEX documents_source ON documents (collection_id, source);
+"""
+
 #: Migration i takes the schema from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

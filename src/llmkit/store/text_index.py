@@ -141,17 +141,23 @@ class TextIndex:
         self.stamp = replace(self.stamp, generation=generation, count=count)
         _write_stamp(self.path, self.stamp)
 
-    def search(self, query: str, k: int) -> tuple[list[int], list[float]]:
-        """The ``k`` best rowids for ``query`` (any OR of its words, BM25), best first, with their scores."""
+    def search(self, query: str, k: int, within: Sequence[int] | None = None) -> tuple[list[int], list[float]]:
+        """The ``k`` best rowids for ``query`` (any OR of its words, BM25), best first, with their scores;
+        with ``within``, only among those rowids (same scores: the collection's statistics still apply)."""
         import tantivy
 
         terms = list(dict.fromkeys(t for w in query_words(query) for t in self._analyzer.analyze(w)))
-        if not terms or k <= 0:
+        if not terms or k <= 0 or (within is not None and not len(within)):
             return [], []
         schema = self.index.schema
         should = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "text", t, "freq")) for t in terms]
+        match = tantivy.Query.boolean_query(should)
+        if within is not None:  # scored 0, so BM25 alone ranks
+            allowed = tantivy.Query.term_set_query(schema, "rowid", [int(r) for r in within])
+            allowed = tantivy.Query.const_score_query(allowed, 0.0)
+            match = tantivy.Query.boolean_query([(tantivy.Occur.Must, match), (tantivy.Occur.Must, allowed)])
         searcher = self.index.searcher()
-        hits = searcher.search(tantivy.Query.boolean_query(should), k).hits
+        hits = searcher.search(match, k).hits
         keys = searcher.fast_field_values("rowid", [address for _, address in hits])
         ranked = sorted(zip(keys, (s for s, _ in hits), strict=True), key=lambda ks: (-ks[1], ks[0]))
         return [int(key) for key, _ in ranked], [float(s) for _, s in ranked]

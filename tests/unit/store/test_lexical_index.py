@@ -68,6 +68,8 @@ FILTERS = [
     {"doc_id": {"$nin": ["d0", "d3", "d6"]}},  # keeps most chunks
     {"$or": [{"doc_id": "d3"}, {"heading": "none has one"}]},  # keeps three: the whole ranking gets checked
     {"page": None},  # every chunk
+    {"doc_id": "d3"},  # names a few chunks: only those are ranked
+    {"doc_id": {"$in": ["d3", "d42", "nowhere"]}, "page": None},
 ]
 
 
@@ -86,6 +88,11 @@ def test_filtered_search_checks_the_filter_on_the_in_memory_ranking_with_fts5s_r
     ranked_by_fts5 = [q for q in seen if "bm25(" in q]  # (tokenising a query also runs a MATCH)
     assert len(ranked_by_fts5) == 2  # the two queries with a phrase of several tokens: FTS5 matches those
     assert all('"snake case"' in q or '"zzz not there"' in q for q in ranked_by_fts5)
+
+
+def test_a_filter_naming_only_missing_documents_finds_nothing(store: SQLiteStore) -> None:
+    assert store.build_lexical_index(NAME)
+    assert store.search_lexical(NAME, "mouse", 5, filter={"doc_id": "nowhere"}) == []
 
 
 def test_follows_writes_and_deletes(store: SQLiteStore) -> None:

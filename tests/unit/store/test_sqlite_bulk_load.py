@@ -128,12 +128,13 @@ def test_a_version_1_store_is_migrated_with_its_fts5_whole(tmp_path: Path) -> No
         store.write(NAME, _batches()[0])
     with sqlite3.connect(db) as conn:  # what llmkit's first schema looked like
         conn.execute("ALTER TABLE collections DROP COLUMN fts_pending")
+        conn.execute("DROP INDEX documents_source")
         conn.execute("PRAGMA user_version = 1")
     with SQLiteStore(db) as store:
         assert _pending(db) is None
         assert store.search_lexical(NAME, "apple", 3)
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 def test_copy_into_a_new_collection_runs_in_bulk_load(

@@ -136,6 +136,18 @@ def test_a_filter_naming_documents_reads_only_their_chunks(
         assert "USING INDEX chunks_doc (doc_rowid=?)" in plan, plan
 
 
+def test_lexical_search_within_named_documents_ranks_only_their_chunks_on_tantivy(store: SQLiteStore) -> None:
+    """Not FTS5 (which ranks every chunk holding a query word), and tantivy's scores, as unfiltered."""
+    query, docs = "common w7 more", {7, 8, 99}
+    seen = _statements(store)
+    hits = store.search_lexical(NAME, query, 4, filter={"doc_id": {"$in": [f"d{d}" for d in docs]}})
+    assert not [s for s in seen if " MATCH " in s]
+    everything = store.search_lexical(NAME, query, 2 * DOCS)  # "common" is in every chunk
+    assert [(h.chunk.id, h.score) for h in hits] == [
+        (h.chunk.id, h.score) for h in everything if _doc(h.chunk.id) in docs
+    ][:4]
+
+
 def test_a_filter_naming_documents_with_many_chunks_keeps_checking_candidates(store: SQLiteStore) -> None:
     """Every document is text/plain: reading their chunks would read the collection, candidates are cheaper."""
     seen = _statements(store)

@@ -133,6 +133,23 @@ def test_schema_version_and_wal(tmp_path: Path) -> None:
         SQLiteStore(tmp_path / "s.db")
 
 
+def test_a_version_2_store_gets_the_documents_source_index(tmp_path: Path) -> None:
+    _fill(tmp_path / "s.db", threshold=1000)
+    with sqlite3.connect(tmp_path / "s.db") as conn:  # what the second schema looked like
+        conn.execute("DROP INDEX documents_source")
+        conn.execute("PRAGMA user_version = 2")
+    with SQLiteStore(tmp_path / "s.db") as s:
+        statements: list[str] = []
+        s._conn().set_trace_callback(statements.append)
+        hits = s.search_lexical(NAME, "doc", 5, filter={"source": {"$in": ["d3.txt", "d4.txt"]}})
+        assert {h.chunk.doc_id for h in hits} == {"d3", "d4"}
+        reads = [q for q in statements if "FROM documents d" in q]  # how many chunks, then which
+        assert len(reads) == 2
+        for sql in reads:
+            plan = " | ".join(row[3] for row in s._conn().execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "documents_source (collection_id=? AND source=?)" in plan, plan
+
+
 def test_bad_paths(tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="not a readable llmkit store"):
