@@ -143,7 +143,8 @@ class TextIndex:
 
     def search(self, query: str, k: int, within: Sequence[int] | None = None) -> tuple[list[int], list[float]]:
         """The ``k`` best rowids for ``query`` (any OR of its words, BM25), best first, with their scores;
-        with ``within``, only among those rowids (same scores: the collection's statistics still apply)."""
+        with ``within``, only among those rowids (the collection's statistics still apply: the same scores, to
+        float rounding)."""
         import tantivy
 
         terms = list(dict.fromkeys(t for w in query_words(query) for t in self._analyzer.analyze(w)))
