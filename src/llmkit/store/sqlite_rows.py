@@ -36,7 +36,8 @@ Results = Callable[[sqlite3.Connection, list[int], list[float], "list[str] | Non
 def scored(
     conn: sqlite3.Connection, keys: list[int], scores: list[float], ids: list[str] | None = None
 ) -> list[ScoredChunk]:
-    """The chunks with rowids ``keys``, in that order, with their ``scores`` (rows gone meanwhile are left out)."""
+    """The chunks with rowids ``keys``, in that order, with their ``scores`` (rows gone meanwhile are left out);
+    ``ids`` is not needed, the rows are read anyway."""
     sql = f"SELECT c.rowid, {CHUNK_COLUMNS} FROM chunks c WHERE c.rowid IN {IDS}"
     rows = {r[0]: r[1:] for r in conn.execute(sql, (json.dumps(keys),))}
     return [ScoredChunk(row_to_chunk(rows[key]), float(s)) for key, s in zip(keys, scores, strict=True) if key in rows]
