@@ -495,7 +495,6 @@ class SQLiteStore:
     def _search_dense(
         self, collection: str, vector: np.ndarray, k: int, filter: Filter | None, results: Results
     ) -> list:
-        import numpy as np
 
         check_k(k)
         compiled = CompiledFilter.of(filter) if filter else None
@@ -514,10 +513,9 @@ class SQLiteStore:
                     found = over_fetch(lambda n: _lists(index.search(query, n)), compiled.passing(conn, cid), k)
                     if found is not None:
                         return results(conn, *found)
-                sql, args = compiled.rowids(cid)
-                allowed = np.fromiter((r[0] for r in conn.execute(sql, args)), dtype=np.int64)
+                allowed = compiled.allowed_rowids(conn, cid)
             keys, scores = index.search(query, k, allowed)
-            return results(conn, keys.tolist(), scores.tolist(), index.chunk_ids(keys))
+            return results(conn, keys.tolist(), scores.tolist(), lambda: index.chunk_ids(keys))
 
     def build_lexical_index(self, collection: str) -> bool:
         """Build the collection's in-memory BM25 index now (searches otherwise build it after a few

@@ -161,10 +161,7 @@ class SQLiteLexical:
             return [], []
         within = None  # a filter naming a few documents: an index ranks only their chunks
         if compiled is not None and compiled.names_few_chunks(conn, cid, OVER_FETCH_LIMIT):
-            import numpy as np
-
-            sql, args = compiled.rowids(cid)
-            within = np.fromiter((r[0] for r in conn.execute(sql, args)), dtype=np.int64)
+            within = compiled.allowed_rowids(conn, cid)
             if not len(within):
                 return [], []
         check = compiled.passing(conn, cid) if compiled is not None and within is None else None
