@@ -17,6 +17,7 @@ Like the dense index it is a cache: it holds the collection ``generation`` it re
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -63,7 +64,9 @@ class LexicalIndex:
         self.tfs = tfs
         n = len(rowids)
         df = np.diff(ptr)
-        idf = np.log((n - df + 0.5) / (df + 0.5))
+        # the C library's log, as FTS5's: numpy's own (AVX-512 builds) differs in the last bit for some values
+        ratio = ((n - df + 0.5) / (df + 0.5)).tolist()
+        idf = np.fromiter(map(math.log, ratio), dtype=np.float64, count=len(ratio))
         self.idf = np.where(idf <= 0.0, 1e-6, idf)
 
     def __len__(self) -> int:
