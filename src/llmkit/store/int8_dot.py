@@ -7,10 +7,13 @@ it with onnxruntime's int8 matrix product (``MatMulInteger``, the same kernels t
 reading a quarter of the bytes; the graph is ``data/int8_dot.onnx`` (``scripts/make_int8_dot.py``), its
 weight replaced by the rows through ``SessionOptions.add_initializer`` so onnxruntime packs them once.
 
-The int8 scores are not the answer: they choose the rows to re-score in float32. Each int8 score is
-within a bound ``e_i`` of the float32 dot product (rounding of the query to uint8 and of the row to int8),
-so every row whose upper bound reaches the k-th best lower bound is kept, and that set provably holds
-the exact top k, ties included. The result is the float32 mat-vec's over those rows.
+The int8 scores are not the answer: they choose the rows to re-score in float32. Each int8 score
+``q~ . r~`` (``q~`` the query as the graph rounded it, ``r~`` the row as stored) is within a bound of the
+float32 dot product ``q . r``: ``q . r - q~ . r~ = (q - q~) . r + q~ . (r - r~)``, so by Cauchy-Schwarz the
+error is at most ``|q - q~| |r| + |q~| |r - r~|``. The row norms are kept from the build; the query's
+rounding is known exactly, since the graph returns the quantised query. Every row whose upper bound
+reaches the k-th best lower bound is kept, and that set provably holds the exact top k, ties included.
+The result is the float32 mat-vec's over those rows.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ MIN_ROWS = 2048
 #: uint8 x int8 products in 16 bits (``vpmaddubsw``), which saturate past 32,767 (255 x 127 x 2 does;
 #: 255 x 63 x 2 does not), and a saturated sum made scores wrong by up to 10,000 units here.
 ROW_LEVELS = 63
-#: Relative and absolute slack on the error bound, for float32 rounding in the bound itself.
+#: Relative and absolute slack on the error bound, for float32 rounding in the bound and the scores.
 SLACK = (1e-3, 1e-6)
 
 
@@ -51,11 +54,12 @@ class Int8Dot:
         import onnxruntime as ort
 
         matrix = np.asarray(matrix, dtype=np.float32)
-        self.dim = matrix.shape[1]
         peak = np.abs(matrix).max(axis=1)
         self.scale = np.where(peak > 0, peak / ROW_LEVELS, 1.0).astype(np.float32)
         rows8 = np.rint(matrix / self.scale[:, None]).astype(np.int8)
-        self.l1 = np.abs(matrix).sum(axis=1, dtype=np.float32)  # for the error bound
+        # for the error bound: each row's norm, and the norm of what rounding it to int8 lost
+        self.norm = np.linalg.norm(matrix, axis=1).astype(np.float32)
+        self.lost = np.linalg.norm(matrix - rows8 * self.scale[:, None], axis=1).astype(np.float32)
         self._weights = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(rows8.T))  # kept alive: ORT uses it
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -86,15 +90,16 @@ class Int8Dot:
         import numpy as np
 
         q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        y = self._session.run(None, {"q": q})[0][0]
-        # DynamicQuantizeLinear's step: the range [min(0, q), max(0, q)] in 255 steps
-        step = np.float32((max(float(q.max()), 0.0) - min(float(q.min()), 0.0)) / 255.0)
-        approx = y.astype(np.float32) * (step * self.scale)
-        # |q.r - q~.r~| <= |q - q~|_inf * |r|_1 + |r - r~|_inf * |q~|_1, with |q - q~| <= step (clipping
-        # at the range's ends included) and |r - r~| <= scale / 2
-        q1 = float(np.abs(q).sum()) + self.dim * float(step)
-        bound = step * self.l1 + (0.5 * q1) * self.scale
-        return approx, bound * np.float32(1 + SLACK[0]) + np.float32(SLACK[1])
+        y, q8, step, zero = self._session.run(None, {"q": q})
+        rounded = (q8[0].astype(np.float32) - np.float32(zero)) * step  # q~: what the int8 product used
+        error = q[0] - rounded
+        q_lost, q_norm = float(np.sqrt(error @ error)), float(np.sqrt(rounded @ rounded))
+        approx = y[0].astype(np.float32)
+        approx *= step * self.scale
+        bound = self.norm * np.float32(q_lost * (1 + SLACK[0]))
+        bound += self.lost * np.float32(q_norm * (1 + SLACK[0]))
+        bound += np.float32(SLACK[1])
+        return approx, bound
 
     def candidates(self, vector: np.ndarray, k: int) -> np.ndarray:
         """Row numbers that hold the exact top ``k`` by dot product with ``vector`` (every tie at the cut too)."""
@@ -105,4 +110,5 @@ class Int8Dot:
             return np.arange(len(approx))
         low = approx - bound
         cut = np.partition(low, len(low) - k)[len(low) - k]  # the k-th best lower bound
-        return np.flatnonzero(approx + bound >= cut)
+        approx += bound  # now each row's upper bound
+        return np.flatnonzero(approx >= cut)

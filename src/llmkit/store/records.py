@@ -196,7 +196,7 @@ CHUNK_COLUMNS = "c.id, c.doc_id, c.source, c.text, c.idx, c.start_char, c.end_ch
 def row_to_chunk(row: Sequence[Any]) -> Chunk:
     """A ``Chunk`` from a row of ``CHUNK_COLUMNS``; ``meta`` is JSON text (SQLite) or already a dict (JSONB)."""
     cid, doc_id, source, text, idx, start, end, page, heading, meta = row[:10]
-    metadata = json.loads(meta) if isinstance(meta, str) else meta
+    metadata = ({} if meta == "{}" else json.loads(meta)) if isinstance(meta, str) else meta
     return Chunk(cid, doc_id, source, text, idx, start, end, page, heading, metadata)
 
 

@@ -37,6 +37,8 @@ def test_exact_search_with_the_int8_scan_equals_the_float32_mat_vec(name: str) -
     for _ in range(60):
         q = matrix[rng.integers(len(matrix))] + 0.5 * rng.standard_normal(matrix.shape[1])
         q = (q / np.linalg.norm(q)).astype(np.float32)
+        approx, bound = index.int8.scores(q)
+        assert np.all(np.abs(approx - matrix @ q) <= bound)  # every row's int8 score within its error bound
         for k in (1, 10, 50, len(matrix) + 5):
             got_keys, got_scores = index.search(q, k)
             want_keys, want_scores = top_k(keys, matvec(matrix, q), k)
@@ -64,6 +66,28 @@ def test_candidates_are_few_when_the_best_rows_stand_out() -> None:
     rows = Int8Dot(matrix).candidates((q / np.linalg.norm(q)).astype(np.float32), 1)
     assert target in rows
     assert len(rows) < 50  # the whole point: a handful re-scored in float32, not 8,000
+
+
+def test_the_bound_uses_the_query_as_rounded_not_the_worst_case() -> None:
+    """Random unit vectors score close together, so the bound's width decides how many rows are re-scored.
+
+    The first bound (each coordinate's worst rounding, |q - q~|_inf |r|_1 + |r - r~|_inf |q~|_1) kept 335 of
+    5,000 rows for k=5 here; the norms of the actual rounding errors keep about a fifth of that.
+    """
+    rng = np.random.default_rng(1)
+    matrix = unit_rows(rng.standard_normal((5000, 384)))
+    q = matrix[17] + 0.3 * rng.standard_normal(384) / np.sqrt(384)
+    q = (q / np.linalg.norm(q)).astype(np.float32)
+    dot = Int8Dot(matrix)
+    approx, bound = dot.scores(q)
+    exact = matrix @ q
+    assert np.all(np.abs(approx - exact) <= bound)
+    step = (max(float(q.max()), 0.0) - min(float(q.min()), 0.0)) / 255  # the query's rounding step
+    worst = step * np.abs(matrix).sum(axis=1) + 0.5 * (np.abs(q).sum() + 384 * step) * dot.scale
+    assert float(np.median(bound / worst)) < 0.6
+    rows = dot.candidates(q, 5)
+    assert set(np.argsort(-exact)[:5]) <= set(rows.tolist())
+    assert len(rows) < 150
 
 
 def test_small_collections_and_a_process_with_usearch_loaded_first_keep_the_float32_mat_vec(
