@@ -90,12 +90,14 @@ def halves(rows: list[dict]) -> dict[str, list[int]]:
 def cross_fitted_tagger(k: int = 5) -> Callable[[object], list[tuple[int, int]]]:
     """A stand-in for the name tagger that answers, for each sentence of the set, with the names found by a
     model trained on the other folds (whole templates, ``k`` folds): every PERSON figure is held out."""
+    from llmkit.guards.lm_states import catalog_lm
     from llmkit.guards.name_tagger import catalog_encoder
     from llmkit.guards.name_training import cross_predict, load_examples, load_spacy, prepare
 
     examples = load_examples(DATA / "presidio-synth-pii" / "synth_dataset_v2.jsonl")
     start = time.process_time()
-    found = cross_predict(prepare(examples, load_spacy(), catalog_encoder()), [e.group for e in examples], k)
+    prepared = prepare(examples, load_spacy(), catalog_encoder(), catalog_lm())
+    found = cross_predict(prepared, [e.group for e in examples], k)
     print(f"(name tagger: {k}-fold cross-fit by template_id, {time.process_time() - start:.0f} s CPU)")
     table = {e.text: spans for e, spans in zip(examples, found, strict=True)}
     return lambda doc: table[doc.text]  # type: ignore[attr-defined]

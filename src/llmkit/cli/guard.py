@@ -167,15 +167,16 @@ def train_names(
     cv: Annotated[bool, typer.Option(help="Report cross-validation grouped by template_id first.")] = True,
     folds: Annotated[int, typer.Option(min=2, max=20)] = 5,
 ) -> None:
-    """Train the person-name tagger (a CRF over spaCy tokens and MiniLM token vectors; extra 'ner')."""
+    """Train the person-name tagger (a CRF over spaCy tokens, MiniLM and SmolLM2 token states; extra 'ner')."""
     from llmkit.errors import InputError
-    from llmkit.guards import name_tagger, name_training
+    from llmkit.guards import lm_states, name_tagger, name_training
 
     target = out or name_tagger.NameTagger().model_path
     if target.suffix != ".npz":
         raise InputError(f"{target}: the model file name must end in .npz")
     examples = name_training.load_examples(data)
-    prepared = name_training.prepare(examples, name_training.load_spacy(), name_tagger.catalog_encoder())
+    lm = lm_states.catalog_lm()
+    prepared = name_training.prepare(examples, name_training.load_spacy(), name_tagger.catalog_encoder(), lm)
     if cv:
         found = name_training.cross_predict(prepared, [e.group for e in examples], folds)
         gold = [list(e.spans) for e in examples]
@@ -183,7 +184,7 @@ def train_names(
         for relaxed in (False, True):
             scores = " / ".join(f"{x:.4f}" for x in name_training.span_scores(gold, found, relaxed=relaxed))
             console().print(f"  {'relaxed' if relaxed else 'strict':<8} {scores}")
-    model = name_tagger.train(prepared)
+    model = name_tagger.train(prepared, lm=lm.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)
     console().print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")

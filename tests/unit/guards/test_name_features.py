@@ -104,14 +104,47 @@ def test_model_file_errors(tmp_path) -> None:
     model = NameModel(b"crf bytes", np.zeros(4, np.float32), np.eye(4, 2, dtype=np.float32))
     model.save(tmp_path / "m.npz")
     back = NameModel.load(tmp_path / "m.npz")
-    assert (back.crf, back.encoder, back.proj.shape) == (b"crf bytes", "all-minilm-l6-v2", (4, 2))
+    assert (back.crf, back.encoder, back.lm, back.proj.shape) == (b"crf bytes", "all-minilm-l6-v2", None, (4, 2))
+    NameModel(b"crf", np.zeros(4, np.float32), np.eye(4, 2, dtype=np.float32), lm="smollm2-135m-instruct").save(
+        tmp_path / "lm.npz"
+    )
+    assert NameModel.load(tmp_path / "lm.npz").lm == "smollm2-135m-instruct"
 
 
-@pytest.mark.parametrize("module", ["name_features", "name_tagger", "name_training", "names"])
+def test_a_model_saved_before_the_language_model_loads_without_one(tmp_path) -> None:
+    meta = np.frombuffer(json.dumps({"encoder": "all-minilm-l6-v2"}).encode(), dtype=np.uint8)
+    crf = np.frombuffer(b"crf", dtype=np.uint8)
+    np.savez_compressed(tmp_path / "old.npz", crf=crf, mean=np.zeros(4, np.float32), proj=np.eye(4, 2), meta=meta)
+    assert NameModel.load(tmp_path / "old.npz").lm is None
+
+
+def test_projection_of_side_by_side_parts_scales_each_part_by_its_spread() -> None:
+    rng = np.random.default_rng(0)
+    small, large = rng.standard_normal((500, 6)) * 0.01, rng.standard_normal((500, 10)) * 50.0
+    raw = np.concatenate([small, large], axis=1).astype(np.float32)
+    mean, proj = fit_projection(raw, dims=4, blocks=(6, 10))
+    # the same as scaling each part to unit spread first and projecting that
+    scaled = np.concatenate([small / small.std(), large / large.std()], axis=1)
+    mean_s, proj_s = fit_projection(scaled.astype(np.float32), dims=4)
+    np.testing.assert_allclose(np.abs((raw - mean) @ proj), np.abs((scaled - mean_s) @ proj_s), rtol=1e-2, atol=1e-2)
+    # without the blocks, the large part alone decides the components
+    _, unscaled = fit_projection(raw, dims=4)
+    assert np.abs(unscaled[:6]).max() < 1e-3 * np.abs(unscaled[6:]).max() * 50
+    assert np.abs(proj[:6]).max() > 1.0  # the small part now takes its share
+    with pytest.raises(ValueError):
+        fit_projection(raw, dims=4, blocks=(6, 9))  # widths that do not add up are a caller's bug
+
+
+@pytest.mark.parametrize("module", ["name_features", "name_tagger", "name_training", "names", "lm_states"])
 def test_docstring_examples(module: str) -> None:
     assert_docstring_examples(f"llmkit.guards.{module}")
 
 
 def test_tagger_modules_import_light() -> None:
-    modules = ["llmkit.guards.ner", "llmkit.guards.name_tagger", "llmkit.guards.name_training"]
-    assert_import_is_light(modules, ["pycrfsuite", "spacy", "presidio_analyzer", "onnxruntime", "numpy"])
+    modules = [
+        "llmkit.guards.ner",
+        "llmkit.guards.name_tagger",
+        "llmkit.guards.name_training",
+        "llmkit.guards.lm_states",
+    ]
+    assert_import_is_light(modules, ["pycrfsuite", "spacy", "presidio_analyzer", "onnxruntime", "numpy", "llama_cpp"])
