@@ -18,3 +18,15 @@ def test_names_and_places_are_found_and_redacted() -> None:
     v = guard.check("Faina Yefremova moved to Berlin; write to faina@example.com.", GuardContext())
     assert [f.label for f in v.findings] == ["PERSON", "LOCATION", "EMAIL_ADDRESS"]
     assert v.text == "<PERSON_1> moved to <LOCATION_1>; write to <EMAIL_ADDRESS_1>."
+
+
+def test_with_a_tagger_its_names_are_the_person_answer_and_without_one_the_refined_spacy_names() -> None:
+    from llmkit.guards.ner import NerRecogniser
+
+    text = "Dear Mrs. Labrie, Faina Yefremova moved to Berlin."
+    tagged = NerRecogniser(tagger=lambda doc: [(18, 33)])  # the tagger finds one name; spaCy's others are dropped
+    assert [(e.type, e.text) for e in tagged(text) if e.type == "PERSON"] == [("PERSON", "Faina Yefremova")]
+    assert any(e.type == "LOCATION" and e.text == "Berlin" for e in tagged(text))  # places still come from spaCy
+    untagged = [e.text for e in NerRecogniser(tagger=False)(text) if e.type == "PERSON"]
+    assert "Labrie" in untagged  # the refinement rules' title cue
+    assert NerRecogniser(tagger=lambda doc: [])(text) == [e for e in tagged(text) if e.type != "PERSON"]
