@@ -77,7 +77,7 @@ class LlamaStates:
 
         with self._lock:
             llm = self._load()
-            data = text.encode("utf-8")
+            data = text.encode("utf-8", "replace")  # a lone surrogate becomes "?": one byte, as in char_spans
             pieces = llm.tokenize(data, add_bos=False, special=False)[:N_CTX]
             dim = llm.n_embd()
             if not pieces:
@@ -95,14 +95,15 @@ class LlamaStates:
 def char_spans(text: str, byte_lengths: Sequence[int]) -> list[tuple[int, int]]:
     """Character spans of consecutive pieces of ``text``'s UTF-8 bytes with the given lengths.
 
-    A piece holding part of a character (byte-level BPE splits some) covers that whole character.
+    A piece holding part of a character (byte-level BPE splits some) covers that whole character; a lone
+    surrogate counts as one byte (``"?"``, as ``LlamaStates.token_states`` encodes it).
 
     >>> char_spans("héllo", [1, 2, 2])
     [(0, 1), (1, 2), (2, 4)]
     >>> char_spans("日本", [2, 1, 3])
     [(0, 1), (0, 1), (1, 2)]
     """
-    char_of = [i for i, ch in enumerate(text) for _ in ch.encode("utf-8")]  # the character of each byte
+    char_of = [i for i, ch in enumerate(text) for _ in ch.encode("utf-8", "replace")]  # the character of each byte
     size = len(char_of)
     out, start = [], 0
     for n in byte_lengths:

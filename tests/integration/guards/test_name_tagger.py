@@ -107,3 +107,11 @@ def test_language_model_states_cover_the_text_piece_by_piece() -> None:
     assert (again == states).all()  # one decode a text, nothing carried over from the last one
     empty, none = lm.token_states("")
     assert empty.shape == (0, 576) and none == []
+    odd, spans = lm.token_states("Ana \ud800 Lee\x00 " + "word " * 2000)  # a lone surrogate, NUL, too long
+    assert len(odd) == len(spans) <= 1024 and spans[0][0] == 0 and spans[-1][1] <= 5 + 10_000 + 6
+    assert all(0 <= a <= b for a, b in spans)
+
+
+def test_tagger_survives_hostile_text(nlp, tagger) -> None:
+    text = "Dear Ana Lee \x00 " + "é" * 3000 + " 日本" * 500  # NUL, one 3,000-letter word, many pieces
+    assert all(0 <= s < e <= len(text) for s, e in tagger(nlp(text)))

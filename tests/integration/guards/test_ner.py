@@ -30,3 +30,12 @@ def test_with_a_tagger_its_names_are_the_person_answer_and_without_one_the_refin
     untagged = [e.text for e in NerRecogniser(tagger=False)(text) if e.type == "PERSON"]
     assert "Labrie" in untagged  # the refinement rules' title cue
     assert NerRecogniser(tagger=lambda doc: [])(text) == [e for e in tagged(text) if e.type != "PERSON"]
+
+
+def test_a_lone_surrogate_does_not_break_ner_and_offsets_stay_the_texts() -> None:
+    from llmkit.guards.ner import NerRecogniser
+
+    text = "Faina Yefremova \ud800 moved to Berlin."  # spaCy cannot encode a lone surrogate
+    found = [(e.type, e.text, text[e.start : e.end]) for e in NerRecogniser()(text)]
+    assert ("PERSON", "Faina Yefremova", "Faina Yefremova") in found
+    assert ("LOCATION", "Berlin", "Berlin") in found
