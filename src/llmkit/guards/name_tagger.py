@@ -9,7 +9,7 @@ averaged per spaCy token, scaled by their spread over the training tokens, and p
 ``DIMS`` dimensions (PCA, standardised); ``llmkit.guards.name_features`` makes the CRF features.
 
 ``llmkit guard train-names DATA`` reproduces the shipped model (``guards/data/names.npz``: the CRF file's
-bytes, the projection, the encoder's name) from presidio-synth-pii; ``cross_validate`` scores the recipe
+bytes, the projection, the two models' names) from presidio-synth-pii; ``cross_validate`` scores the recipe
 on templates it was not trained on.
 """
 

@@ -7,10 +7,10 @@ for the NER types (the pattern recognisers in ``pii`` handle the rest, faster an
 Person names come from the trained tagger of ``llmkit.guards.name_tagger`` run on the same spaCy doc
 (spaCy's labels are among its features; any ``doc -> [(start, end)]`` callable can stand in for it). It
 needs the ``all-minilm-l6-v2`` encoder and the ``smollm2-135m-instruct`` model pulled. Its names alone
-score better than joined with spaCy's refined ones (held-out-half strict F1 0.83 against 0.77: the refined
-spans added more false names than true ones). With ``tagger=False``, spaCy's PERSON spans go through
-``llmkit.guards.names.refine_names`` (title and introduction cues, cleanup, merging, one name found
-everywhere it recurs) unless ``refine=False``.
+score better than joined with spaCy's refined ones (held-out-half strict F1 0.79 against 0.77 with the same
+CRF settings: the refined spans added more false names than true ones). With ``tagger=False``, spaCy's
+PERSON spans go through ``llmkit.guards.names.refine_names`` (title and introduction cues, cleanup,
+merging, one name found everywhere it recurs) unless ``refine=False``.
 """
 
 from __future__ import annotations
