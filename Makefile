@@ -18,7 +18,9 @@ else
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 endif
 DEMO := examples/demo
-QUESTION ?= How long is the warranty on the Acme Widget 3000?
+# The embedded 135M model is fragile: on the Intel machine of session 10, asked "How long is the warranty on
+# the Acme Widget 3000?" over the same four passages, it answered "1. [1] 2. [2] ..." (this question: "3 years").
+QUESTION ?= How long is the warranty?
 PYTEST_ARGS ?=
 
 .PHONY: help install dev llama-wheel models demo test test-fast lint format bench clean
