@@ -90,8 +90,7 @@ def halves(rows: list[dict]) -> dict[str, list[int]]:
 def cross_fitted_tagger(k: int = 5) -> Callable[[object], list[tuple[int, int]]]:
     """A stand-in for the name tagger that answers, for each sentence of the set, with the names found by a
     model trained on the other folds (whole templates, ``k`` folds): every PERSON figure is held out."""
-    from llmkit.guards.lm_states import catalog_lm
-    from llmkit.guards.name_tagger import catalog_encoder
+    from llmkit.guards.name_tagger import catalog_encoder, catalog_lm
     from llmkit.guards.name_training import cross_predict, load_examples, load_spacy, prepare
 
     examples = load_examples(DATA / "presidio-synth-pii" / "synth_dataset_v2.jsonl")

@@ -169,13 +169,13 @@ def train_names(
 ) -> None:
     """Train the person-name tagger (a CRF over spaCy tokens, MiniLM and SmolLM2 token states; extra 'ner')."""
     from llmkit.errors import InputError
-    from llmkit.guards import lm_states, name_tagger, name_training
+    from llmkit.guards import name_tagger, name_training
 
     target = out or name_tagger.NameTagger().model_path
     if target.suffix != ".npz":
         raise InputError(f"{target}: the model file name must end in .npz")
     examples = name_training.load_examples(data)
-    lm = lm_states.catalog_lm()
+    lm = name_tagger.catalog_lm()
     prepared = name_training.prepare(examples, name_training.load_spacy(), name_tagger.catalog_encoder(), lm)
     if cv:
         found = name_training.cross_predict(prepared, [e.group for e in examples], folds)

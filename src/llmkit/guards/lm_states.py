@@ -19,15 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmkit.errors import BackendUnavailable, MissingExtra, NotFound
+from llmkit.errors import BackendUnavailable, MissingExtra
 
 if TYPE_CHECKING:
     import numpy as np
 
     from llmkit.guards.name_features import Token
 
-#: The catalog model whose states the shipped name tagger was trained on.
-LM = "smollm2-135m-instruct"
 #: Pieces a text may have: longer texts are encoded by the tagger in chunks (``name_tagger.CHUNK_CHARS``).
 N_CTX = 1024
 
@@ -144,17 +142,3 @@ def lm_vectors(
             if len(after):
                 out[i, dim:] = states[hit[-1] + 1 + after[0]]
     return out
-
-
-def catalog_lm(name: str = LM) -> LlamaStates:
-    """The catalog's GGUF model ``name`` from the user's models folder, as a ``StateEncoder``."""
-    from llmkit.config import load_settings
-    from llmkit.models.catalog import Catalog
-
-    try:
-        path = Catalog(load_settings().models_dir).path(name)
-    except NotFound as e:
-        raise BackendUnavailable(
-            f"the name tagger needs the model {name!r}: {e}", hint=f"llmkit models pull {name}"
-        ) from None
-    return LlamaStates(path, name=name)

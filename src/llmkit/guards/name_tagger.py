@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra, NotFound
-from llmkit.guards.lm_states import StateEncoder, catalog_lm, lm_vectors
+from llmkit.guards.lm_states import LlamaStates, StateEncoder, lm_vectors
 from llmkit.guards.name_features import Token, bio_labels, sequence_features, tag_spans
 
 if TYPE_CHECKING:
     import numpy as np
 
-ENCODER = "all-minilm-l6-v2"  # the catalog model whose states the shipped CRF was trained on
+ENCODER = "all-minilm-l6-v2"  # the catalog models whose states the shipped CRF was trained on
+LM = "smollm2-135m-instruct"
 DIMS = 64
 #: L1 weight of the CRF: 0.3 against 0.1 gave held-out-half strict F1 0.83 against 0.79 (session 10).
 C1 = 0.3
@@ -288,14 +289,25 @@ def split_lines(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, 
 
 def catalog_encoder(name: str = ENCODER) -> TokenEncoder:
     """The catalog's ONNX encoder ``name`` from the user's models folder, one thread (short texts)."""
-    from llmkit.config import load_settings
     from llmkit.embeddings.onnx_minilm import OnnxEmbedder
+
+    paths = _pulled(name)
+    return OnnxEmbedder(paths["model"], paths["tokenizer"], name=name, threads=1)
+
+
+def catalog_lm(name: str = LM) -> LlamaStates:
+    """The catalog's GGUF model ``name`` from the user's models folder, as a ``StateEncoder``."""
+    return LlamaStates(_pulled(name)["model"], name=name)
+
+
+def _pulled(name: str) -> dict[str, Path]:
+    """The local files of catalog model ``name`` by role; BackendUnavailable, with the pull command, if missing."""
+    from llmkit.config import load_settings
     from llmkit.models.catalog import Catalog
 
     try:
-        paths = Catalog(load_settings().models_dir).paths(name)
+        return Catalog(load_settings().models_dir).paths(name)
     except NotFound as e:
         raise BackendUnavailable(
-            f"the name tagger needs the encoder {name!r}: {e}", hint=f"llmkit models pull {name}"
+            f"the name tagger needs the model {name!r}: {e}", hint=f"llmkit models pull {name}"
         ) from None
-    return OnnxEmbedder(paths["model"], paths["tokenizer"], name=name, threads=1)

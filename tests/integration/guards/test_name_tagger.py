@@ -35,8 +35,7 @@ def nlp():
 @pytest.fixture(scope="module")
 def tagger():
     from llmkit.errors import BackendUnavailable
-    from llmkit.guards.lm_states import catalog_lm
-    from llmkit.guards.name_tagger import NameTagger, catalog_encoder
+    from llmkit.guards.name_tagger import NameTagger, catalog_encoder, catalog_lm
 
     try:
         encoder, lm = catalog_encoder(), catalog_lm()
@@ -92,7 +91,7 @@ def test_training_learns_names_and_the_model_round_trips(nlp, tagger, tmp_path) 
 
 def test_language_model_states_cover_the_text_piece_by_piece() -> None:
     from llmkit.errors import BackendUnavailable
-    from llmkit.guards.lm_states import catalog_lm
+    from llmkit.guards.name_tagger import catalog_lm
 
     try:
         lm = catalog_lm()
