@@ -113,6 +113,22 @@ def char_spans(text: str, byte_lengths: Sequence[int]) -> list[tuple[int, int]]:
     return out
 
 
+def piece_hits(tokens: Sequence[Token], spans: Sequence[tuple[int, int]], offset: int = 0) -> list[np.ndarray]:
+    """For each token, the indices of the pieces it overlaps (``spans`` are the pieces' character spans in
+    the encoded part of the text, which starts at ``offset``; empty spans overlap nothing).
+
+    >>> from llmkit.guards.name_features import Token
+    >>> [h.tolist() for h in piece_hits([Token("Ana", 10), Token("x", 20)], [(0, 2), (2, 2), (2, 4)], 10)]
+    [[0, 2], []]
+    """
+    import numpy as np
+
+    starts = np.array([a + offset for a, _ in spans], dtype=np.int64)
+    ends = np.array([b + offset for _, b in spans], dtype=np.int64)
+    real = ends > starts
+    return [np.flatnonzero((starts < t.end) & (ends > t.start) & real) for t in tokens]
+
+
 def lm_vectors(
     tokens: Sequence[Token], states: np.ndarray, spans: Sequence[tuple[int, int]], offset: int = 0
 ) -> np.ndarray:
@@ -129,13 +145,8 @@ def lm_vectors(
 
     dim = states.shape[1] if states.ndim == 2 else 0
     out = np.zeros((len(tokens), 2 * dim), dtype=np.float32)
-    if not len(spans):
-        return out
-    starts = np.array([a + offset for a, _ in spans])
-    ends = np.array([b + offset for _, b in spans])
-    real = ends > starts
-    for i, t in enumerate(tokens):
-        hit = np.flatnonzero((starts < t.end) & (ends > t.start) & real)
+    real = np.array([b > a for a, b in spans], dtype=bool)
+    for i, hit in enumerate(piece_hits(tokens, spans, offset)):
         if len(hit):
             out[i, :dim] = states[hit].mean(0)
             after = np.flatnonzero(real[hit[-1] + 1 :])

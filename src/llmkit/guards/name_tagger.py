@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra, NotFound
-from llmkit.guards.lm_states import LlamaStates, StateEncoder, lm_vectors
+from llmkit.guards.lm_states import LlamaStates, StateEncoder, lm_vectors, piece_hits
 from llmkit.guards.name_features import Token, bio_labels, sequence_features, tag_spans
 
 if TYPE_CHECKING:
@@ -104,41 +104,30 @@ def doc_tokens(doc: Any, encoder: TokenEncoder) -> list[Token]:
     ]
 
 
-def raw_vectors(text: str, tokens: Sequence[Token], encoder: TokenEncoder) -> np.ndarray:
-    """Each token's mean word-piece state, the text encoded in chunks of whole lines or sentences."""
-    import numpy as np
-
-    out: np.ndarray | None = None
-    for lo, hi in _chunks(text, tokens):
-        states, offsets = encoder.token_states(text[lo:hi])
-        if out is None:
-            out = np.zeros((len(tokens), states.shape[1]), dtype=np.float32)
-        starts = np.array([a + lo if b > a else -1 for a, b in offsets])
-        ends = np.array([b + lo if b > a else -1 for a, b in offsets])
-        for i, t in enumerate(tokens):
-            if lo <= t.start < hi:
-                hit = (starts < t.end) & (ends > t.start) & (starts >= 0)
-                if hit.any():
-                    out[i] = states[hit].mean(0)
-    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
-
-
 def token_vectors(
     text: str, tokens: Sequence[Token], encoder: TokenEncoder, lm: StateEncoder | None = None
 ) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Each token's raw vector: the encoder's (``raw_vectors``), then with ``lm`` the language model's own
-    and next-piece states (``lm_states.lm_vectors``); and the widths of those parts."""
+    """Each token's raw vector and the widths of its parts: the mean word-piece state of ``encoder``, then
+    with ``lm`` the language model's own and next-piece states (``lm_states.lm_vectors``). The text is
+    encoded in chunks of whole lines or sentences (``_chunks``); ``()`` for the widths when there is one part."""
     import numpy as np
 
-    raw = raw_vectors(text, tokens, encoder)
-    if lm is None or not tokens:
-        return raw, ()
-    parts = []
+    mine: list[np.ndarray] = []
+    theirs: list[np.ndarray] = []
     for lo, hi in _chunks(text, tokens):
         inside = [t for t in tokens if lo <= t.start < hi]
-        states, spans = lm.token_states(text[lo:hi])
-        parts.append(lm_vectors(inside, states, spans, lo))
-    states = np.concatenate(parts)
+        states, offsets = encoder.token_states(text[lo:hi])
+        part = np.zeros((len(inside), states.shape[1]), dtype=np.float32)
+        for i, hit in enumerate(piece_hits(inside, offsets, lo)):
+            if len(hit):
+                part[i] = states[hit].mean(0)
+        mine.append(part)
+        if lm is not None and inside:
+            theirs.append(lm_vectors(inside, *lm.token_states(text[lo:hi]), lo))
+    raw = np.concatenate(mine)  # _chunks gives at least one chunk
+    if not theirs:
+        return raw, ()
+    states = np.concatenate(theirs)
     half = states.shape[1] // 2
     return np.concatenate([raw, states], axis=1), (raw.shape[1], half, half)
 
