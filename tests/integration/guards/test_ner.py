@@ -32,6 +32,15 @@ def test_with_a_tagger_its_names_are_the_person_answer_and_without_one_the_refin
     assert NerRecogniser(tagger=lambda doc: [])(text) == [e for e in tagged(text) if e.type != "PERSON"]
 
 
+def test_a_place_the_tagger_calls_a_name_is_a_name_only() -> None:
+    from llmkit.guards.ner import NerRecogniser
+
+    text = "Faina Yefremova moved to Berlin."
+    assert ("LOCATION", "Berlin") in [(e.type, e.text) for e in NerRecogniser(tagger=lambda doc: [])(text)]
+    found = [(e.type, e.text) for e in NerRecogniser(tagger=lambda doc: [(0, 15), (25, 31)])(text)]
+    assert found == [("PERSON", "Faina Yefremova"), ("PERSON", "Berlin")]  # one answer per span, the tagger's
+
+
 def test_a_lone_surrogate_does_not_break_ner_and_offsets_stay_the_texts() -> None:
     from llmkit.guards.ner import NerRecogniser
 
