@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
 from llmkit.guards.lm_states import StateEncoder
-from llmkit.guards.name_features import tag_spans
 from llmkit.guards.name_tagger import (
+    THRESHOLD,
     NameModel,
     Prepared,
     TokenEncoder,
     _crfsuite,
     _items,
     doc_tokens,
-    split_lines,
+    marginal_tags,
+    name_spans,
     token_vectors,
     train,
 )
@@ -111,12 +112,16 @@ def grouped_folds(groups: Sequence[int], k: int) -> list[int]:
     return [order[g] for g in groups]
 
 
-def predict(model: NameModel, prepared: Sequence[Prepared]) -> list[list[tuple[int, int]]]:
-    """Name spans that ``model`` finds in each prepared text."""
+def predict(
+    model: NameModel, prepared: Sequence[Prepared], threshold: float = THRESHOLD
+) -> list[list[tuple[int, int]]]:
+    """Name spans that ``model`` finds in each prepared text (``name_tagger.marginal_tags``'s ``threshold``)."""
     tagger = _crfsuite().Tagger()
     tagger.open_inmemory(model.crf)
     return [
-        split_lines(p.text, tag_spans(p.tokens, tagger.tag(_items(p.tokens, p.raw, model)))) if p.tokens else []
+        name_spans(p.text, p.tokens, marginal_tags(tagger, _items(p.tokens, p.raw, model), len(p.tokens), threshold))
+        if p.tokens
+        else []
         for p in prepared
     ]
 

@@ -60,7 +60,9 @@ NOT_NAMES = frozenset(
     "Desk Email E-mail Website Address Personal Info Name Street Road Avenue Suite Apt Unit So Not Very Just "
     "Here There What Why How When Where Who Which Also Still Well Ok Okay Good Great Nice Sure Will Can".lower().split()
 )
-_TRIM_LEFT = re.compile(rf"^(?:{TITLES}\.?\s+|[\s\W_]+)")
+_TITLE = re.compile(rf"(?i:{TITLES})\.?(?:\s+|$)")
+# (no ``^``: these patterns are matched from a span's start, where ``^`` would not match)
+_TRIM_LEFT = re.compile(rf"(?:{TITLES}\.?\s+|[\s\W_]+)")
 _TRIM_RIGHT = re.compile(r"(?:['’]s|['’])?[\s\W_]*$")
 
 
@@ -80,6 +82,25 @@ def refine_names(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int,
     found = [(s, e) for s, e in found if not _organisation(text, s, e)]
     merged = merge_spans(text, sorted(set(found)))
     return merge_spans(text, sorted(set(merged + _repeat(text, merged))))
+
+
+def tidy_names(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A trained tagger's name spans made consistent: a leading courtesy title left out (names are labelled
+    without one, as in CoNLL and presidio-synth-pii), and every other mention of a found name's words a
+    name too (``borna`` after ``borna jerković``).
+
+    >>> t = "For my take on Mrs. Labrie, ask Ana Labrie."
+    >>> [t[s:e] for s, e in tidy_names(t, [(15, 26)])]
+    ['Labrie', 'Labrie']
+    """
+    found = []
+    for s, e in spans:
+        if m := _TITLE.match(text, s, e):
+            s = m.end()
+        if e > s:
+            found.append((s, e))
+    found = merge_spans(text, sorted(set(found)))
+    return merge_spans(text, sorted(set(found + _repeat(text, found))))
 
 
 def _organisation(text: str, start: int, end: int) -> bool:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from llmkit.guards.address import find_addresses
-from llmkit.guards.names import refine_names
+from llmkit.guards.names import refine_names, tidy_names
 from llmkit.guards.pii import recognise
 
 
@@ -93,3 +93,16 @@ def test_model_spans_are_cleaned_merged_and_repeated() -> None:
     spans = [(0, 18), (32, 41), (42, 49), (59, 69)]  # "Mr. Bryan Maclean's", "Julieta S", "Almeida", "said 42."
     assert names(text, spans) == ["Bryan Maclean", "Julieta S", "Almeida", "Maclean"]
     assert names("R2D2 and @bob and PERSONAL INFO", [(0, 4), (9, 13), (18, 31)]) == []
+
+
+def test_a_title_is_trimmed_from_a_model_span_anywhere_in_the_text() -> None:
+    text = "We met Mrs. Labrie and ,Ana."
+    assert names(text, [(7, 18), (23, 27)]) == ["Labrie", "Ana"]  # not only at the text's start
+
+
+def test_a_taggers_names_lose_their_title_and_every_mention_is_found() -> None:
+    text = "For my take on mrs. Baker, ask borna jerković; borna knows. Miss"
+    found = tidy_names(text, [(15, 25), (31, 45), (60, 64)])
+    assert [text[s:e] for s, e in found] == ["Baker", "borna jerković", "borna"]  # a title alone is no name
+    assert tidy_names(text, []) == []
+    assert tidy_names(text, found) == found  # tidy names stay as they are

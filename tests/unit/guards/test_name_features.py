@@ -148,3 +148,37 @@ def test_tagger_modules_import_light() -> None:
         "llmkit.guards.lm_states",
     ]
     assert_import_is_light(modules, ["pycrfsuite", "spacy", "presidio_analyzer", "onnxruntime", "numpy", "llama_cpp"])
+
+
+class _Marginals:
+    """A stand-in for a crfsuite Tagger: fixed marginals per token."""
+
+    def __init__(self, rows: list[dict[str, float]]) -> None:
+        self.rows = rows
+
+    def set(self, items: object) -> None:
+        self.items = items
+
+    def labels(self) -> list[str]:
+        return sorted({k for r in self.rows for k in r})
+
+    def marginal(self, label: str, i: int) -> float:
+        return self.rows[i][label]
+
+
+def test_marginal_tags_keep_a_token_whose_name_probability_reaches_the_threshold() -> None:
+    from llmkit.guards.name_tagger import marginal_tags
+
+    rows = [
+        {"O": 0.9, "B": 0.1, "I": 0.0},
+        {"O": 0.65, "B": 0.3, "I": 0.05},  # in a name with 0.35: below Viterbi's 0.5, above 0.3
+        {"O": 0.2, "B": 0.2, "I": 0.6},  # continues the name, or starts one after O
+        {"O": 0.9, "B": 0.05, "I": 0.05},
+        {"O": 0.3, "B": 0.1, "I": 0.6},  # I likelier, but after O it starts a name
+    ]
+    fake = _Marginals(rows)
+    assert marginal_tags(fake, "items", 5, threshold=0.3) == ["O", "B", "I", "O", "B"]
+    assert marginal_tags(fake, "items", 5, threshold=0.5) == ["O", "O", "B", "O", "B"]
+    assert fake.items == "items"
+    only_b = _Marginals([{"O": 0.4, "B": 0.6}])  # a model that never saw I
+    assert marginal_tags(only_b, None, 1) == ["B"]
