@@ -15,6 +15,7 @@ no generation.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,6 +68,9 @@ class LlamaStates:
             if self._llm.pooling_type() != llama_cpp.LLAMA_POOLING_TYPE_NONE:
                 self._llm = None
                 raise BackendUnavailable(f"{self.path.name} pools its states (an embedding model): use a chat model")
+            # freed with this object, or at exit before the interpreter tears llama_cpp down (left to
+            # Llama.__del__ then, freeing printed "Exception ignored ... TypeError" on every exit)
+            weakref.finalize(self, self._llm.close)
         return self._llm
 
     def token_states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:

@@ -53,8 +53,12 @@ def test_shipped_tagger_finds_unseen_names_and_nothing_in_plain_prose(nlp, tagge
 def test_tagger_handles_empty_and_long_texts(nlp, tagger) -> None:
     assert tagger(nlp("")) == []
     assert tagger(nlp("   \n  ")) == []
-    # a long text of varied sentences (one sentence repeated 60 times is no text: in it, the shipped model
-    # stops finding the name that it finds in the sentence alone)
+    # one sentence repeated: Viterbi decoding stopped finding a name here that it finds in the sentence alone
+    once = "The committee thanked Ingrid Solberg and Kwame Mensah for the report. "
+    assert {once[s:e] for s, e in tagger(nlp(once))} == {"Ingrid Solberg", "Kwame Mensah"}
+    again = [(once * 20)[s:e] for s, e in tagger(nlp(once * 20))]
+    assert again == ["Ingrid Solberg", "Kwame Mensah"] * 20
+    # a long text of varied sentences
     block = (
         "Yesterday Marta Kowalczyk met the new tenant at the station. The committee thanked Kwame Mensah for "
         "the report. Our quarterly revenue grew by 12 percent compared to last year. "
@@ -114,3 +118,20 @@ def test_language_model_states_cover_the_text_piece_by_piece() -> None:
 def test_tagger_survives_hostile_text(nlp, tagger) -> None:
     text = "Dear Ana Lee \x00 " + "é" * 3000 + " 日本" * 500  # NUL, one 3,000-letter word, many pieces
     assert all(0 <= s < e <= len(text) for s, e in tagger(nlp(text)))
+
+
+def test_the_language_model_is_freed_quietly_at_exit() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from llmkit.errors import BackendUnavailable\n"
+        "from llmkit.guards.name_tagger import NameTagger\n"
+        "from llmkit.guards.name_training import load_spacy\n"
+        "tagger = NameTagger()  # alive until the interpreter exits\n"
+        "try:\n    tagger(load_spacy()('Ana Lee met Bo.'))\nexcept BackendUnavailable:\n    print('skip')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    if done.stdout.strip() == "skip":
+        pytest.skip("smollm2-135m-instruct is not pulled")
+    assert done.returncode == 0 and "Exception ignored" not in done.stderr, done.stderr  # was a TypeError in __del__
