@@ -79,9 +79,7 @@ def refine_names(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int,
     found = [c for s, e in spans for c in _clean(text, s, e)]
     for cue in CUES:
         found += [c for m in cue.finditer(text) for c in _clean(text, *m.span("n"))]
-    found = [(s, e) for s, e in found if not _organisation(text, s, e)]
-    merged = merge_spans(text, sorted(set(found)))
-    return merge_spans(text, sorted(set(merged + _repeat(text, merged))))
+    return _with_repeats(text, [(s, e) for s, e in found if not _organisation(text, s, e)])
 
 
 def tidy_names(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -99,8 +97,13 @@ def tidy_names(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, i
             s = m.end()
         if e > s:
             found.append((s, e))
-    found = merge_spans(text, sorted(set(found)))
-    return merge_spans(text, sorted(set(found + _repeat(text, found))))
+    return _with_repeats(text, found)
+
+
+def _with_repeats(text: str, found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``found`` merged, with every other mention of its names' words (``_repeat``)."""
+    merged = merge_spans(text, sorted(set(found)))
+    return merge_spans(text, sorted(set(merged + _repeat(text, merged))))
 
 
 def _organisation(text: str, start: int, end: int) -> bool:

@@ -9,9 +9,9 @@ Person names come from the trained tagger of ``llmkit.guards.name_tagger`` run o
 needs the ``all-minilm-l6-v2`` encoder and the ``smollm2-135m-instruct`` model pulled. Its names alone
 score better than joined with spaCy's refined ones (held-out-half strict F1 0.79 against 0.77 with the same
 CRF settings: the refined spans added more false names than true ones), and a place of spaCy's that
-overlaps one of its names is dropped (held-out strict F1 of the PII bench 0.795 → 0.817). With ``tagger=False``, spaCy's
-PERSON spans go through ``llmkit.guards.names.refine_names`` (title and introduction cues, cleanup,
-merging, one name found everywhere it recurs) unless ``refine=False``.
+overlaps one of its names is dropped (held-out strict F1 of the PII bench 0.795 → 0.817). With
+``tagger=False``, spaCy's PERSON spans go through ``llmkit.guards.names.refine_names`` (title and
+introduction cues, cleanup, merging, one name found everywhere it recurs) unless ``refine=False``.
 """
 
 from __future__ import annotations
