@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from llmkit.errors import ConfigError
@@ -157,9 +157,9 @@ class GuardSettings(_Section):
     passages: tuple[InputGuard, ...] = Field((), description="guards on retrieved passages and tool output")
     output: tuple[OutputGuard, ...] = Field((), description="guards on the model's answer")
     blocked_message: str = Field("I can't help with that request.", description="answer given when a guard blocks")
-    pii_entities: tuple[str, ...] = Field(
-        ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "URL", "STREET_ADDRESS"),
-        description="PII types to find; PERSON (and LOCATION) need ner = true",
+    pii_entities: tuple[str, ...] | None = Field(
+        None,
+        description="PII types to find (default: every pattern type, and PERSON and LOCATION with ner = true)",
     )
     pii_mode: Literal["mask", "hash", "placeholder"] = "placeholder"
     pii_action: Literal["flag", "redact", "block"] = "redact"
@@ -186,6 +186,13 @@ class GuardSettings(_Section):
     leakage_min_words: int = Field(8, ge=3, description="consecutive system-prompt words that count as a leak")
     grounded_threshold: float = Field(0.6, ge=-1, le=1, description="cosine below which a sentence is unsupported")
     grounded_action: Literal["flag", "block"] = "flag"
+
+    @model_validator(mode="after")
+    def _ner_types(self) -> GuardSettings:
+        needs = [t for t in self.pii_entities or () if t in ("PERSON", "LOCATION")]
+        if needs and not self.ner:
+            raise ValueError(f"pii_entities {needs} are found by NER: set ner = true (pip install 'llmkit[ner]')")
+        return self
 
 
 class PriceSettings(_Section):

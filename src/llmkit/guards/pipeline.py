@@ -34,12 +34,14 @@ def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], o
 
     act = g.content_action
     if name == "pii":
-        ner = None
+        ner, entities = None, g.pii_entities
         if g.ner:
-            from llmkit.guards.ner import NerRecogniser
+            from llmkit.guards.ner import NER_TYPES, NerRecogniser
 
             ner = NerRecogniser()
-        return pii.PiiGuard(g.pii_entities, mode=g.pii_mode, action=g.pii_action, salt=g.pii_salt, ner=ner)
+        if entities is None:  # every type this configuration can find
+            entities = (*pii.SUPPORTED, *(NER_TYPES if ner else ()))
+        return pii.PiiGuard(entities, mode=g.pii_mode, action=g.pii_action, salt=g.pii_salt, ner=ner)
     if name == "injection":
         return injection.InjectionGuard(
             g.injection_threshold,

@@ -28,6 +28,21 @@ def test_unknown_guard_names_are_config_errors(tmp_path: Path) -> None:
         settings(tmp_path, input=["leakage"])  # an output-only guard
 
 
+def test_ner_adds_names_and_places_to_the_default_pii_types_and_an_explicit_list_is_kept(tmp_path: Path) -> None:
+    from llmkit.guards.pii import SUPPORTED
+    from llmkit.guards.pipeline import build_guard
+
+    def types(**g: object) -> tuple[str, ...]:
+        return build_guard("pii", settings(tmp_path, **g).guards, HashEmbedder).entities  # type: ignore[attr-defined]
+
+    assert types() == SUPPORTED
+    assert types(ner=True) == (*SUPPORTED, "PERSON", "LOCATION")  # `ner = true` alone finds names
+    assert types(ner=True, pii_entities=["PERSON"]) == ("PERSON",)
+    assert types(pii_entities=[]) == ()
+    with pytest.raises(ConfigError, match=r"\['PERSON'\] are found by NER: set ner = true"):
+        settings(tmp_path, pii_entities=["EMAIL_ADDRESS", "PERSON"])  # would silently find no names
+
+
 def test_input_then_output_round_trip_restores_placeholders(tmp_path: Path) -> None:
     p = GuardPipeline.from_settings(
         settings(tmp_path, input=["pii", "injection"], output=["pii"]), embedder=HashEmbedder
