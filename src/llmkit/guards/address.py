@@ -105,6 +105,7 @@ CONTEXT = re.compile(
     r"office|restaurant|taxi|arrived|meet)\b[^.\n]{0,30}\b(?:at|on|to|in|is|:)\s*(?:[\w'’ -]{0,30},\s*)?"
     r"(?:the corner of\s+)?$)"
 )
+_FULL_STOP = re.compile(r"(?<!\w)([^\W\d_]{2,})\.(?=[ \t]+[A-Z]|$)")  # "Cáceres." at a sentence's end
 _STOP_TAIL = re.compile(r"^(?:I|We|He|She|It|They|You|The|This|That|Please|Mobile|Phone|Desk|Fax|E-?mail|Website)\b")
 
 
@@ -126,7 +127,7 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
     for start, end in _streets(text):
         if not any(s < end and start < e for s, e in boxes):
             spans.append((_corner_start(text, start), _extend(text, end)))
-    return _merge(sorted(spans))
+    return [(s, _without_full_stop(text, s, e)) for s, e in _merge(sorted(spans))]
 
 
 def _capitalise(text: str) -> str:
@@ -221,15 +222,30 @@ def _extend(text: str, end: int) -> int:
     """Move ``end`` over a unit, an intersecting street, then city, region, country and postcode lines."""
     if m := CORNER_AFTER.match(text, end):
         end = m.end()
-    while m := UNIT.match(text, end):
-        end = m.end()
     for _ in range(4):
+        while m := UNIT.match(text, end):  # also after more of the street's name ("Kishiev Squares\n Suite 3")
+            end = m.end()
         m = TAIL.match(text, end)
         if not m or _STOP_TAIL.match(m.group().strip(" \t\n,>")):
             break
         end = m.end()
     if m := LAST.match(text, end):
         end = m.end()
+    return end
+
+
+def _without_full_stop(text: str, start: int, end: int) -> int:
+    """``end`` moved before the first full stop that ends a sentence inside the span: a word's dot followed
+    by a capital or by the span's end (``Cáceres. It``). An abbreviated street word keeps its dot
+    (``Baker St.``, ``Király u.``), as do a number (``Rákóczi út 13.``) and an initial.
+
+    >>> t = ("12 Calle Mayor 3, Cáceres.", "221 Baker St.", "Király u. 15.", "3 Rua Nova 3 OULU NO. I", "1 St. Ann St")
+    >>> [x[: _without_full_stop(x, 0, len(x))] for x in t]
+    ['12 Calle Mayor 3, Cáceres', '221 Baker St.', 'Király u. 15.', '3 Rua Nova 3 OULU NO', '1 St. Ann St']
+    """
+    for m in _FULL_STOP.finditer(text, start, end):
+        if m.group(1).lower() not in CUE_WORDS:
+            return m.start() + len(m.group(1))
     return end
 
 

@@ -20,7 +20,7 @@ WHITE_HOUSE = "1600 Pennsylvania Avenue NW, Washington, DC 20500"
 FOUND = [
     ("I live at 221 Baker Street, Apt 2", ["221 Baker Street, Apt 2"]),
     (f"Ship to {WHITE_HOUSE}.", [WHITE_HOUSE]),
-    ("Meet at Hauptstraße 5, 10115 Berlin.", ["Hauptstraße 5, 10115 Berlin."]),
+    ("Meet at Hauptstraße 5, 10115 Berlin.", ["Hauptstraße 5, 10115 Berlin"]),
     ("Post it to ul. Grochowa 80, Warszawa", ["ul. Grochowa 80, Warszawa"]),
     ("She lives on Via dei Fiorentini 17 now", ["Via dei Fiorentini 17"]),
     (CARD, [CARD]),
@@ -106,3 +106,15 @@ def test_a_taggers_names_lose_their_title_and_every_mention_is_found() -> None:
     assert [text[s:e] for s, e in found] == ["Baker", "borna jerković", "borna"]  # a title alone is no name
     assert tidy_names(text, []) == []
     assert tidy_names(text, found) == found  # tidy names stay as they are
+
+
+def test_a_unit_after_more_of_the_street_name_is_part_of_the_address() -> None:
+    card = "14 Crown Street Kishiev Squares\n Suite 321\n LONDON\n United Kingdom 75419"
+    assert addresses(f"Ship to:\n{card}") == [card]  # was cut after "Suite", leaving 321 and the city
+
+
+def test_a_sentence_full_stop_is_not_part_of_the_address() -> None:
+    assert addresses("I live at 0645 Reyes Católicos 17 Apt. 209 Montehermoso Cáceres. It is nice.") == [
+        "0645 Reyes Católicos 17 Apt. 209 Montehermoso Cáceres"
+    ]
+    assert addresses("Send it to 221 Baker St. now") == ["221 Baker St."]
