@@ -106,6 +106,8 @@ CONTEXT = re.compile(
     r"(?:the corner of\s+)?$)"
 )
 _FULL_STOP = re.compile(r"(?<!\w)([^\W\d_]{2,})\.(?=[ \t]+[A-Z]|$)")  # "Cáceres." at a sentence's end
+#: Words whose dot abbreviates them, so does not end a sentence (``St. Ann St``, ``Mt. Pleasant Road``).
+ABBREVIATIONS = CUE_WORDS | {"mt", "ft", "pt", "jr", "sr", "ste", "apt", "bldg"}
 _STOP_TAIL = re.compile(r"^(?:I|We|He|She|It|They|You|The|This|That|Please|Mobile|Phone|Desk|Fax|E-?mail|Website)\b")
 
 
@@ -219,7 +221,8 @@ def _corner_start(text: str, start: int) -> int:
 
 
 def _extend(text: str, end: int) -> int:
-    """Move ``end`` over a unit, an intersecting street, then city, region, country and postcode lines."""
+    """Move ``end`` over an intersecting street, then city, region, country and postcode lines, each
+    perhaps after a unit (``Suite 501``)."""
     if m := CORNER_AFTER.match(text, end):
         end = m.end()
     for _ in range(4):
@@ -236,15 +239,15 @@ def _extend(text: str, end: int) -> int:
 
 def _without_full_stop(text: str, start: int, end: int) -> int:
     """``end`` moved before the first full stop that ends a sentence inside the span: a word's dot followed
-    by a capital or by the span's end (``Cáceres. It``). An abbreviated street word keeps its dot
-    (``Baker St.``, ``Király u.``), as do a number (``Rákóczi út 13.``) and an initial.
+    by a capital or by the span's end (``Cáceres. It``). An abbreviation keeps its dot (``Baker St.``,
+    ``Király u.``, ``Mt. Pleasant``), as do a number (``Rákóczi út 13.``) and an initial.
 
     >>> t = ("12 Calle Mayor 3, Cáceres.", "221 Baker St.", "Király u. 15.", "3 Rua Nova 3 OULU NO. I", "1 St. Ann St")
     >>> [x[: _without_full_stop(x, 0, len(x))] for x in t]
     ['12 Calle Mayor 3, Cáceres', '221 Baker St.', 'Király u. 15.', '3 Rua Nova 3 OULU NO', '1 St. Ann St']
     """
     for m in _FULL_STOP.finditer(text, start, end):
-        if m.group(1).lower() not in CUE_WORDS:
+        if m.group(1).lower() not in ABBREVIATIONS:
             return m.start() + len(m.group(1))
     return end
 

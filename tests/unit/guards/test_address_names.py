@@ -118,3 +118,4 @@ def test_a_sentence_full_stop_is_not_part_of_the_address() -> None:
         "0645 Reyes Católicos 17 Apt. 209 Montehermoso Cáceres"
     ]
     assert addresses("Send it to 221 Baker St. now") == ["221 Baker St."]
+    assert addresses("Send it to 12 Mt. Pleasant Road, Springfield.") == ["12 Mt. Pleasant Road, Springfield"]
