@@ -262,10 +262,17 @@ class NameTagger:
         tokens = doc_tokens(doc, encoder)
         if not tokens:
             return []
-        items = _items(tokens, token_vectors(doc.text, tokens, encoder, lm)[0], model)
+        raw = token_vectors(doc.text, tokens, encoder, lm)[0]
         with self._lock:  # a crfsuite Tagger holds the sequence it tags
-            tags = marginal_tags(tagger, items, len(tokens))
-        return name_spans(doc.text, tokens, tags)
+            return tag_names(tagger, model, doc.text, tokens, raw)
+
+
+def tag_names(
+    tagger: Any, model: NameModel, text: str, tokens: Sequence[Token], raw: np.ndarray, threshold: float = THRESHOLD
+) -> list[tuple[int, int]]:
+    """The names in ``text`` from its tokens' raw vectors: ``model``'s CRF (opened in ``tagger``) by its
+    marginals (``marginal_tags``), then ``name_spans``."""
+    return name_spans(text, tokens, marginal_tags(tagger, _items(tokens, raw, model), len(tokens), threshold))
 
 
 def marginal_tags(tagger: Any, items: Any, n: int, threshold: float = THRESHOLD) -> list[str]:

@@ -22,10 +22,8 @@ from llmkit.guards.name_tagger import (
     Prepared,
     TokenEncoder,
     _crfsuite,
-    _items,
     doc_tokens,
-    marginal_tags,
-    name_spans,
+    tag_names,
     token_vectors,
     train,
 )
@@ -118,12 +116,7 @@ def predict(
     """Name spans that ``model`` finds in each prepared text (``name_tagger.marginal_tags``'s ``threshold``)."""
     tagger = _crfsuite().Tagger()
     tagger.open_inmemory(model.crf)
-    return [
-        name_spans(p.text, p.tokens, marginal_tags(tagger, _items(p.tokens, p.raw, model), len(p.tokens), threshold))
-        if p.tokens
-        else []
-        for p in prepared
-    ]
+    return [tag_names(tagger, model, p.text, p.tokens, p.raw, threshold) if p.tokens else [] for p in prepared]
 
 
 def cross_predict(
