@@ -3,8 +3,8 @@
 - PII: entity-level precision/recall/F1 per type on presidio-synth-pii (748 sentences). Strict = same
   type and exact span; relaxed = same type and overlapping span. ``URL`` is scored as the data's
   ``DOMAIN_NAME`` (its values are URLs). ``--ner`` adds Presidio/spaCy (PERSON, LOCATION → GPE), with the
-  name refinements of ``llmkit.guards.names`` unless ``--no-refine``, and the trained name tagger
-  (``llmkit.guards.name_tagger``) cross-fitted 5-fold by template, so no sentence is tagged by a model
+  name refinements of ``llmkit.guards.names`` unless ``--no-refine``, and the trained tagger of names and
+  places (``llmkit.guards.name_tagger``) cross-fitted 5-fold by template, so no sentence is tagged by a model
   trained on its template (``--names shipped``: the shipped model, trained on all of this set). Each
   figure is given for the whole set and for its halves by template (A: even ``template_id``, where the
   address and name rules were tuned; B: odd, held out from that tuning).
@@ -33,6 +33,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmkit.guards.name_tagger import Tagged
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PII_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "DOMAIN_NAME")
@@ -87,9 +91,10 @@ def halves(rows: list[dict]) -> dict[str, list[int]]:
             "B": [i for i, r in enumerate(rows) if r["template_id"] % 2 == 1]}  # fmt: skip
 
 
-def cross_fitted_tagger(k: int = 5) -> Callable[[object], list[tuple[int, int]]]:
-    """A stand-in for the name tagger that answers, for each sentence of the set, with the names found by a
-    model trained on the other folds (whole templates, ``k`` folds): every PERSON figure is held out."""
+def cross_fitted_tagger(k: int = 5) -> Callable[[object], Tagged]:
+    """A stand-in for the name tagger that answers, for each sentence of the set, with the names and places
+    found by a model trained on the other folds (whole templates, ``k`` folds): every PERSON and GPE figure is
+    held out."""
     from llmkit.guards.name_tagger import catalog_encoder, catalog_lm
     from llmkit.guards.name_training import cross_predict, load_examples, load_spacy, prepare
 

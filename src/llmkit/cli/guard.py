@@ -167,7 +167,8 @@ def train_names(
     cv: Annotated[bool, typer.Option(help="Report cross-validation grouped by template_id first.")] = True,
     folds: Annotated[int, typer.Option(min=2, max=20)] = 5,
 ) -> None:
-    """Train the person-name tagger (a CRF over spaCy tokens, MiniLM and SmolLM2 token states; extra 'ner')."""
+    """Train the tagger of person names and places (CRFs over spaCy tokens, MiniLM and SmolLM2 token states;
+    extra 'ner'). Places are the data's GPE (or LOCATION) spans."""
     from llmkit.errors import InputError
     from llmkit.guards import name_tagger, name_training
 
@@ -179,11 +180,14 @@ def train_names(
     prepared = name_training.prepare(examples, name_training.load_spacy(), name_tagger.catalog_encoder(), lm)
     if cv:
         found = name_training.cross_predict(prepared, [e.group for e in examples], folds)
-        gold = [list(e.spans) for e in examples]
         console().print(f"{folds}-fold cross-validation grouped by template, {len(examples)} texts (P / R / F1):")
-        for relaxed in (False, True):
-            scores = " / ".join(f"{x:.4f}" for x in name_training.span_scores(gold, found, relaxed=relaxed))
-            console().print(f"  {'relaxed' if relaxed else 'strict':<8} {scores}")
+        for kind, gold, pred in (
+            ("names", [e.spans for e in examples], [f.names for f in found]),
+            ("places", [e.places for e in examples], [f.places for f in found]),
+        ):
+            for relaxed in (False, True):
+                scores = " / ".join(f"{x:.4f}" for x in name_training.span_scores(gold, pred, relaxed=relaxed))
+                console().print(f"  {kind:<6} {'relaxed' if relaxed else 'strict':<8} {scores}")
     model = name_tagger.train(prepared, lm=lm.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)

@@ -5,8 +5,9 @@ whether the lower-cased word is in MiniLM's vocabulary) plus one contextual vect
 becomes a dict of CRF features: its shape and case, the spaCy labels, vocabulary membership, whether
 the word is a first name or a surname in the US census lists and how common (``census_names.json.gz``,
 written by ``scripts/make_name_lists.py``), the same for two tokens either side, and the (projected)
-vector. Names are tagged B/I/O. The word itself is not a feature, so the model learns what names look like
-and where they stand; the census lists are the only knowledge of particular names it has.
+vector. Names are tagged B/I/O (and places, for the places CRF, by ``place_labels``). The word itself is
+not a feature, so the model learns what names look like and where they stand; the census lists are the only
+knowledge of particular names it has.
 
 Pure functions: tested without spaCy, onnxruntime or crfsuite.
 """
@@ -142,6 +143,23 @@ def bio_labels(tokens: Sequence[Token], spans: Sequence[tuple[int, int]]) -> lis
         else:
             out.append("B" if t.start <= hit[0] or not out or out[-1] == "O" else "I")
     return out
+
+
+def place_labels(
+    tokens: Sequence[Token], names: Sequence[tuple[int, int]], places: Sequence[tuple[int, int]]
+) -> list[str]:
+    """Labels for the place CRF: ``B-LOC``/``I-LOC`` for places, ``B-PER``/``I-PER`` for names, ``O``.
+
+    The names are there so that the model learns to tell the two apart: a capitalised word after "from" or
+    "to" is a place in one sentence and a person in the next (held out by template, places F1 0.61 with
+    the names as a class against 0.56 without, session 12).
+
+    >>> toks = [Token("Ana", 0), Token("left", 4), Token("Oslo", 9)]
+    >>> place_labels(toks, [(0, 3)], [(9, 13)])
+    ['B-PER', 'O', 'B-LOC']
+    """
+    person, place = bio_labels(tokens, names), bio_labels(tokens, places)
+    return [f"{a}-PER" if a != "O" else f"{b}-LOC" if b != "O" else "O" for a, b in zip(person, place, strict=True)]
 
 
 def tag_spans(tokens: Sequence[Token], tags: Sequence[str]) -> list[tuple[int, int]]:

@@ -1,4 +1,5 @@
-"""A trained person-name tagger: a CRF (``python-crfsuite``) over spaCy's tokens and two models' token states.
+"""A trained tagger of person names and places: CRFs (``python-crfsuite``) over spaCy's tokens and two models'
+token states.
 
 spaCy's small English model misses many names (foreign, lower-case, a lone surname) and calls others a
 place. This tagger sees what spaCy says (its tags and entity label, as features) and what two embedded
@@ -8,9 +9,13 @@ to right: each word's own and the next piece's; ``llmkit.guards.lm_states``). Ea
 averaged per spaCy token, scaled by their spread over the training tokens, and projected together to
 ``DIMS`` dimensions (PCA, standardised); ``llmkit.guards.name_features`` makes the CRF features.
 
-``llmkit guard train-names DATA`` reproduces the shipped model (``guards/data/names.npz``: the CRF file's
-bytes, the projection, the two models' names) from presidio-synth-pii; ``cross_validate`` scores the recipe
-on templates it was not trained on.
+Two CRFs share those features: one tags names (B/I/O), the other places, with names as a class of their
+own so that it learns to tell the two apart (``name_features.place_labels``). Each is decoded by its
+marginals (``marginal_tags``); a place that overlaps a name is dropped.
+
+``llmkit guard train-names DATA`` reproduces the shipped model (``guards/data/names.npz``: the CRF files'
+bytes, the projection, the two models' names) from presidio-synth-pii (PERSON, and GPE as places);
+``name_training.cross_predict`` scores the recipe on templates it was not trained on.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra, NotFound
 from llmkit.guards.lm_states import LlamaStates, StateEncoder, lm_vectors, piece_hits
-from llmkit.guards.name_features import Token, bio_labels, sequence_features, tag_spans
+from llmkit.guards.name_features import Token, bio_labels, place_labels, sequence_features, tag_spans
 from llmkit.guards.names import tidy_names
 
 if TYPE_CHECKING:
@@ -43,6 +48,7 @@ C1 = 0.3
 #: Viterbi's implicit 0.5, it trades precision for recall: over three dealings of the template folds, mean
 #: held-out-half strict F1 0.809 → 0.828, whole set 0.851 → 0.853, relaxed 0.895 → 0.902 (session 11).
 THRESHOLD = 0.4
+PLACE = ("B-LOC", "I-LOC")  # the place CRF's labels for a place's first and following tokens
 CHUNK_CHARS = 600  # sentences are encoded in groups of about this many characters (< 256 word pieces)
 DEFAULT_MODEL = "names.npz"
 
@@ -57,21 +63,24 @@ class TokenEncoder(Protocol):
 
 @dataclass(frozen=True)
 class NameModel:
-    """The CRF's bytes, the projection ``(x - mean) @ proj`` of the token states, and the models that make
-    them: the encoder, and the language model whose states follow the encoder's (None: the encoder's alone)."""
+    """The names CRF's bytes, the projection ``(x - mean) @ proj`` of the token states, the models that make
+    them (the encoder, and the language model whose states follow the encoder's; None: the encoder's alone),
+    and the places CRF's bytes (empty: a model trained before places, which tags names only)."""
 
     crf: bytes
     mean: np.ndarray
     proj: np.ndarray
     encoder: str = ENCODER
     lm: str | None = None
+    places: bytes = b""
 
     def save(self, path: str | Path) -> None:
         import numpy as np
 
         meta = np.frombuffer(json.dumps({"encoder": self.encoder, "lm": self.lm}).encode(), dtype=np.uint8)
-        crf = np.frombuffer(self.crf, dtype=np.uint8)
-        np.savez_compressed(path, crf=crf, mean=self.mean, proj=self.proj, meta=meta)
+        crfs = {"crf": self.crf} | ({"places": self.places} if self.places else {})
+        arrays = {k: np.frombuffer(v, dtype=np.uint8) for k, v in crfs.items()}
+        np.savez_compressed(path, mean=self.mean, proj=self.proj, meta=meta, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> NameModel:
@@ -80,7 +89,8 @@ class NameModel:
         try:
             with np.load(path) as z:
                 meta = json.loads(z["meta"].tobytes())
-                return cls(z["crf"].tobytes(), z["mean"], z["proj"], meta["encoder"], meta.get("lm"))
+                places = z["places"].tobytes() if "places" in z.files else b""
+                return cls(z["crf"].tobytes(), z["mean"], z["proj"], meta["encoder"], meta.get("lm"), places)
         except FileNotFoundError:
             raise NotFound(f"name model not found: {path}", hint="llmkit guard train-names DATA") from None
         except (OSError, KeyError, ValueError) as e:
@@ -90,7 +100,8 @@ class NameModel:
 class Prepared(NamedTuple):
     """A text made ready for training or tagging: its tokens, their raw vectors and its gold name spans.
 
-    ``blocks``: the widths of the models' parts of ``raw``, side by side (empty: one part).
+    ``blocks``: the widths of the models' parts of ``raw``, side by side (empty: one part); ``places``: its
+    gold place spans.
     """
 
     text: str
@@ -98,6 +109,14 @@ class Prepared(NamedTuple):
     raw: np.ndarray
     spans: list[tuple[int, int]]
     blocks: tuple[int, ...] = ()
+    places: Sequence[tuple[int, int]] = ()
+
+
+class Tagged(NamedTuple):
+    """What the tagger finds in a text: person names and places, as character spans."""
+
+    names: list[tuple[int, int]]
+    places: list[tuple[int, int]]
 
 
 def doc_tokens(doc: Any, encoder: TokenEncoder) -> list[Token]:
@@ -193,26 +212,36 @@ def train(
     encoder: str = ENCODER,
     lm: str | None = None,
 ) -> NameModel:
-    """A ``NameModel`` from prepared texts (L-BFGS; L1 ``c1``, L2 ``c2``; states projected to ``dims``).
+    """A ``NameModel`` from prepared texts (L-BFGS; L1 ``c1``, L2 ``c2``; states projected to ``dims``): the
+    names CRF, and the places CRF when some text has gold places.
 
     ``encoder`` and ``lm`` name the models the texts were prepared with (``lm`` None: the encoder alone).
     """
     import numpy as np
 
-    pycrfsuite = _crfsuite()
     if not any(ex.spans for ex in examples):
         raise InputError("no person names to learn from: every example has an empty span list")
     blocks = next((ex.blocks for ex in examples if ex.blocks), ())
     mean, proj = fit_projection(np.concatenate([ex.raw for ex in examples if len(ex.raw)]), dims, blocks)
     blank = NameModel(b"", mean, proj, encoder, lm)
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for ex in examples:
-        if ex.tokens:
-            trainer.append(_items(ex.tokens, ex.raw, blank), bio_labels(ex.tokens, ex.spans))
-    trainer.set_params({"c1": c1, "c2": c2, "max_iterations": iterations, "feature.possible_transitions": True})
+    texts = [(ex, _items(ex.tokens, ex.raw, blank)) for ex in examples if ex.tokens]
+    params = {"c1": c1, "c2": c2, "max_iterations": iterations, "feature.possible_transitions": True}
+    names = _fit_crf([(items, bio_labels(ex.tokens, ex.spans)) for ex, items in texts], params)
+    places = b""
+    if any(ex.places for ex in examples):
+        places = _fit_crf([(items, place_labels(ex.tokens, ex.spans, ex.places)) for ex, items in texts], params)
+    return NameModel(names, mean, proj, encoder, lm, places)
+
+
+def _fit_crf(sequences: Sequence[tuple[Any, list[str]]], params: dict[str, Any]) -> bytes:
+    """The bytes of a CRF trained on (items, labels) sequences with crfsuite ``params``."""
+    trainer = _crfsuite().Trainer(verbose=False)
+    for items, labels in sequences:
+        trainer.append(items, labels)
+    trainer.set_params(params)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer.train(str(Path(tmp) / "names.crfsuite"))
-        return NameModel((Path(tmp) / "names.crfsuite").read_bytes(), mean, proj, encoder, lm)
+        trainer.train(str(Path(tmp) / "model.crfsuite"))
+        return (Path(tmp) / "model.crfsuite").read_bytes()
 
 
 def _crfsuite() -> Any:
@@ -224,7 +253,7 @@ def _crfsuite() -> Any:
 
 
 class NameTagger:
-    """``tagger(doc) -> [(start, end)]``: person names in a spaCy doc. Cheap to construct; loads on first use.
+    """``tagger(doc) -> Tagged``: person names and places in a spaCy doc. Cheap to construct; loads on first use.
 
     ``encoder`` makes the token encoder (default: the catalog's ``all-minilm-l6-v2``) and ``lm`` the language
     model's states (default: the catalog's model the tagger was trained with, ``smollm2-135m-instruct``);
@@ -241,50 +270,72 @@ class NameTagger:
         if model_path is None:
             self.model_path /= DEFAULT_MODEL
         self._make_encoder, self._make_lm = encoder, lm
-        self._state: tuple[Any, TokenEncoder, StateEncoder | None, NameModel] | None = None
+        self._state: tuple[Crfs, TokenEncoder, StateEncoder | None, NameModel] | None = None
         self._lock = threading.Lock()
 
-    def _load(self) -> tuple[Any, TokenEncoder, StateEncoder | None, NameModel]:
+    def _load(self) -> tuple[Crfs, TokenEncoder, StateEncoder | None, NameModel]:
         with self._lock:
             if self._state is None:
                 model = NameModel.load(self.model_path)
-                tagger = _crfsuite().Tagger()
-                tagger.open_inmemory(model.crf)
                 encoder = self._make_encoder() if self._make_encoder else catalog_encoder(model.encoder)
                 lm = None
                 if model.lm is not None:
                     lm = self._make_lm() if self._make_lm else catalog_lm(model.lm)
-                self._state = (tagger, encoder, lm, model)
+                self._state = (Crfs.open(model), encoder, lm, model)
         return self._state
 
-    def __call__(self, doc: Any) -> list[tuple[int, int]]:
-        tagger, encoder, lm, model = self._load()
+    def __call__(self, doc: Any) -> Tagged:
+        crfs, encoder, lm, model = self._load()
         tokens = doc_tokens(doc, encoder)
         if not tokens:
-            return []
+            return Tagged([], [])
         raw = token_vectors(doc.text, tokens, encoder, lm)[0]
         with self._lock:  # a crfsuite Tagger holds the sequence it tags
-            return tag_names(tagger, model, doc.text, tokens, raw)
+            return tag(crfs, model, doc.text, tokens, raw)
 
 
-def tag_names(
-    tagger: Any, model: NameModel, text: str, tokens: Sequence[Token], raw: np.ndarray, threshold: float = THRESHOLD
-) -> list[tuple[int, int]]:
-    """The names in ``text`` from its tokens' raw vectors: ``model``'s CRF (opened in ``tagger``) by its
-    marginals (``marginal_tags``), then ``name_spans``."""
-    return name_spans(text, tokens, marginal_tags(tagger, _items(tokens, raw, model), len(tokens), threshold))
+class Crfs(NamedTuple):
+    """A model's CRFs opened for tagging (crfsuite ``Tagger``s): names, and places (None: the model has none)."""
+
+    names: Any
+    places: Any
+
+    @classmethod
+    def open(cls, model: NameModel) -> Crfs:
+        def opened(crf: bytes) -> Any:
+            if not crf:
+                return None
+            tagger = _crfsuite().Tagger()
+            tagger.open_inmemory(crf)
+            return tagger
+
+        return cls(opened(model.crf), opened(model.places))
 
 
-def marginal_tags(tagger: Any, items: Any, n: int, threshold: float = THRESHOLD) -> list[str]:
-    """B/I/O tags of the ``n`` tokens of ``items`` from a crfsuite ``tagger``'s marginals: a token is in a name
-    when its probability of being in one (B or I) is at least ``threshold``; it continues the name before it
-    when I is likelier than B."""
+def tag(
+    crfs: Crfs, model: NameModel, text: str, tokens: Sequence[Token], raw: np.ndarray, threshold: float = THRESHOLD
+) -> Tagged:
+    """The names and places in ``text`` from its tokens' raw vectors: each of ``model``'s CRFs decoded by its
+    marginals (``marginal_tags``), the names tidied (``name_spans``), and a place that overlaps a name left out."""
+    items = _items(tokens, raw, model)
+    names = name_spans(text, tokens, marginal_tags(crfs.names, items, len(tokens), threshold))
+    if crfs.places is None:
+        return Tagged(names, [])
+    found = split_lines(text, tag_spans(tokens, marginal_tags(crfs.places, items, len(tokens), threshold, PLACE)))
+    return Tagged(names, [(s, e) for s, e in found if not any(a < e and s < b for a, b in names)])
+
+
+def marginal_tags(
+    tagger: Any, items: Any, n: int, threshold: float = THRESHOLD, labels: tuple[str, str] = ("B", "I")
+) -> list[str]:
+    """B/I/O tags of the ``n`` tokens of ``items`` from a crfsuite ``tagger``'s marginals: a token is in an
+    entity when its probability of being in one (its ``labels``, first and following token) is at least
+    ``threshold``; it continues the entity before it when the following-token label is likelier."""
     tagger.set(items)
-    labels = set(tagger.labels())
+    known = set(tagger.labels())
     out: list[str] = []
     for i in range(n):
-        b = tagger.marginal("B", i) if "B" in labels else 0.0
-        inside = tagger.marginal("I", i) if "I" in labels else 0.0
+        b, inside = (tagger.marginal(y, i) if y in known else 0.0 for y in labels)
         out.append("O" if b + inside < threshold else "I" if inside > b and out and out[-1] != "O" else "B")
     return out
 

@@ -2,8 +2,9 @@
 
 The data is presidio-synth-pii's JSONL (``full_text``, ``spans`` with ``entity_type``/``start_position``/
 ``end_position``, ``template_id``): its sentences come from templates, so a fair score never tests a
-model on a template it was trained on. ``cross_predict`` gives every text the names found by a model
-trained on the other folds, folds made of whole templates.
+model on a template it was trained on. ``cross_predict`` gives every text the names and places found by a
+model trained on the other folds, folds made of whole templates. Places are the data's ``GPE`` spans
+(``LOCATION`` in data that uses Presidio's name).
 """
 
 from __future__ import annotations
@@ -12,37 +13,40 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
 from llmkit.guards.lm_states import StateEncoder
 from llmkit.guards.name_tagger import (
     THRESHOLD,
+    Crfs,
     NameModel,
     Prepared,
+    Tagged,
     TokenEncoder,
-    _crfsuite,
     doc_tokens,
-    tag_names,
+    tag,
     token_vectors,
     train,
 )
 
-if TYPE_CHECKING:
-    pass
+#: The entity types read as places.
+PLACE_TYPES = ("GPE", "LOCATION")
 
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """A text, its PERSON spans and the template (group) it came from."""
+    """A text, its PERSON spans, the template (group) it came from, and its place spans."""
 
     text: str
     spans: tuple[tuple[int, int], ...]
     group: int = 0
+    places: tuple[tuple[int, int], ...] = ()
 
 
-def load_examples(path: str | Path, entity: str = "PERSON") -> list[Example]:
-    """Examples from a presidio-synth-pii style JSONL file (spans of other types are ignored)."""
+def load_examples(path: str | Path) -> list[Example]:
+    """Examples from a presidio-synth-pii style JSONL file (spans of types other than PERSON and places are
+    ignored)."""
     out = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -54,15 +58,14 @@ def load_examples(path: str | Path, entity: str = "PERSON") -> list[Example]:
         try:
             row = json.loads(line)
             text = row["full_text"]
-            spans = tuple(
-                (s["start_position"], s["end_position"]) for s in row.get("spans", ()) if s["entity_type"] == entity
-            )
+            typed = [(s["entity_type"], (s["start_position"], s["end_position"])) for s in row.get("spans", ())]
             group = int(row.get("template_id", n))
         except (ValueError, KeyError, TypeError) as e:
             raise InputError(f"{path}:{n}: not a presidio-style row ({e!r})") from None
-        if not isinstance(text, str) or any(not (0 <= s < e <= len(text)) for s, e in spans):
+        if not isinstance(text, str) or any(not (0 <= s < e <= len(text)) for _, (s, e) in typed):
             raise InputError(f"{path}:{n}: full_text must be a string and every span inside it")
-        out.append(Example(text, spans, group))
+        names = tuple(span for t, span in typed if t == "PERSON")
+        out.append(Example(text, names, group, tuple(span for t, span in typed if t in PLACE_TYPES)))
     if not out:
         raise InputError(f"{path}: no examples")
     return out
@@ -87,12 +90,13 @@ def load_spacy() -> Any:
 def prepare(
     examples: Sequence[Example], nlp: Any, encoder: TokenEncoder, lm: StateEncoder | None = None
 ) -> list[Prepared]:
-    """Each example's tokens (spaCy ``nlp``), token vectors (``encoder``, and ``lm``'s states) and gold spans."""
+    """Each example's tokens (spaCy ``nlp``), token vectors (``encoder``, and ``lm``'s states) and gold spans
+    (names and places)."""
     out = []
     for ex, doc in zip(examples, nlp.pipe([e.text for e in examples]), strict=True):
         tokens = doc_tokens(doc, encoder)
         raw, blocks = token_vectors(ex.text, tokens, encoder, lm)
-        out.append(Prepared(ex.text, tokens, raw, list(ex.spans), blocks))
+        out.append(Prepared(ex.text, tokens, raw, list(ex.spans), blocks, ex.places))
     return out
 
 
@@ -110,26 +114,21 @@ def grouped_folds(groups: Sequence[int], k: int) -> list[int]:
     return [order[g] for g in groups]
 
 
-def predict(
-    model: NameModel, prepared: Sequence[Prepared], threshold: float = THRESHOLD
-) -> list[list[tuple[int, int]]]:
-    """Name spans that ``model`` finds in each prepared text (``name_tagger.marginal_tags``'s ``threshold``)."""
-    tagger = _crfsuite().Tagger()
-    tagger.open_inmemory(model.crf)
-    return [tag_names(tagger, model, p.text, p.tokens, p.raw, threshold) if p.tokens else [] for p in prepared]
+def predict(model: NameModel, prepared: Sequence[Prepared], threshold: float = THRESHOLD) -> list[Tagged]:
+    """The names and places ``model`` finds in each prepared text (``name_tagger.marginal_tags``'s ``threshold``)."""
+    crfs = Crfs.open(model)
+    return [tag(crfs, model, p.text, p.tokens, p.raw, threshold) if p.tokens else Tagged([], []) for p in prepared]
 
 
-def cross_predict(
-    prepared: Sequence[Prepared], groups: Sequence[int], k: int = 5, **kw: Any
-) -> list[list[tuple[int, int]]]:
-    """Out-of-fold name spans for every text: each from a model trained on the other folds' templates."""
+def cross_predict(prepared: Sequence[Prepared], groups: Sequence[int], k: int = 5, **kw: Any) -> list[Tagged]:
+    """Out-of-fold names and places for every text: each from a model trained on the other folds' templates."""
     folds = grouped_folds(groups, k)
-    out: list[list[tuple[int, int]]] = [[] for _ in prepared]
+    out = [Tagged([], []) for _ in prepared]
     for f in range(k):
         model = train([p for p, g in zip(prepared, folds, strict=True) if g != f], **kw)
         held = [i for i, g in enumerate(folds) if g == f]
-        for i, spans in zip(held, predict(model, [prepared[i] for i in held]), strict=True):
-            out[i] = spans
+        for i, found in zip(held, predict(model, [prepared[i] for i in held]), strict=True):
+            out[i] = found
     return out
 
 

@@ -1,5 +1,5 @@
-"""The trained name tagger with its real parts: the shipped CRF, spaCy's small model, the MiniLM encoder and
-the SmolLM2 chat model's states."""
+"""The trained tagger of names and places with its real parts: the shipped CRFs, spaCy's small model, the
+MiniLM encoder and the SmolLM2 chat model's states."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ SENTENCES = [
     ("i spoke to joana ferreira about the contract yesterday", ["joana ferreira"]),
     ("The weather in the valley was cold and the river had frozen over.", []),
     ("Our quarterly revenue grew by 12 percent compared to last year.", []),
+]
+# Places in sentences of no presidio-synth-pii template; spaCy's small model misses "TROMSØ" and "Tórshavn".
+PLACES = [
+    ("My name is Olusegun Adeyemi and I live in Leeds.", ["Leeds"]),
+    ("Halvard grew up in TROMSØ and moved to Kraków after university.", ["TROMSØ", "Kraków"]),
+    ("The conference in Valparaíso was cancelled, so I stayed in Lyon.", ["Valparaíso", "Lyon"]),
+    ("Send the parcel to my sister in Tórshavn.", ["Tórshavn"]),
+    ("The weather in the valley was cold and the river had frozen over.", []),
+    ("Yesterday Marta Kowalczyk met the new tenant at the station.", []),
 ]
 
 
@@ -46,17 +55,22 @@ def tagger():
 
 def test_shipped_tagger_finds_unseen_names_and_nothing_in_plain_prose(nlp, tagger) -> None:
     for text, names in SENTENCES:
-        found = [text[s:e] for s, e in tagger(nlp(text))]
+        found = [text[s:e] for s, e in tagger(nlp(text)).names]
         assert found == names, text
 
 
+def test_shipped_tagger_finds_unseen_places(nlp, tagger) -> None:
+    for text, places in PLACES:
+        assert [text[s:e] for s, e in tagger(nlp(text)).places] == places, text
+
+
 def test_tagger_handles_empty_and_long_texts(nlp, tagger) -> None:
-    assert tagger(nlp("")) == []
-    assert tagger(nlp("   \n  ")) == []
+    assert tagger(nlp("")) == ([], [])
+    assert tagger(nlp("   \n  ")) == ([], [])
     # one sentence repeated: Viterbi decoding stopped finding a name here that it finds in the sentence alone
     once = "The committee thanked Ingrid Solberg and Kwame Mensah for the report. "
-    assert {once[s:e] for s, e in tagger(nlp(once))} == {"Ingrid Solberg", "Kwame Mensah"}
-    again = [(once * 20)[s:e] for s, e in tagger(nlp(once * 20))]
+    assert {once[s:e] for s, e in tagger(nlp(once)).names} == {"Ingrid Solberg", "Kwame Mensah"}
+    again = [(once * 20)[s:e] for s, e in tagger(nlp(once * 20)).names]
     assert again == ["Ingrid Solberg", "Kwame Mensah"] * 20
     # a long text of varied sentences
     block = (
@@ -64,33 +78,43 @@ def test_tagger_handles_empty_and_long_texts(nlp, tagger) -> None:
         "the report. Our quarterly revenue grew by 12 percent compared to last year. "
     )
     long = block * 12  # > 256 word pieces, so it is encoded in chunks
-    found = [(s, long[s:e]) for s, e in tagger(nlp(long))]
+    found = [(s, long[s:e]) for s, e in tagger(nlp(long)).names]
     assert {name for _, name in found} == {"Marta Kowalczyk", "Kwame Mensah"}
     assert len(found) >= 18 and max(s for s, _ in found) > len(long) - len(block)  # names in the last chunk too
 
 
-def test_training_learns_names_and_the_model_round_trips(nlp, tagger, tmp_path) -> None:
-    from llmkit.guards.name_tagger import NameModel, NameTagger, train
+def test_training_learns_names_and_places_and_the_model_round_trips(nlp, tagger, tmp_path) -> None:
+    import dataclasses
+
+    from llmkit.guards.name_tagger import NameModel, NameTagger, Tagged, train
     from llmkit.guards.name_training import Example, predict, prepare
 
     firsts = ["Ana", "Jonas", "Mirela", "Oskar", "Lea", "Tomasz", "Ines", "Pekka", "Nadia", "Bruno"]
     lasts = ["Kovac", "Lindqvist", "Petrescu", "Haugen", "Moreau", "Nowak", "Duarte", "Virtanen", "Haddad", "Rossi"]
-    shapes = ["I met {} at the market.", "{} sent the letter.", "The parcel is for {} today.", "Call {} tomorrow."]
+    towns = ["Oslo", "Porto", "Gdansk", "Tampere", "Lyon", "Brno", "Graz", "Aarhus", "Split", "Cork"]
+    shapes = ["I met {} at the market in {}.", "{} sent the letter from {}.", "The parcel for {} went to {}."]
     examples = []
-    for i, (f, last) in enumerate(zip(firsts, lasts, strict=True)):
+    for i, (f, last, town) in enumerate(zip(firsts, lasts, towns, strict=True)):
         for j, shape in enumerate(shapes):
-            text = shape.format(f"{f} {last}")
-            start = text.index(f)
-            examples.append(Example(text, ((start, start + len(f) + 1 + len(last)),), i * 10 + j))
+            text = shape.format(name := f"{f} {last}", town)
+            examples.append(Example(text, (_span(text, name),), i * 10 + j, (_span(text, town),)))
     encoder = tagger._load()[1]
     model = train(prepare(examples, nlp, encoder), dims=8, iterations=60)
     model.save(tmp_path / "m.npz")
     back = NameTagger(tmp_path / "m.npz", encoder=lambda: encoder)
-    text = "I met Greta Sundberg at the market."
-    assert [text[s:e] for s, e in back(nlp(text))] == ["Greta Sundberg"]
-    assert predict(NameModel.load(tmp_path / "m.npz"), prepare([Example(text, ())], nlp, encoder)) == [[(6, 20)]]
+    text = "I met Greta Sundberg at the market in Bergen."
+    assert back(nlp(text)) == Tagged([(6, 20)], [(38, 44)])
+    assert predict(NameModel.load(tmp_path / "m.npz"), prepare([Example(text, ())], nlp, encoder)) == [back(nlp(text))]
+    # a model from before places (no places CRF in its file) still loads and tags names only
+    dataclasses.replace(model, places=b"").save(tmp_path / "old.npz")
+    assert NameTagger(tmp_path / "old.npz", encoder=lambda: encoder)(nlp(text)) == Tagged([(6, 20)], [])
     with pytest.raises(InputError, match="no person names"):
         train(prepare([Example("Nothing here.", ())], nlp, encoder))
+
+
+def _span(text: str, word: str) -> tuple[int, int]:
+    start = text.index(word)
+    return start, start + len(word)
 
 
 def test_language_model_states_cover_the_text_piece_by_piece() -> None:
@@ -117,7 +141,8 @@ def test_language_model_states_cover_the_text_piece_by_piece() -> None:
 
 def test_tagger_survives_hostile_text(nlp, tagger) -> None:
     text = "Dear Ana Lee \x00 " + "é" * 3000 + " 日本" * 500  # NUL, one 3,000-letter word, many pieces
-    assert all(0 <= s < e <= len(text) for s, e in tagger(nlp(text)))
+    found = tagger(nlp(text))
+    assert all(0 <= s < e <= len(text) for s, e in found.names + found.places)
 
 
 def test_the_language_model_is_freed_quietly_at_exit() -> None:

@@ -76,14 +76,15 @@ def test_span_scores() -> None:
 
 
 def test_load_examples_reads_presidio_rows_and_rejects_bad_ones(tmp_path) -> None:
-    good = {"full_text": "Hi Ana, call 555", "template_id": 4, "spans": [
+    good = {"full_text": "Hi Ana, call 555 in Oslo", "template_id": 4, "spans": [
         {"entity_type": "PERSON", "start_position": 3, "end_position": 6},
         {"entity_type": "PHONE_NUMBER", "start_position": 13, "end_position": 16},
+        {"entity_type": "GPE", "start_position": 20, "end_position": 24},
     ]}  # fmt: skip
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(good) + "\n\n", encoding="utf-8")
     [ex] = load_examples(path)
-    assert (ex.text[3:6], ex.spans, ex.group) == ("Ana", ((3, 6),), 4)
+    assert (ex.text[3:6], ex.spans, ex.group, ex.places) == ("Ana", ((3, 6),), 4, ((20, 24),))
     for bad in ('{"spans": []}', "not json", json.dumps({**good, "spans": [{**good["spans"][0], "end_position": 99}]})):
         path.write_text(bad + "\n", encoding="utf-8")
         with pytest.raises(InputError, match=r"d\.jsonl:1"):
@@ -182,3 +183,7 @@ def test_marginal_tags_keep_a_token_whose_name_probability_reaches_the_threshold
     assert fake.items == "items"
     only_b = _Marginals([{"O": 0.4, "B": 0.6}])  # a model that never saw I
     assert marginal_tags(only_b, None, 1) == ["B"]
+    places = _Marginals(
+        [{"O": 0.5, "B-PER": 0.4, "B-LOC": 0.1, "I-LOC": 0.0}, {"O": 0.2, "B-PER": 0.1, "B-LOC": 0.0, "I-LOC": 0.7}]
+    )
+    assert marginal_tags(places, None, 2, labels=("B-LOC", "I-LOC")) == ["O", "B"]  # only the given labels count
