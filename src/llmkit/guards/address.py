@@ -20,8 +20,13 @@ import re
 
 _L = r"[^\W\d_]"  # a letter, any script
 _NAME = rf"{_L}(?:{_L}|['’.\-])*"  # a word of letters (with apostrophes, dots, hyphens)
-_CAP = rf"(?:[A-ZÀ-ÞĀ-Ž]|[^\W\d_a-z])(?:{_L}|['’.\-])*"  # a word starting upper case (or non-ASCII)
-_JOIN = r"(?:de|del|della|dei|degli|delle|di|do|da|dos|das|der|den|von|van|des|du|la|le|los|las|y|i|e|u\.|nad|am|an)"
+#: a word starting upper case (or non-ASCII), perhaps after an elided article (d'Ouchy, l'Aquila, dell'Orso)
+_CAP = rf"(?:(?:d|l|dell|dall|nell|sull|all)['’])?(?:[A-ZÀ-ÞĀ-Ž]|[^\W\d_a-z])(?:{_L}|['’.\-])*"
+#: lower-case words inside a street or place name (Rue de la Paix, Jiřího z Poděbrad, Ústí nad Labem)
+_JOIN = (
+    r"(?:de|del|della|dei|degli|delle|di|do|da|dos|das|der|den|von|van|des|du|la|le|los|las|y|i|e|u\.?|v|ve|z|ze|"
+    r"na|nad|pod|am|an)(?!\w)"
+)
 _NUM = r"\d{1,5}[A-Z]?\b"  # a house number: 12, 12B (not 70s)
 _SP = r"[ \t]+"
 _SUFFIX = (
@@ -72,8 +77,11 @@ UNIT = re.compile(rf"[ \t]*,?[ \t]*(?:\n[ \t>]*)?(?:{_UNIT})")
 #: One address line after the street: a city, region or country in capitalised words, or a postcode.
 _PLACE = rf"(?:{_CAP}|[A-Z]{{2,3}})(?:[ \t]+(?:{_CAP}|{_JOIN}|\([^()\n]{{1,30}}\)))*"
 _POSTCODE = r"\d{4,6}|\d{3}[ \t]\d{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
+#: A region given as a number (a département, a province code), only when a postcode follows.
+_REGION_NUMBER = rf"\d{{1,3}}(?=[ \t]*(?:\n[ \t>]*)?(?:{_POSTCODE})(?!\w))"
 TAIL = re.compile(
-    rf"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>]*,?[ \t]*|[ \t]+)(?:{_PLACE}(?:[ \t]+(?:{_POSTCODE}))?|{_POSTCODE})(?!\w)"
+    rf"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>]*,?[ \t]*|[ \t]+)"
+    rf"(?:{_PLACE}(?:[ \t]+(?:{_POSTCODE}))?|{_POSTCODE}|{_REGION_NUMBER})(?!\w)"
 )
 #: A last line after a blank one, only when it ends in a postcode ("Denmark 35018").
 LAST = re.compile(rf"[ \t]*\n[ \t]*\n[ \t>]*(?:{_PLACE}[ \t]+)?(?:{_POSTCODE})(?!\w)")
@@ -88,15 +96,18 @@ _MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
 )
-#: Dates and the like look like "number name number": a street line is none of these.
 #: Dates and the like look like "number name number": a street line has none of these words.
 NOT_STREET_WORDS = frozenset(
     f"{_MONTH}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|chapter|section|page|article|verse|"
     "version|level|grade|class|season|episode|vol|volume|no|number|top|age|aged|in|during|since|until|by|from|"
-    "of|or|and|to|for|with|at|is|are|was|were|than|ad|bc|spring|summer|autumn|fall|winter|census|corinthians|"
-    "thessalonians|kings|samuel|chronicles|peter|john|timothy".split("|")
+    "of|or|and|to|for|with|at|is|are|was|were|than|ad|bc|spring|summer|autumn|fall|winter|census".split("|")
 )
-NOT_STREET = re.compile(r"(?i:\b(?:highway|route|interstate|freeway)\s+\d)|\bU\.S\.|[×*+=/]")
+#: A highway number, a verse (``John 3 16``, ``1 Kings 3``: a book with a number after it; ``John Street`` is a
+#: street), "U.S.", arithmetic.
+NOT_STREET = re.compile(
+    r"(?i:\b(?:highway|route|interstate|freeway|corinthians|thessalonians|kings|samuel|chronicles|peter|john|"
+    r"timothy)\s+\d)|\bU\.S\.|[×*+=/]"
+)
 CUE_WORDS = frozenset(w.rstrip("?") for w in f"{_SUFFIX}|{_PREFIX}".split("|")) | {"point", "estate", "meadow"}
 GLUED = tuple(_GLUED[3:-1].replace("stra(?:ss|ß)e", "strasse|straße").split("|"))
 CONTEXT_HINT = re.compile(r"(?i)address|liv|located|move|ship|sen[dt]|deliver|office|restaurant|taxi|arrived|meet")
@@ -106,8 +117,12 @@ CONTEXT = re.compile(
     r"(?:the corner of\s+)?$)"
 )
 _FULL_STOP = re.compile(r"(?<!\w)([^\W\d_]{2,})\.(?=[ \t]+[A-Z]|$)")  # "Cáceres." at a sentence's end
-#: Words whose dot abbreviates them, so does not end a sentence (``St. Ann St``, ``Mt. Pleasant Road``).
-ABBREVIATIONS = CUE_WORDS | {"mt", "ft", "pt", "jr", "sr", "ste", "apt", "bldg"}
+#: Words whose dot abbreviates them, so does not end a sentence (``St. Ann St``, ``Mt. Pleasant Road``); a full
+#: street word's dot does (``90 Whitchurch Road.``).
+ABBREVIATIONS = frozenset(
+    "st|ave|av|avda|rd|blvd|bd|ln|dr|ct|pl|sq|ter|pkwy|hwy|cir|trl|cres|gdns|xing|str|u|ul|al|nám|"
+    "mt|ft|pt|jr|sr|ste|apt|bldg".split("|")
+)
 _STOP_TAIL = re.compile(r"^(?:I|We|He|She|It|They|You|The|This|That|Please|Mobile|Phone|Desk|Fax|E-?mail|Website)\b")
 
 

@@ -29,6 +29,27 @@ FOUND = [
     ("Write to P.O. Box 242, Springfield", ["P.O. Box 242, Springfield"]),
     ("send one to the corner of Kuusiku 7 and Alexander Flat?", ["the corner of Kuusiku 7 and Alexander Flat"]),
     ("address: 947 trg revolucije 17 apt. 858", ["947 trg revolucije 17 apt. 858"]),  # a lower-cased text
+    # a first name in a street name is a street, not a verse (were not found at all)
+    ("Send it to 221 John Street, London", ["221 John Street, London"]),
+    ("We live at 12 Kings Road, Chelsea.", ["12 Kings Road, Chelsea"]),
+    ("Our office is at 9 St. Peter Street, Manchester M2 5GP.", ["9 St. Peter Street, Manchester M2 5GP"]),
+    # lower-case words inside names: an elided article, Czech prepositions (were cut there)
+    ("Send to 5 Avenue d'Ouchy, Lausanne", ["5 Avenue d'Ouchy, Lausanne"]),
+    (
+        "Ship to 6570 Jiřího z Poděbrad 1874\n Apt. 008\n Velká Bukovina u Děčína\n Czech Republic 67420",
+        ["6570 Jiřího z Poděbrad 1874\n Apt. 008\n Velká Bukovina u Děčína\n Czech Republic 67420"],
+    ),
+    # a corner street after "and" (was cut at "an": "an" is also a word inside German street names)
+    (
+        "Meet at the corner of 76 Boulevard de Normandie and Eriksson Bridge",
+        ["the corner of 76 Boulevard de Normandie and Eriksson Bridge"],
+    ),
+    # a region given as a number, when a postcode follows (the postcode was left out)
+    (
+        "Located at 704 Redbud Drive\nCite Essanaouber\n, 32\n 60810. It serves",
+        ["704 Redbud Drive\nCite Essanaouber\n, 32\n 60810"],
+    ),
+    ("Call 12 Main Street, Springfield, 3 times", ["12 Main Street, Springfield"]),
 ]
 
 
@@ -46,6 +67,7 @@ def test_addresses_are_found_whole(text: str, expected: list[str]) -> None:
         "In 2010 Acme Corp grew; during 1942 it shrank.",
         "5 Musicians Of The 70s You're Supposed To Hate",
         "Take State Route 99 or Highway 41 north.",
+        "Read John 3 16 and 1 Kings 3 before 2 Samuel 5.",
         "The ruling is at 427 U.S. 160.",
         "",
     ],
@@ -119,3 +141,4 @@ def test_a_sentence_full_stop_is_not_part_of_the_address() -> None:
     ]
     assert addresses("Send it to 221 Baker St. now") == ["221 Baker St."]
     assert addresses("Send it to 12 Mt. Pleasant Road, Springfield.") == ["12 Mt. Pleasant Road, Springfield"]
+    assert addresses("I live at 90 Whitchurch Road.") == ["90 Whitchurch Road"]  # a full street word's dot ends it
