@@ -4,8 +4,10 @@ A street line alone is too loose to trust (``Windows 11``, ``Chapter 3``), so a 
 cue: a street word (``Road``, ``St``, ``Rue``, ``ul.``, a suffix such as ``-straße``, ``-vej``, ``-katu``),
 a house number in front of a name-and-number street (``450 Præstevænget 15``), a unit after it
 (``Apt. 12``, ``Suite 501``), or an address word shortly before it (``address``, ``lives on``,
-``located at``). A found street line is then extended over its unit, city, region, country and postcode
-lines while they look like parts of an address (capitalised words, short codes, postcodes). US military
+``located at``); a numbered street with a street word before its name (``2 Rue Saint-Jean``) needs
+address words before it or a postcode and city after it (``, 69005 Lyon``). A found street line is then
+extended over its unit, city, region, country and postcode lines while they look like parts of an address
+(capitalised words, short codes, postcodes). US military
 addresses (``PSC 1234, Box 5678 APO AE 09876``, ``USS Name FPO AA 12345``), PO boxes and street corners
 (``the corner of X and Y``) are recognised too.
 
@@ -27,7 +29,7 @@ _JOIN = (
     r"(?:de|del|della|dei|degli|delle|di|do|da|dos|das|der|den|von|van|des|du|la|le|los|las|y|i|e|u\.?|v|ve|z|ze|"
     r"na|nad|pod|am|an)(?!\w)"
 )
-_NUM = r"\d{1,5}[A-Z]?\b"  # a house number: 12, 12B (not 70s)
+_NUM = r"\d{1,5}(?:-\d{1,5})?[A-Z]?\b"  # a house number: 12, 12B, 3-5 (not 70s)
 _SP = r"[ \t]+"
 _SUFFIX = (
     r"street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|sq|terrace|"
@@ -60,7 +62,9 @@ _US_STREET = (
 #: Søndergade 52; 4844 Søndergade 52; ul. Północna 73; Rue de Piétrain 371; avenue de Provence
 _STREET_WORD = rf"(?:(?i:{_PREFIX})\.?{_SP}(?:{_JOIN}{_SP})*)?"  # Rue de, ul., Avenida
 _EU_NAME = rf"{_STREET_WORD}{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN}|(?i:{_SUFFIX})\.?)){{0,3}}"
-_EU_STREET = rf"(?:{_NUM}{_SP})?{_EU_NAME}{_SP}\d{{1,5}}(?:[A-Z])?\b(?:{_SP}\d{{1,4}}\b)?\.?"
+#: after the name: 52, 52A, 43-45, 104/122, 12 B 5 (a staircase and a flat)
+_EU_NUMBER = r"\d{1,5}(?:[-/]\d{1,5})?(?:[ \t]?[A-Z])?\b"
+_EU_STREET = rf"(?:{_NUM}{_SP})?{_EU_NAME}{_SP}{_EU_NUMBER}(?:{_SP}\d{{1,4}}\b)?\.?"
 #: 9816 214 Pavlou Drandaki (a building and a house number before a street name): needs address context
 _NUMBERED = rf"{_NUM}{_SP}(?:\d{{1,5}}{_SP})?{_STREET_WORD}{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN})){{0,3}}"
 _MILITARY = (
@@ -76,13 +80,15 @@ HAS_BOX = re.compile(r"(?i)box|[ADF]PO\b")
 UNIT = re.compile(rf"[ \t]*,?[ \t]*(?:\n[ \t>]*)?(?:{_UNIT})")
 #: One address line after the street: a city, region or country in capitalised words, or a postcode.
 _PLACE = rf"(?:{_CAP}|[A-Z]{{2,3}})(?:[ \t]+(?:{_CAP}|{_JOIN}|\([^()\n]{{1,30}}\)))*"
-_POSTCODE = r"\d{4,6}|\d{3}[ \t]\d{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
+_POSTCODE = r"\d{4,6}|\d{3}[ \t]\d{2}|\d{2}-\d{3}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
 #: A region given as a number (a département, a province code), only when a postcode follows.
 _REGION_NUMBER = rf"\d{{1,3}}(?=[ \t]*(?:\n[ \t>]*)?(?:{_POSTCODE})(?!\w))"
 TAIL = re.compile(
     rf"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>]*,?[ \t]*|[ \t]+)"
     rf"(?:{_PLACE}(?:[ \t]+(?:{_POSTCODE}))?|{_POSTCODE}|{_REGION_NUMBER})(?!\w)"
 )
+#: A postcode and a city right after a street line (``, 69005 Lyon``): a cue, like a unit or address words.
+POSTAL_CITY = re.compile(rf"[ \t]*,[ \t]*(?:{_POSTCODE})[ \t]+{_CAP}")
 #: A last line after a blank one, only when it ends in a postcode ("Denmark 35018").
 LAST = re.compile(rf"[ \t]*\n[ \t]*\n[ \t>]*(?:{_PLACE}[ \t]+)?(?:{_POSTCODE})(?!\w)")
 CORNER = re.compile(rf"(?:\b(?i:the corner of)\s+)?(?:{_CAP}\s+and\s+)?$")
@@ -103,12 +109,13 @@ NOT_STREET_WORDS = frozenset(
     "of|or|and|to|for|with|at|is|are|was|were|than|ad|bc|spring|summer|autumn|fall|winter|census".split("|")
 )
 #: A highway number, a verse (``John 3 16``, ``1 Kings 3``: a book with a number after it; ``John Street`` is a
-#: street), "U.S.", arithmetic.
+#: street), "U.S.", arithmetic (a slash between digits is a house number's: ``104/122``).
 NOT_STREET = re.compile(
     r"(?i:\b(?:highway|route|interstate|freeway|corinthians|thessalonians|kings|samuel|chronicles|peter|john|"
-    r"timothy)\s+\d)|\bU\.S\.|[×*+=/]"
+    r"timothy)\s+\d)|\bU\.S\.|[×*+=]|(?<!\d)/|/(?!\d)"
 )
 CUE_WORDS = frozenset(w.rstrip("?") for w in f"{_SUFFIX}|{_PREFIX}".split("|")) | {"point", "estate", "meadow"}
+PREFIX_WORDS = frozenset(w for w in _PREFIX.split("|") if w.isalpha())
 GLUED = tuple(_GLUED[3:-1].replace("stra(?:ss|ß)e", "strasse|straße").split("|"))
 CONTEXT_HINT = re.compile(r"(?i)address|liv|located|move|ship|sen[dt]|deliver|office|restaurant|taxi|arrived|meet")
 CONTEXT = re.compile(
@@ -172,7 +179,7 @@ def _streets(text: str) -> list[tuple[int, int]]:
         i = bisect.bisect_right(ends, m.start())
         if (i < len(out) and out[i][0] <= m.start()) or _not_street(m.group()):
             continue
-        if _in_context(text, m.start()):
+        if _in_context(text, m.start()) or _postal(text, m):
             out.append(m.span())
     return out
 
@@ -199,7 +206,7 @@ def _accept(text: str, m: re.Match[str], out: list[tuple[int, int]]) -> int:
         out.append(m.span())
         return m.end()
     n = NUMBERED.match(text, m.start())
-    if n and _in_context(text, m.start()) and not _not_street(n.group()):
+    if n and (_in_context(text, m.start()) or _postal(text, n)) and not _not_street(n.group()):
         out.append(n.span())
         return n.end()
     return m.start() + 1
@@ -219,6 +226,12 @@ def _has_cue(text: str, m: re.Match[str]) -> bool:
 def _in_context(text: str, start: int) -> bool:
     window = text[max(0, start - 60) : start]
     return bool(CONTEXT_HINT.search(window) and CONTEXT.search(window))
+
+
+def _postal(text: str, m: re.Match[str]) -> bool:
+    """A numbered street with a street word before its name, then a postcode and a city: ``2 Rue Saint-Jean,
+    69005 Lyon`` (``10 Tips, 2023 Edition`` has no street word)."""
+    return bool(POSTAL_CITY.match(text, m.end())) and not PREFIX_WORDS.isdisjoint(_WORDS.findall(m.group().lower()))
 
 
 def _not_street(street: str) -> bool:

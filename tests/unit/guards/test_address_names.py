@@ -50,6 +50,13 @@ FOUND = [
         ["704 Redbud Drive\nCite Essanaouber\n, 32\n 60810"],
     ),
     ("Call 12 Main Street, Springfield, 3 times", ["12 Main Street, Springfield"]),
+    # house-number ranges, slashes, staircases; a Polish postcode (each was cut or missed)
+    ("Our office: Friedrichstraße 43-45, 10117 Berlin.", ["Friedrichstraße 43-45, 10117 Berlin"]),
+    ("I live at ul. Marszałkowska 104/122, 00-017 Warszawa.", ["ul. Marszałkowska 104/122, 00-017 Warszawa"]),
+    ("Mail it to Mannerheimintie 12 B 5, 00100 Helsinki.", ["Mannerheimintie 12 B 5, 00100 Helsinki"]),
+    ("Ship to 3-5 Rue de la Paix, 1000 Bruxelles.", ["3-5 Rue de la Paix, 1000 Bruxelles"]),
+    # a street word before the name and a postcode and city after it, with no address words before
+    ("The package went to 2 Rue Saint-Jean, 69005 Lyon.", ["2 Rue Saint-Jean, 69005 Lyon"]),
 ]
 
 
@@ -68,6 +75,9 @@ def test_addresses_are_found_whole(text: str, expected: list[str]) -> None:
         "5 Musicians Of The 70s You're Supposed To Hate",
         "Take State Route 99 or Highway 41 north.",
         "Read John 3 16 and 1 Kings 3 before 2 Samuel 5.",
+        "Top 10 Tips, 2023 Edition",
+        "I have 2 Big Dogs, 12345 Fans",
+        "Add 3/4 Cup Sugar and 2 Tbsp Butter",
         "The ruling is at 427 U.S. 160.",
         "",
     ],
