@@ -60,32 +60,42 @@ _US_STREET = (
     rf"(?:{_SP}(?:North|South|East|West|[NSEW]{{1,2}})\b)?(?![.]?[ \t]+\d)"
 )
 #: Søndergade 52; 4844 Søndergade 52; ul. Północna 73; Rue de Piétrain 371; avenue de Provence
-_STREET_WORD = rf"(?:(?i:{_PREFIX})\.?{_SP}(?:{_JOIN}{_SP})*)?"  # Rue de, ul., Avenida
+_PREFIXED = rf"(?i:{_PREFIX})\.?{_SP}(?:{_JOIN}{_SP})*"  # Rue de, ul., Avenida
+_STREET_WORD = rf"(?:{_PREFIXED})?"
+_NAME_WORDS = rf"{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN})){{0,3}}"  # Augusta, Pavlou Drandaki, Jiřího z Poděbrad
 _EU_NAME = rf"{_STREET_WORD}{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN}|(?i:{_SUFFIX})\.?)){{0,3}}"
 #: after the name: 52, 52A, 43-45, 104/122, 12 B 5 (a staircase and a flat)
 _EU_NUMBER = r"\d{1,5}(?:[-/]\d{1,5})?(?:[ \t]?[A-Z])?\b"
 _EU_STREET = rf"(?:{_NUM}{_SP})?{_EU_NAME}{_SP}{_EU_NUMBER}(?:{_SP}\d{{1,4}}\b)?\.?"
+#: Calle de Alcalá, 42; Rua Augusta, 1500: a comma before the number, only after a capitalised street word
+#: (not "via Zoom, 3 times")
+_EU_COMMA = rf"(?=[A-ZÀ-ÞĀ-ŽΑ-Ω]){_PREFIXED}{_NAME_WORDS},[ \t]*{_EU_NUMBER}"
 #: 9816 214 Pavlou Drandaki (a building and a house number before a street name): needs address context
-_NUMBERED = rf"{_NUM}{_SP}(?:\d{{1,5}}{_SP})?{_STREET_WORD}{_CAP}(?:{_SP}(?:{_CAP}|{_JOIN})){{0,3}}"
+_NUMBERED = rf"{_NUM}{_SP}(?:\d{{1,5}}{_SP})?{_STREET_WORD}{_NAME_WORDS}"
 _MILITARY = (
     r"\b(?i:(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}|(?:USS|USNS|USNV|USCGC)\s+[^\W\d_][\w'’-]*)"
     r"\s*,?\s+(?i:[ADF]PO\s+A[AEP])\s+\d{5}\b"
 )
 _PO_BOX = r"(?:\b\d{1,5}[ \t]+)?\b(?i:P\.?\s?O\.?\s+Box|Postbox)\s+\d+"
 
-STREET = re.compile(rf"(?<![\w.])(?=[^\n\d]{{0,60}}\d)(?:{_US_STREET}|{_EU_STREET})")
+STREET = re.compile(rf"(?<![\w.])(?=[^\n\d]{{0,60}}\d)(?:{_US_STREET}|{_EU_STREET}|{_EU_COMMA})")
 NUMBERED = re.compile(rf"(?<![\w.])(?=\d){_NUMBERED}")
 MILITARY = re.compile(rf"{_MILITARY}|{_PO_BOX}")
 HAS_BOX = re.compile(r"(?i)box|[ADF]PO\b")
 UNIT = re.compile(rf"[ \t]*,?[ \t]*(?:\n[ \t>]*)?(?:{_UNIT})")
 #: One address line after the street: a city, region or country in capitalised words, or a postcode.
 _PLACE = rf"(?:{_CAP}|[A-Z]{{2,3}})(?:[ \t]+(?:{_CAP}|{_JOIN}|\([^()\n]{{1,30}}\)))*"
-_POSTCODE = r"\d{4,6}|\d{3}[ \t]\d{2}|\d{2}-\d{3}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
+_POSTCODE = (
+    r"\d{5}-\d{3,4}|\d{4,6}|\d{3}[ \t]\d{2}|\d{2}-\d{3}"  # 02139-4307, 01304-001, 10117, 110 00, 00-017
+    r"|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"  # Canada M5H 2N2, UK SW1A 2AA
+)
+#: A district's number after its name, before a comma or the line's end (District 1, Praha 10, Dublin 8).
+_DISTRICT = r"\d{1,2}(?=[ \t]*(?:,|\n|$))"
 #: A region given as a number (a département, a province code), only when a postcode follows.
 _REGION_NUMBER = rf"\d{{1,3}}(?=[ \t]*(?:\n[ \t>]*)?(?:{_POSTCODE})(?!\w))"
 TAIL = re.compile(
     rf"(?:[ \t]*,[ \t]*|[ \t]*\n[ \t>]*,?[ \t]*|[ \t]+)"
-    rf"(?:{_PLACE}(?:[ \t]+(?:{_POSTCODE}))?|{_POSTCODE}|{_REGION_NUMBER})(?!\w)"
+    rf"(?:{_PLACE}(?:[ \t]+(?:{_POSTCODE}|{_DISTRICT}))?|{_POSTCODE}|{_REGION_NUMBER})(?!\w)"
 )
 #: A postcode and a city right after a street line (``, 69005 Lyon``): a cue, like a unit or address words.
 POSTAL_CITY = re.compile(rf"[ \t]*,[ \t]*(?:{_POSTCODE})[ \t]+{_CAP}")
@@ -95,7 +105,7 @@ CORNER = re.compile(rf"(?:\b(?i:the corner of)\s+)?(?:{_CAP}\s+and\s+)?$")
 CORNER_AFTER = re.compile(rf"{_SP}and{_SP}(?:{_CAP}{_SP}){{0,2}}{_CAP}")
 _WORDS = re.compile(r"\w+")
 _DIGIT = re.compile(r"\d")
-_ANCHOR = r"(?:\d[ \t.,]+[^\W\d_]|[^\W\d_][ \t.]+\d)"
+_ANCHOR = r"(?:\d[ \t.,]+[^\W\d_]|[^\W\d_][ \t.,]+\d)"
 ANCHORS = re.compile(rf"{_ANCHOR}(?:.{{0,200}}?{_ANCHOR})*", re.DOTALL)  # a chain of anchors, each near the last
 HOUSE_FIRST = re.compile(rf"{_NUM}{_SP}\S.*\s\d")
 _MONTH = (

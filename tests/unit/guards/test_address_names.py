@@ -57,6 +57,13 @@ FOUND = [
     ("Ship to 3-5 Rue de la Paix, 1000 Bruxelles.", ["3-5 Rue de la Paix, 1000 Bruxelles"]),
     # a street word before the name and a postcode and city after it, with no address words before
     ("The package went to 2 Rue Saint-Jean, 69005 Lyon.", ["2 Rue Saint-Jean, 69005 Lyon"]),
+    # a comma before the number after a street word; ZIP+4; a district's number (each was cut or missed)
+    ("Write to Calle de Alcalá, 42, 28014 Madrid.", ["Calle de Alcalá, 42, 28014 Madrid"]),
+    ("Deliver to 77 Massachusetts Ave, Cambridge, MA 02139-4307.", ["77 Massachusetts Ave, Cambridge, MA 02139-4307"]),
+    (
+        "I stay at 15 Nguyen Hue Street, District 1, Ho Chi Minh City.",
+        ["15 Nguyen Hue Street, District 1, Ho Chi Minh City"],
+    ),
 ]
 
 
@@ -77,6 +84,8 @@ def test_addresses_are_found_whole(text: str, expected: list[str]) -> None:
         "Read John 3 16 and 1 Kings 3 before 2 Samuel 5.",
         "Top 10 Tips, 2023 Edition",
         "I have 2 Big Dogs, 12345 Fans",
+        "We met via Zoom, 3 times.",
+        "I moved to Paris, 2024 was great.",
         "Add 3/4 Cup Sugar and 2 Tbsp Butter",
         "The ruling is at 427 U.S. 160.",
         "",
