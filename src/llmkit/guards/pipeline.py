@@ -64,7 +64,8 @@ def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], o
 
 
 class GuardPipeline:
-    """Input, passage and output guards. ``counts`` tallies (stage, guard, action); ``traces`` records verdicts."""
+    """Input, passage and output guards. ``counts`` tallies (stage, guard, action), ``checks`` and ``seconds``
+    the checks of each (stage, guard) and the time they took; ``traces`` records verdicts."""
 
     def __init__(
         self,
@@ -79,6 +80,8 @@ class GuardPipeline:
         self.blocked_message = blocked_message
         self.traces = traces
         self.counts: Counter[tuple[str, str, str]] = Counter()
+        self.checks: Counter[tuple[str, str]] = Counter()
+        self.seconds: Counter[tuple[str, str]] = Counter()
 
     @classmethod
     def from_settings(
@@ -167,10 +170,12 @@ class GuardPipeline:
         return combine(text, results) if results else Verdict("allow", text)
 
     def _record(self, stage: str, verdict: Verdict) -> Verdict:
-        for name in verdict.timings_ms:
+        for name, ms in verdict.timings_ms.items():
             actions = {f.action for f in verdict.findings if f.guard == name} or {"allow"}
             for action in actions:
                 self.counts[(stage, name, action)] += 1
+            self.checks[(stage, name)] += 1
+            self.seconds[(stage, name)] += ms / 1000
         if self.traces is not None and verdict.timings_ms:
             self._trace(stage, verdict)
         return verdict

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
+
+    from llmkit.guards.pipeline import GuardPipeline
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -46,6 +50,11 @@ class Metrics:
         pair[0].inc()
         pair[1].observe(seconds)
 
+    def watch_guards(self, pipeline: Callable[[], GuardPipeline | None]) -> None:
+        """Export the guard pipeline's tallies at each scrape (``pipeline()``; None: not built yet): verdicts by
+        stage, guard and action, and the checks' count and total time per stage and guard."""
+        self.registry.register(_GuardCollector(pipeline))
+
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -58,3 +67,27 @@ class Metrics:
             self.tokens.labels(model, "out").inc(completion)
         if cost:
             self.cost.labels(model).inc(cost)
+
+
+class _GuardCollector:
+    """Reads a ``GuardPipeline``'s counters when Prometheus scrapes, so guards pay nothing per check for it."""
+
+    def __init__(self, pipeline: Callable[[], GuardPipeline | None]) -> None:
+        self.pipeline = pipeline
+
+    def describe(self) -> list[Metric]:
+        return []  # the families are only known at scrape time
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, SummaryMetricFamily
+
+        verdicts = CounterMetricFamily("llmkit_guard_verdicts", "guard verdicts", labels=["stage", "guard", "action"])
+        seconds = SummaryMetricFamily("llmkit_guard_seconds", "time spent in guard checks", labels=["stage", "guard"])
+        pipeline = self.pipeline()
+        if pipeline is not None:
+            for key, n in sorted(pipeline.counts.items()):
+                verdicts.add_metric(list(key), n)
+            for key, n in sorted(pipeline.checks.items()):
+                seconds.add_metric(list(key), count_value=n, sum_value=pipeline.seconds[key])
+        yield verdicts
+        yield seconds

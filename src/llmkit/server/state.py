@@ -68,6 +68,7 @@ class ServerState:
         server = settings.server
         self.settings, self.kit = settings, kit
         self.metrics = Metrics()
+        self.metrics.watch_guards(lambda: kit.__dict__.get("guards"))  # Kit.guards, once something has built it
         self.prices = PriceTable(settings.prices)
         self.keys = KeyStore(settings.data_dir / "keys.db")
         self.limiter = RateLimiter(server.requests_per_minute, server.tokens_per_minute)
