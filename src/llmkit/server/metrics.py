@@ -85,9 +85,11 @@ class _GuardCollector:
         seconds = SummaryMetricFamily("llmkit_guard_seconds", "time spent in guard checks", labels=["stage", "guard"])
         pipeline = self.pipeline()
         if pipeline is not None:
-            for key, n in sorted(pipeline.counts.items()):
+            # dict() copies in one step under the GIL: worker threads add keys while this runs
+            counts, checks, spent = dict(pipeline.counts), dict(pipeline.checks), dict(pipeline.seconds)
+            for key, n in sorted(counts.items()):
                 verdicts.add_metric(list(key), n)
-            for key, n in sorted(pipeline.checks.items()):
-                seconds.add_metric(list(key), count_value=n, sum_value=pipeline.seconds[key])
+            for key, n in sorted(checks.items()):
+                seconds.add_metric(list(key), count_value=n, sum_value=spent.get(key, 0.0))
         yield verdicts
         yield seconds
