@@ -13,7 +13,8 @@ the ``all-minilm-l6-v2`` encoder and the ``smollm2-135m-instruct`` model pulled.
   of spaCy's that overlaps one of its names is dropped (held-out strict F1 of the PII bench 0.795 → 0.817).
 - Its places are joined with spaCy's that overlap none of its names and places: spaCy's small model misses
   most foreign and upper-case place names (``TROMSØ``, ``Mavčiče``), and the tagger misses some of spaCy's
-  (bench GPE strict F1 0.35 with spaCy's alone, 0.46 with the tagger's alone, 0.48 joined; session 12).
+  (bench GPE strict F1 0.35 with spaCy's alone, 0.46 with the tagger's alone, 0.48 joined, 0.505 with the
+  tagger's places trimmed; session 12).
 
 With ``tagger=False``, spaCy's PERSON spans go through ``llmkit.guards.names.refine_names`` (title and
 introduction cues, cleanup, merging, one name found everywhere it recurs) unless ``refine=False``.
