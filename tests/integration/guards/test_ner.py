@@ -72,3 +72,21 @@ def test_a_lone_surrogate_does_not_break_ner_and_offsets_stay_the_texts() -> Non
     found = [(e.type, e.text, text[e.start : e.end]) for e in NerRecogniser()(text)]
     assert ("PERSON", "Faina Yefremova", "Faina Yefremova") in found
     assert ("LOCATION", "Berlin", "Berlin") in found
+
+
+def test_a_text_seen_before_is_not_recognised_again() -> None:
+    from llmkit.guards.ner import NerRecogniser
+
+    calls: list[str] = []
+
+    def tagger(doc: object) -> Tagged:
+        calls.append(doc.text)  # type: ignore[attr-defined]
+        return Tagged([(0, 15)], [])
+
+    ner = NerRecogniser(tagger=tagger)
+    history = ["Faina Yefremova moved to Berlin.", "Faina Yefremova wrote back."]
+    first = [ner(text) for text in history]
+    again = [ner(text) for text in history]  # a chat screens its whole history on every turn
+    assert again == first and calls == history
+    again[0].clear()  # callers get their own list
+    assert ner(history[0]) == first[0]
