@@ -270,10 +270,10 @@ class NameTagger:
         if model_path is None:
             self.model_path /= DEFAULT_MODEL
         self._make_encoder, self._make_lm = encoder, lm
-        self._state: tuple[Crfs, TokenEncoder, StateEncoder | None, NameModel] | None = None
+        self._state: tuple[Crfs, TokenEncoder, StateEncoder | None] | None = None
         self._lock = threading.Lock()
 
-    def _load(self) -> tuple[Crfs, TokenEncoder, StateEncoder | None, NameModel]:
+    def _load(self) -> tuple[Crfs, TokenEncoder, StateEncoder | None]:
         with self._lock:
             if self._state is None:
                 model = NameModel.load(self.model_path)
@@ -281,22 +281,25 @@ class NameTagger:
                 lm = None
                 if model.lm is not None:
                     lm = self._make_lm() if self._make_lm else catalog_lm(model.lm)
-                self._state = (Crfs.open(model), encoder, lm, model)
+                self._state = (Crfs.open(model), encoder, lm)
         return self._state
 
     def __call__(self, doc: Any) -> Tagged:
-        crfs, encoder, lm, model = self._load()
+        crfs, encoder, lm = self._load()
         tokens = doc_tokens(doc, encoder)
         if not tokens:
             return Tagged([], [])
         raw = token_vectors(doc.text, tokens, encoder, lm)[0]
         with self._lock:  # a crfsuite Tagger holds the sequence it tags
-            return tag(crfs, model, doc.text, tokens, raw)
+            return tag(crfs, doc.text, tokens, raw)
 
 
 class Crfs(NamedTuple):
-    """A model's CRFs opened for tagging (crfsuite ``Tagger``s): names, and places (None: the model has none)."""
+    """A model and its CRFs opened for tagging (crfsuite ``Tagger``s): names, and places (None: the model has
+    none). The model stays here because crfsuite reads its bytes in place (``open_inmemory`` does not copy
+    them): freed, they would be read after free."""
 
+    model: NameModel
     names: Any
     places: Any
 
@@ -309,15 +312,13 @@ class Crfs(NamedTuple):
             tagger.open_inmemory(crf)
             return tagger
 
-        return cls(opened(model.crf), opened(model.places))
+        return cls(model, opened(model.crf), opened(model.places))
 
 
-def tag(
-    crfs: Crfs, model: NameModel, text: str, tokens: Sequence[Token], raw: np.ndarray, threshold: float = THRESHOLD
-) -> Tagged:
-    """The names and places in ``text`` from its tokens' raw vectors: each of ``model``'s CRFs decoded by its
+def tag(crfs: Crfs, text: str, tokens: Sequence[Token], raw: np.ndarray, threshold: float = THRESHOLD) -> Tagged:
+    """The names and places in ``text`` from its tokens' raw vectors: each of the model's CRFs decoded by its
     marginals (``marginal_tags``), the names tidied (``name_spans``), and a place that overlaps a name left out."""
-    items = _items(tokens, raw, model)
+    items = _items(tokens, raw, crfs.model)
     names = name_spans(text, tokens, marginal_tags(crfs.names, items, len(tokens), threshold))
     if crfs.places is None:
         return Tagged(names, [])

@@ -117,7 +117,7 @@ def grouped_folds(groups: Sequence[int], k: int) -> list[int]:
 def predict(model: NameModel, prepared: Sequence[Prepared], threshold: float = THRESHOLD) -> list[Tagged]:
     """The names and places ``model`` finds in each prepared text (``name_tagger.marginal_tags``'s ``threshold``)."""
     crfs = Crfs.open(model)
-    return [tag(crfs, model, p.text, p.tokens, p.raw, threshold) if p.tokens else Tagged([], []) for p in prepared]
+    return [tag(crfs, p.text, p.tokens, p.raw, threshold) if p.tokens else Tagged([], []) for p in prepared]
 
 
 def cross_predict(prepared: Sequence[Prepared], groups: Sequence[int], k: int = 5, **kw: Any) -> list[Tagged]:

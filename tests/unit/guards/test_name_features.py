@@ -187,3 +187,18 @@ def test_marginal_tags_keep_a_token_whose_name_probability_reaches_the_threshold
         [{"O": 0.5, "B-PER": 0.4, "B-LOC": 0.1, "I-LOC": 0.0}, {"O": 0.2, "B-PER": 0.1, "B-LOC": 0.0, "I-LOC": 0.7}]
     )
     assert marginal_tags(places, None, 2, labels=("B-LOC", "I-LOC")) == ["O", "B"]  # only the given labels count
+
+
+def test_opened_crfs_keep_the_bytes_crfsuite_reads_in_place() -> None:
+    import gc
+    from importlib import resources
+
+    pytest.importorskip("pycrfsuite", reason="the ner extra is not installed: pip install 'llmkit[ner]'")
+    from llmkit.guards.name_tagger import DEFAULT_MODEL, Crfs
+
+    crfs = Crfs.open(NameModel.load(resources.files("llmkit.guards") / "data" / DEFAULT_MODEL))  # no other reference
+    gc.collect()
+    clutter = [bytes([i % 251]) * len(crfs.model.crf) for i in range(64)]  # reuse freed memory, if any was freed
+    assert sorted(crfs.names.labels()) == ["B", "I", "O"]  # read garbage when the model's bytes were freed
+    assert sorted(crfs.places.labels()) == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
+    assert len(clutter) == 64
