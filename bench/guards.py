@@ -13,7 +13,8 @@
   same rows; false alarms of the passage check on the 1,023 SQuAD passages (indirect injection: no
   passage there is an injection).
 - Groundedness: 300 SQuAD questions; claim "question answer." against the gold passage, grounded with the
-  true answer and ungrounded with the answer of a question from another article.
+  true answer and ungrounded with the answer of a question from another article. ``--judge``: the doubtful
+  claims go to the project's chat model (``grounded.LlmJudge``).
 - Content rules: latency only (there is no labelled set): deny-list, leakage, language, length.
 
 Latency is per call, p50/p95 over the set, after one warm-up call (model loading not counted).
@@ -253,16 +254,21 @@ def bench_injection(repeats: int) -> None:
           f"p50 {q50:.3f} ms, p95 {q95:.3f} ms")  # fmt: skip
 
 
-def bench_grounded(n: int, seed: int = 0) -> None:
+def bench_grounded(n: int, seed: int = 0, judge: bool = False) -> None:
     from llmkit.config import load_settings
     from llmkit.guards.base import GuardContext
-    from llmkit.guards.grounded import GroundednessGuard
-    from llmkit.registry import load_embedder
+    from llmkit.guards.grounded import GroundednessGuard, LlmJudge
+    from llmkit.registry import load_chat_model, load_embedder
 
     passages = {r["id"]: r for r in jsonl(DATA / "squad-v1.1" / "passages.jsonl")}
     qa = random.Random(seed).sample(jsonl(DATA / "squad-v1.1" / "qa.jsonl"), n)
-    embedder = load_embedder(load_settings(Path.cwd()))
-    guard = GroundednessGuard(lambda: embedder)
+    settings = load_settings(Path.cwd())
+    embedder = load_embedder(settings)
+    judged = None
+    if judge:
+        model = load_chat_model(settings)
+        judged = LlmJudge(lambda: model)
+    guard = GroundednessGuard(lambda: embedder, judge=judged)
     cases = []
     for i, q in enumerate(qa):
         other = next(o for o in qa[i + 1 :] + qa[:i] if o["title"] != q["title"])
@@ -274,7 +280,8 @@ def bench_grounded(n: int, seed: int = 0) -> None:
     tp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and c[2])
     fp = sum(1 for f, c in zip(flagged, cases, strict=True) if f and not c[2])
     fn = sum(1 for f, c in zip(flagged, cases, strict=True) if not f and c[2])
-    print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer; seed {seed})\n")
+    how = f"; the doubtful ones judged by {settings.model.name}" if judge else ""
+    print(f"\n## Groundedness on SQuAD ({len(cases)} claims, half with a wrong answer; seed {seed}{how})\n")
     scores = " / ".join(map(str, prf(tp, fp, fn)))
     print(f"ungrounded detection P/R/F1: {scores}; latency p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
@@ -307,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="1 CV repeat and 100 groundedness questions")
     ap.add_argument("--ner", action="store_true", help="add Presidio/spaCy NER to the PII run (extra 'ner')")
     ap.add_argument("--seed", type=int, default=0, help="which SQuAD questions the groundedness run draws")
+    ap.add_argument("--judge", action="store_true", help="groundedness with the project's chat model as judge")
     ap.add_argument("--no-refine", action="store_true", help="raw spaCy PERSON spans (no llmkit.guards.names)")
     ap.add_argument(
         "--names",
@@ -328,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         if "injection" in only:
             bench_injection(1 if args.quick else 3)
         if "grounded" in only:
-            bench_grounded(100 if args.quick else 300, args.seed)
+            bench_grounded(100 if args.quick else 300, args.seed, args.judge)
         if "content" in only:
             bench_content()
 

@@ -186,6 +186,9 @@ class GuardSettings(_Section):
     leakage_min_words: int = Field(8, ge=3, description="consecutive system-prompt words that count as a leak")
     grounded_threshold: float = Field(0.6, ge=-1, le=1, description="cosine below which a sentence is unsupported")
     grounded_action: Literal["flag", "block"] = "flag"
+    grounded_judge: bool = Field(
+        False, description="ask the project's chat model about each sentence the word checks do not settle"
+    )
 
     @model_validator(mode="after")
     def _ner_types(self) -> GuardSettings:

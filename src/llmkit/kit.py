@@ -142,7 +142,9 @@ class Kit:
         from llmkit.guards.pipeline import GuardPipeline
 
         traces = self.trace_store if self.settings.traces else None
-        return GuardPipeline.from_settings(self.settings, embedder=lambda: self.embedder, traces=traces)
+        return GuardPipeline.from_settings(
+            self.settings, embedder=lambda: self.embedder, traces=traces, model=lambda: self.model
+        )
 
     # ------------------------------------------------------------------ documents
 

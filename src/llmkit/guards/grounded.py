@@ -6,18 +6,33 @@ nowhere in the passages (the usual shape of a hallucinated fact). Otherwise it c
 most of its content words occur in the passages (a cheap lexical pass), or else when its embedding is
 within ``threshold`` cosine of some passage sentence. Unsupported sentences are findings with their
 spans; the verdict flags or blocks by configuration.
+
+With a ``judge`` (``LlmJudge``: a chat model asked with the ``judge-grounded`` prompt), every sentence the
+word checks do not settle (a novel name or number, or too few of its words in the passages) goes to the
+judge instead, one call each, and its yes or no decides; a judge that gives no answer leaves the sentence
+to the rules above. Sentences whose words are in the passages never cost a call.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from llmkit.errors import ModelError
 from llmkit.guards.base import Action, Finding, GuardContext, Verdict
 
 if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
+    from llmkit.models.base import ChatModel
+    from llmkit.prompts.registry import PromptRegistry
+
+#: Whether the passages support a claim: True, False, or None for no answer.
+Judge = Callable[[str, Sequence[str]], "bool | None"]
+SUPPORT_SCHEMA = {"type": "object", "properties": {"supported": {"type": "boolean"}}, "required": ["supported"]}
+_SUPPORTED = re.compile(r'"?supported"?\s*[:=]\s*"?(true|false|yes|no)\b', re.I)
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 _WORD = re.compile(r"\w+")
@@ -86,6 +101,54 @@ def lexical_support(sentence: str, passage_words: set[str]) -> float:
     return len(words & passage_words) / len(words) if words else 1.0
 
 
+def parse_support(text: str) -> bool | None:
+    """Read ``{"supported": true|false}``, or ``supported: yes`` in free text; None when neither is there.
+
+    >>> parse_support('{"supported": false}'), parse_support("Supported: yes, passage 2"), parse_support("hm")
+    (False, True, None)
+    """
+    try:
+        data = json.loads(text.strip())
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("supported"), bool):
+        return bool(data["supported"])
+    m = _SUPPORTED.search(text)
+    return None if m is None else m.group(1).lower() in ("true", "yes")
+
+
+class LlmJudge:
+    """``judge(claim, passages) -> bool | None``: asks a chat model whether the passages support the claim, with
+    the ``judge-grounded`` prompt (a project file of that name overrides it) and JSON constrained by grammar on
+    llama.cpp or ``response_format`` elsewhere. None when the reply says neither, or the model fails."""
+
+    def __init__(
+        self,
+        model: Callable[[], ChatModel],
+        prompts: Callable[[], PromptRegistry] | None = None,
+        *,
+        max_chars: int = 6000,
+    ) -> None:
+        self._model, self._prompts, self.max_chars = model, prompts, max_chars
+
+    def __call__(self, claim: str, passages: Sequence[str]) -> bool | None:
+        from llmkit.evals.judge import numbered
+        from llmkit.observe.traces import trace_attributes
+        from llmkit.prompts.registry import PromptRegistry
+        from llmkit.types import GenerationParams
+
+        prompt = (self._prompts() if self._prompts else PromptRegistry()).get("judge-grounded")
+        params = prompt.generation_params(GenerationParams(max_tokens=40, temperature=0.0))
+        params = dataclasses.replace(params, json_schema=SUPPORT_SCHEMA)
+        context = numbered(passages)[: self.max_chars]  # the passages a small context window can take
+        try:
+            with trace_attributes(kind="judge", prompt=prompt.ref):
+                reply = self._model().chat(prompt.render(context=context, claim=claim), params)
+        except ModelError:
+            return None
+        return parse_support(reply.text)
+
+
 class GroundednessGuard:
     """Flags (or blocks) answers with sentences the passages do not support."""
 
@@ -98,11 +161,13 @@ class GroundednessGuard:
         threshold: float = 0.6,
         lexical: float = 0.75,
         action: Action = "flag",
+        judge: Judge | None = None,
     ) -> None:
         self._embedder = embedder
         self.threshold = threshold
         self.lexical = lexical
         self.action: Action = action
+        self.judge = judge
 
     def check(self, text: str, ctx: GuardContext) -> Verdict:
         if not ctx.passages:
@@ -111,11 +176,19 @@ class GroundednessGuard:
         found, doubtful = [], []
         for s, e, t in sentences(text):
             novel = novel_facts(t, words)
-            if novel:
+            if not novel and lexical_support(t, words) >= self.lexical:
+                continue
+            said = self.judge(t, ctx.passages) if self.judge else None
+            if said is True:
+                continue
+            if said is False:
+                why = "the judge found no support in the passages"
+            elif novel:
                 why = f"names {', '.join(novel[:3])}, found nowhere in the passages"
-                found.append(Finding(self.name, "ungrounded", why, s, e, 0.0, self.action))
-            elif lexical_support(t, words) < self.lexical:
-                doubtful.append((s, e, t))
+            else:
+                doubtful.append((s, e, t))  # left to the embedding
+                continue
+            found.append(Finding(self.name, "ungrounded", why, s, e, 0.0, self.action))
         scores = self._similarities([t for _, _, t in doubtful], ctx.passages) if doubtful else []
         for (s, e, _), sim in zip(doubtful, scores, strict=True):
             if sim < self.threshold:

@@ -24,12 +24,19 @@ from llmkit.guards.pii import restore
 if TYPE_CHECKING:
     from llmkit.config import GuardSettings, Settings
     from llmkit.embeddings.base import Embedder
+    from llmkit.models.base import ChatModel
     from llmkit.observe.traces import TraceStore
     from llmkit.types import Message
 
 
-def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], output: bool = False) -> Guard:
-    """The guard called ``name`` in the ``[guards]`` settings."""
+def build_guard(
+    name: str,
+    g: GuardSettings,
+    embedder: Callable[[], Embedder],
+    output: bool = False,
+    model: Callable[[], ChatModel] | None = None,
+) -> Guard:
+    """The guard called ``name`` in the ``[guards]`` settings; ``model`` is the judge of ``grounded_judge``."""
     from llmkit.guards import content, grounded, injection, pii
 
     act = g.content_action
@@ -57,7 +64,10 @@ def build_guard(name: str, g: GuardSettings, embedder: Callable[[], Embedder], o
         "language": lambda: content.LanguageGuard(g.languages, action=g.language_action),
         "leakage": lambda: content.LeakageGuard(g.leakage_min_words),
         "grounded": lambda: grounded.GroundednessGuard(
-            embedder, threshold=g.grounded_threshold, action=g.grounded_action
+            embedder,
+            threshold=g.grounded_threshold,
+            action=g.grounded_action,
+            judge=grounded.LlmJudge(model) if g.grounded_judge and model else None,
         ),
     }
     return makers[name]()
@@ -85,20 +95,30 @@ class GuardPipeline:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, embedder: Callable[[], Embedder] | None = None, traces: TraceStore | None = None
+        cls,
+        settings: Settings,
+        *,
+        embedder: Callable[[], Embedder] | None = None,
+        traces: TraceStore | None = None,
+        model: Callable[[], ChatModel] | None = None,
     ) -> GuardPipeline:
-        """The pipeline ``settings.guards`` describes; ``embedder`` defaults to the project's (loaded on first use)."""
+        """The pipeline ``settings.guards`` describes; ``embedder`` and ``model`` (the groundedness judge's)
+        default to the project's, loaded on first use."""
+        from functools import cache
+
         g = settings.guards
         if embedder is None:
-            from functools import cache
-
             from llmkit.registry import load_embedder
 
             embedder = cache(lambda: load_embedder(settings))
+        if model is None:
+            from llmkit.registry import load_chat_model
+
+            model = cache(lambda: load_chat_model(settings))
         stages = (
             [build_guard(n, g, embedder) for n in g.input],
             [build_guard(n, g, embedder) for n in g.passages],
-            [build_guard(n, g, embedder, output=True) for n in g.output],
+            [build_guard(n, g, embedder, output=True, model=model) for n in g.output],
         )
         return cls(*stages, blocked_message=g.blocked_message, traces=traces)
 

@@ -34,3 +34,38 @@ def test_fragments_join_their_neighbours() -> None:
         "Who won in 2015? Pittsburgh Steelers."
     ]
     assert sentences("Yes. Ok!") == []
+
+
+def test_a_judge_decides_the_sentences_the_word_checks_do_not_settle() -> None:
+    from llmkit.errors import BackendUnavailable
+    from llmkit.guards.grounded import SUPPORT_SCHEMA, LlmJudge
+    from llmkit.testing import FakeChatModel
+
+    mars = "Shipping to Mars is free on Tuesdays."
+    answer = f"The warranty lasts three years from purchase. It was 36 months, as Acme said. {mars}"
+    asked: list[str] = []
+
+    def judge(claim: str, passages: object) -> bool | None:
+        asked.append(claim)
+        return {"It was 36 months, as Acme said.": True, mars: False}.get(claim)
+
+    v = GroundednessGuard(HashEmbedder, judge=judge).check(answer, GuardContext("answer", PASSAGES))
+    assert asked == ["It was 36 months, as Acme said.", mars]  # the first sentence's words are all there: no call
+    assert [(answer[f.start : f.end], f.reason) for f in v.findings] == [
+        (mars, "the judge found no support in the passages")
+    ]  # "36" is in no passage, but the judge says the sentence is supported
+    # a judge with no answer leaves the sentence to the rules: "36" is a novel number
+    v = GroundednessGuard(HashEmbedder, judge=lambda c, p: None).check(answer, GuardContext("answer", PASSAGES))
+    assert "36" in v.findings[0].reason
+
+    model = FakeChatModel(['{"supported": false}'])
+    assert LlmJudge(lambda: model)(mars, PASSAGES) is False
+    messages, params = model.calls[0]
+    assert params.json_schema == SUPPORT_SCHEMA and params.temperature == 0.0
+    assert "[1] The Acme Widget 3000" in messages[-1].content and f"Sentence: {mars}" in messages[-1].content
+    assert LlmJudge(lambda: FakeChatModel(["I cannot tell."]))("x", PASSAGES) is None
+
+    def down() -> FakeChatModel:
+        raise BackendUnavailable("the model server is down")
+
+    assert LlmJudge(down)("x", PASSAGES) is None  # the rules decide instead

@@ -115,3 +115,16 @@ def test_a_conversation_is_screened_turn_by_turn_with_shared_placeholders(tmp_pa
     assert v is not None and v.blocked
     only_system = [Message.system("only a system turn")]
     assert p.check_conversation(only_system) == (only_system, None)
+
+
+def test_grounded_judge_asks_the_given_model_and_is_off_by_default(tmp_path: Path) -> None:
+    from llmkit.testing import FakeChatModel
+
+    passages = ["The Acme Widget 3000 has a warranty of three years from the date of purchase."]
+    answer = "The warranty lasts 36 months from the date of purchase."  # "36": no passage has it
+    judge = FakeChatModel(['{"supported": true}'])
+    for on, flagged, calls in ((False, True, 0), (True, False, 1)):
+        settings = load_settings(tmp_path, guards={"output": ["grounded"], "grounded_judge": on})
+        pipeline = GuardPipeline.from_settings(settings, embedder=HashEmbedder, model=lambda: judge)
+        assert (pipeline.check_output(answer, passages=passages).action == "flag") is flagged
+        assert len(judge.calls) == calls
