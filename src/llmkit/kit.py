@@ -133,8 +133,7 @@ class Kit:
         """The project's prompt files and saved versions, then llmkit's built-ins."""
         from llmkit.prompts.registry import PromptRegistry
 
-        s = self.settings
-        return PromptRegistry([s.resolve(s.prompts.dir)], s.data_dir / "prompts")
+        return PromptRegistry.for_project(self.settings)
 
     @cached_property
     def guards(self) -> GuardPipeline:
@@ -143,7 +142,11 @@ class Kit:
 
         traces = self.trace_store if self.settings.traces else None
         return GuardPipeline.from_settings(
-            self.settings, embedder=lambda: self.embedder, traces=traces, model=lambda: self.model
+            self.settings,
+            embedder=lambda: self.embedder,
+            traces=traces,
+            model=lambda: self.model,
+            prompts=lambda: self.prompts,
         )
 
     # ------------------------------------------------------------------ documents

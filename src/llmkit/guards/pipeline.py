@@ -24,8 +24,10 @@ from llmkit.guards.pii import restore
 if TYPE_CHECKING:
     from llmkit.config import GuardSettings, Settings
     from llmkit.embeddings.base import Embedder
+    from llmkit.guards.grounded import Judge
     from llmkit.models.base import ChatModel
     from llmkit.observe.traces import TraceStore
+    from llmkit.prompts.registry import PromptRegistry
     from llmkit.types import Message
 
 
@@ -34,9 +36,9 @@ def build_guard(
     g: GuardSettings,
     embedder: Callable[[], Embedder],
     output: bool = False,
-    model: Callable[[], ChatModel] | None = None,
+    judge: Judge | None = None,
 ) -> Guard:
-    """The guard called ``name`` in the ``[guards]`` settings; ``model`` is the judge of ``grounded_judge``."""
+    """The guard called ``name`` in the ``[guards]`` settings; ``judge`` is the groundedness guard's LLM judge."""
     from llmkit.guards import content, grounded, injection, pii
 
     act = g.content_action
@@ -67,7 +69,7 @@ def build_guard(
             embedder,
             threshold=g.grounded_threshold,
             action=g.grounded_action,
-            judge=grounded.LlmJudge(model) if g.grounded_judge and model else None,
+            judge=judge,
         ),
     }
     return makers[name]()
@@ -101,9 +103,10 @@ class GuardPipeline:
         embedder: Callable[[], Embedder] | None = None,
         traces: TraceStore | None = None,
         model: Callable[[], ChatModel] | None = None,
+        prompts: Callable[[], PromptRegistry] | None = None,
     ) -> GuardPipeline:
-        """The pipeline ``settings.guards`` describes; ``embedder`` and ``model`` (the groundedness judge's)
-        default to the project's, loaded on first use."""
+        """The pipeline ``settings.guards`` describes. ``embedder``, and with ``grounded_judge`` the judge's
+        ``model`` and ``prompts``, default to the project's, loaded on first use."""
         from functools import cache
 
         g = settings.guards
@@ -111,14 +114,20 @@ class GuardPipeline:
             from llmkit.registry import load_embedder
 
             embedder = cache(lambda: load_embedder(settings))
-        if model is None:
+        judge = None
+        if g.grounded_judge:
+            from llmkit.guards.grounded import LlmJudge
+            from llmkit.prompts.registry import PromptRegistry
             from llmkit.registry import load_chat_model
 
-            model = cache(lambda: load_chat_model(settings))
+            judge = LlmJudge(
+                model or cache(lambda: load_chat_model(settings)),
+                prompts or cache(lambda: PromptRegistry.for_project(settings)),
+            )
         stages = (
             [build_guard(n, g, embedder) for n in g.input],
             [build_guard(n, g, embedder) for n in g.passages],
-            [build_guard(n, g, embedder, output=True, model=model) for n in g.output],
+            [build_guard(n, g, embedder, output=True, judge=judge) for n in g.output],
         )
         return cls(*stages, blocked_message=g.blocked_message, traces=traces)
 

@@ -20,9 +20,13 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmkit.errors import InputError, NotFound
 from llmkit.prompts.prompt import Prompt, parse_prompt
+
+if TYPE_CHECKING:
+    from llmkit.config import Settings
 
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _HEX = re.compile(r"^[0-9a-f]{4,12}$")
@@ -60,6 +64,11 @@ class PromptRegistry:
     def __init__(self, folders: list[Path] | tuple[Path, ...] = (), data_dir: Path | None = None) -> None:
         self.folders = [*folders, builtin_dir()]
         self.data_dir = data_dir
+
+    @classmethod
+    def for_project(cls, settings: Settings) -> PromptRegistry:
+        """The project's prompt files (``[prompts] dir``) and saved versions, then llmkit's built-ins."""
+        return cls([settings.resolve(settings.prompts.dir)], settings.data_dir / "prompts")
 
     # ------------------------------------------------------------------ reading
 

@@ -128,3 +128,18 @@ def test_grounded_judge_asks_the_given_model_and_is_off_by_default(tmp_path: Pat
         pipeline = GuardPipeline.from_settings(settings, embedder=HashEmbedder, model=lambda: judge)
         assert (pipeline.check_output(answer, passages=passages).action == "flag") is flagged
         assert len(judge.calls) == calls
+
+
+def test_a_project_prompt_file_replaces_the_judges_rubric(tmp_path: Path) -> None:
+    from llmkit.prompts.registry import builtin
+    from llmkit.testing import FakeChatModel
+
+    (tmp_path / "prompts").mkdir()
+    rubric = builtin("judge-grounded").text.replace("Passages:", "Evidence:")
+    (tmp_path / "prompts" / "judge-grounded.md").write_text(rubric, encoding="utf-8")
+    judge = FakeChatModel(['{"supported": false}'])
+    settings = load_settings(tmp_path, guards={"output": ["grounded"], "grounded_judge": True})
+    pipeline = GuardPipeline.from_settings(settings, embedder=HashEmbedder, model=lambda: judge)
+    passages = ["The Acme Widget 3000 has a warranty of three years from the date of purchase."]
+    assert pipeline.check_output("Shipping to Mars is free on Tuesdays.", passages=passages).action == "flag"
+    assert judge.calls[0][0][-1].content.startswith("Evidence:")
