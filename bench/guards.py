@@ -7,7 +7,9 @@
   places (``llmkit.guards.name_tagger``) cross-fitted 5-fold by template, so no sentence is tagged by a model
   trained on its template (``--names shipped``: the shipped model, trained on all of this set). Each
   figure is given for the whole set and for its halves by template (A: even ``template_id``, where the
-  address and name rules were tuned; B: odd, held out from that tuning).
+  address and name rules were tuned; B: odd, held out from that tuning). The ceilings that follow the
+  table are what a perfect recogniser of each address convention would score strict (see
+  ``_address_ceiling``): the data labels addresses two ways that look alike.
 - Injection: stratified 5-fold × 3 cross-validation F1 (mean ± sd) of the shipped recipe on
   deepset-prompt-injections (GSM8K benign prose joins each training fold only); heuristics alone on the
   same rows; false alarms of the passage check on the 1,023 SQuAD passages (indirect injection: no
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -153,11 +156,63 @@ def bench_pii(ner: bool, refine: bool = True, names: str = "cv") -> None:
             "| _ |", "| all scored types (micro) |", 1
         )
     )
+    _address_ceiling(rows)
     print(f"\nlatency per sentence: find p50 {p50:.3f} ms, p95 {p95:.3f} ms; ", end="")
     print(f"check+redact p50 {c50:.3f} ms, p95 {c95:.3f} ms")
     if ner:
         _ner_latency([r["full_text"] for r in rows])
         _chat_history_latency()
+
+
+#: What may stand between two parts of one address in the data: spaces, line breaks, punctuation, quote marks.
+_ADDRESS_GAP = re.compile(r"[\s,.;:>]*")
+
+
+def address_blocks(row: dict) -> list[list[dict]]:
+    """The gold STREET_ADDRESS and GPE spans of a row, grouped into runs with nothing but `_ADDRESS_GAP` between
+    neighbours: one run per address (or per list of places)."""
+    spans = sorted((s for s in row["spans"] if s["entity_type"] in ("STREET_ADDRESS", "GPE")),
+                   key=lambda s: s["start_position"])  # fmt: skip
+    runs: list[list[dict]] = []
+    for s in spans:
+        gap = row["full_text"][runs[-1][-1]["end_position"] : s["start_position"]] if runs else "-"
+        if runs and _ADDRESS_GAP.fullmatch(gap):
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return runs
+
+
+def _address_ceiling(rows: list[dict]) -> None:
+    """The best strict scores a recogniser can reach on each labelling convention of addresses in this data.
+
+    Some templates label an address as one span, others part by part (building number, street, unit, postcode
+    as STREET_ADDRESS; city and country as GPE), and both kinds look the same (`19902 Dobrovského 1394 Apt.
+    066` is one span in one template, `28030 Edeby 55` two in another). Whole: the gold itself with each
+    address's parts joined into one span — a perfect whole-address recogniser, which llmkit's aims to be.
+    Parts: a perfect part-by-part recogniser that moreover stays silent on every whole-labelled address (it
+    cannot tell them apart, so this is a bound, not a score).
+    """
+    whole: list[set] = []
+    parts = total = 0
+    for row in rows:
+        pred = set()
+        for run in address_blocks(row):
+            streets = sum(s["entity_type"] == "STREET_ADDRESS" for s in run)
+            total += streets
+            if streets and len(run) > 1:
+                parts += streets
+                pred.add(("STREET_ADDRESS", run[0]["start_position"], run[-1]["end_position"]))
+            else:
+                pred |= {(s["entity_type"], s["start_position"], s["end_position"]) for s in run}
+        whole.append(pred)
+    gold = [{(s["entity_type"], s["start_position"], s["end_position"]) for s in r["spans"]} for r in rows]
+    counts = score_spans(gold, whole, relaxed=False)
+    print("\nceiling of strict F1 by convention (from the gold alone):")
+    for t in ("STREET_ADDRESS", "GPE"):
+        print(f"- {t}, a perfect whole-address recogniser: P / R / F1 {' / '.join(map(str, prf(*counts[t])))}")
+    print(f"- STREET_ADDRESS, part by part: at most {prf(parts, 0, total - parts)[2]} "
+          f"({parts} of {total} gold spans are parts)")  # fmt: skip
 
 
 def _ner_latency(texts: list[str]) -> None:
