@@ -15,6 +15,7 @@ call goes out.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import shlex
 import threading
@@ -129,6 +130,9 @@ class MCPClient:
             raise MCPToolError(text or "the tool failed")
         return text
 
+    def _call_kwargs(self, name: str, /, **arguments: Any) -> str:
+        return self.call(name, arguments)
+
     def tools(self) -> list[Tool]:
         """The server's tools as llmkit ``Tool``s (connecting first if needed)."""
         self.connect()
@@ -137,9 +141,7 @@ class MCPClient:
             hints = t.annotations
             read_only = bool(hints is not None and hints.read_only_hint)
 
-            def fn(_name: str = t.name, **arguments: Any) -> str:
-                return self.call(_name, arguments)
-
+            fn = functools.partial(self._call_kwargs, t.name)  # the name bound here: no argument overrides it
             schema = t.input_schema or {"type": "object", "properties": {}}
             name = tool_name(t.name, self.prefix)
             out.append(Tool.from_schema(name, t.description or "", schema, fn, side_effects=not read_only))
