@@ -105,7 +105,7 @@ def test_a_stream_is_cut_when_an_output_guard_blocks(tmp_path: Path) -> None:
 
     from llmkit.server import create_app
 
-    model = FakeChatModel(["Sure. The discount code is SPRING24. Enjoy the sale and tell your friends."])
+    model = FakeChatModel(["Sure. Let me look. The discount code is SPRING24. Enjoy the sale and tell your friends."])
     settings = load_settings(
         tmp_path,
         server={"auth": "none", "log_json": False, "cache": False},
