@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from llmkit.errors import ConfigError
 from llmkit.guards.base import Action, Finding, GuardContext, Verdict
+from llmkit.guards.text import scan_view
 
 if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
@@ -22,13 +23,15 @@ def _verdict(text: str, findings: list[Finding], action: Action) -> Verdict:
 
 
 class DenyListGuard:
-    """Blocks text holding a denied keyword (whole words, any case) or matching a denied regex."""
+    """Blocks text holding a denied keyword (whole words, any case, any run of spaces between its words) or
+    matching a denied regex; both are matched on the text's scan view (``llmkit.guards.text``), so
+    fullwidth letters and zero-width characters do not hide them."""
 
     name = "denylist"
 
     def __init__(self, keywords: Sequence[str] = (), patterns: Sequence[str] = (), *, action: Action = "block") -> None:
         self.action: Action = action
-        words = [re.escape(k.strip()) for k in keywords if k.strip()]
+        words = [r"\s+".join(map(re.escape, k.split())) for k in keywords if k.strip()]
         self.keywords = re.compile(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", re.IGNORECASE) if words else None
         self.patterns = []
         for p in patterns:
@@ -38,25 +41,16 @@ class DenyListGuard:
                 raise ConfigError(f"guards.deny_patterns: {p!r} is not a valid regular expression ({e})") from None
 
     def check(self, text: str, ctx: GuardContext) -> Verdict:
+        view = scan_view(text)
         found = []
         if self.keywords is not None:
-            for m in self.keywords.finditer(text):
-                found.append(
-                    Finding(self.name, "keyword", f"denied keyword {m.group()!r}", m.start(), m.end(), 1.0, self.action)
-                )
+            for m in self.keywords.finditer(view.text):
+                reason = f"denied keyword {m.group()!r}"
+                found.append(Finding(self.name, "keyword", reason, *view.span(*m.span()), 1.0, self.action))
         for p in self.patterns:
-            for m in p.finditer(text):
-                found.append(
-                    Finding(
-                        self.name,
-                        "pattern",
-                        f"matches denied pattern {p.pattern!r}",
-                        m.start(),
-                        m.end(),
-                        1.0,
-                        self.action,
-                    )
-                )
+            for m in p.finditer(view.text):
+                reason = f"matches denied pattern {p.pattern!r}"
+                found.append(Finding(self.name, "pattern", reason, *view.span(*m.span()), 1.0, self.action))
         return _verdict(text, found, self.action)
 
 
@@ -144,9 +138,11 @@ class LeakageGuard:
     def check(self, text: str, ctx: GuardContext) -> Verdict:
         if not ctx.system_prompt:
             return Verdict("allow", text)
-        n, start, end = shared_run(text[:50_000], ctx.system_prompt[:50_000], self.min_words)
+        view = scan_view(text)
+        n, start, end = shared_run(view.text, scan_view(ctx.system_prompt[:50_000]).text, self.min_words)
         if n < self.min_words:
             return Verdict("allow", text)
+        start, end = view.span(start, end)
         f = Finding(
             self.name,
             "system_prompt",
@@ -195,6 +191,7 @@ _SCRIPTS = {
 
 
 _SCRIPT_RES = {lang: re.compile(p) for lang, p in _SCRIPTS.items()}
+_ADDRESSES = re.compile(r"\S+@\S+|\b(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|io|de|fr|es|it|nl|pt)\b")
 
 
 def detect_language(text: str) -> str | None:
@@ -209,10 +206,10 @@ def detect_language(text: str) -> str | None:
     for lang, script in _SCRIPT_RES.items():
         if letters and len(script.findall(text[:2000])) / len(letters) > 0.3:
             return lang
-    words = [w.lower() for w in _WORDS.findall(text[:2000])]
+    words = [w.lower() for w in _WORDS.findall(_ADDRESSES.sub(" ", text[:2000]))]
     scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
     best = max(scores, key=lambda k: scores[k])
-    return best if scores[best] > 0 else None
+    return best if scores[best] >= 2 else None  # one common word is too little to tell
 
 
 class LanguageGuard:

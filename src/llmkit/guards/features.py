@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 DEFAULT_DIM = 1 << 15
+WINDOW = 20_000  # characters of a text ``hashed`` reads; the injection guard scores longer ones in windows
 
 
 def ngrams(text: str, char_sizes: tuple[int, ...] = (3, 4, 5)) -> Counter[str]:
@@ -48,11 +49,11 @@ def hashed(text: str, dim: int = DEFAULT_DIM) -> tuple[np.ndarray, np.ndarray]:
     """
     import numpy as np
 
-    words = _WORD.findall(text[:20_000].lower())
+    words = _WORD.findall(text[:WINDOW].lower())
     buckets: Counter[int] = Counter()
     for w in words:
         buckets.update(_word_buckets(w, dim))
-    buckets.update(zlib.crc32(f"w:{a} {b}".encode()) % dim for a, b in pairwise(words))
+    buckets.update(zlib.crc32(f"w:{a} {b}".encode("utf-8", "surrogatepass")) % dim for a, b in pairwise(words))
     if not buckets:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     idx = np.fromiter(buckets.keys(), np.int64, len(buckets))
@@ -66,7 +67,7 @@ def _word_buckets(word: str, dim: int) -> tuple[int, ...]:
     padded = f" {word} "
     for n in (3, 4, 5):
         grams.extend(f"c:{padded[i : i + n]}" for i in range(max(len(padded) - n + 1, 0)))
-    return tuple(zlib.crc32(g.encode()) % dim for g in grams)
+    return tuple(zlib.crc32(g.encode("utf-8", "surrogatepass")) % dim for g in grams)  # lone surrogates too
 
 
 def dense(texts: list[str], dim: int = DEFAULT_DIM) -> np.ndarray:

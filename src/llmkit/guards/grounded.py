@@ -82,6 +82,9 @@ def content_words(text: str) -> set[str]:
 
 
 _NAME_OR_NUMBER = re.compile(r"\b[A-Z][\w-]*|\b\d[\d,.]*\b")
+#: A citation ``[2]``, or what the pii guard wrote over a value (``<EMAIL_ADDRESS_1>``, ``<PERSON>``,
+#: ``<PERSON:1f0c…>``): the value may well be in the passages, the tag never is.
+_CITATION_OR_TAG = re.compile(r"\[\d+\]|<[A-Z][A-Z_]*(?:_\d+|:[0-9a-f]+)?>")
 
 
 def novel_facts(sentence: str, passage_words: set[str]) -> list[str]:
@@ -90,14 +93,14 @@ def novel_facts(sentence: str, passage_words: set[str]) -> list[str]:
     >>> novel_facts("It was built in 1850 by Gustave Eiffel for WTRF-TV.", {"built", "1889", "eiffel", "wtrf", "tv"})
     ['1850', 'Gustave']
     """
-    text = re.sub(r"\[\d+\]", "", sentence).strip()
+    text = _CITATION_OR_TAG.sub("", sentence).strip()
     found = [m.group().rstrip(".,") for m in _NAME_OR_NUMBER.finditer(text) if m.start() > 0]
     return [w for w in dict.fromkeys(found) if w and not set(_WORD.findall(w.lower())) <= passage_words]
 
 
 def lexical_support(sentence: str, passage_words: set[str]) -> float:
     """Share of the sentence's content words found in the passages (1.0 for a sentence with none)."""
-    words = content_words(re.sub(r"\[\d+\]", "", sentence))
+    words = content_words(_CITATION_OR_TAG.sub("", sentence))
     return len(words & passage_words) / len(words) if words else 1.0
 
 

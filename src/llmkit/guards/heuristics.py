@@ -53,7 +53,7 @@ def matches(text: str) -> list[tuple[str, int, int]]:
     """
     found = []
     for name, pattern in RULES.items():
-        m = pattern.search(text[:20_000])
+        m = pattern.search(text)  # every rule is linear in the text's length
         if m:
             found.append((name, m.start(), m.end()))
     return found

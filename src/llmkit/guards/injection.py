@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, NotFound
 from llmkit.guards.base import Action, Finding, GuardContext, Verdict
-from llmkit.guards.features import DEFAULT_DIM, dense, hashed
+from llmkit.guards.features import DEFAULT_DIM, WINDOW, dense, hashed
 from llmkit.guards.heuristics import RULES, matches
+from llmkit.guards.text import scan_view
 
 if TYPE_CHECKING:
     import numpy as np
@@ -231,15 +232,25 @@ class InjectionGuard:
             ctx.kind, "the text"
         )
         findings = []
-        fired = matches(text)
+        view = scan_view(text)  # fullwidth letters, soft hyphens, zero-width spaces: as the model reads them
+        fired = matches(view.text)
         if self.heuristics:
             for rule, start, end in fired:
+                start, end = view.span(start, end)
                 findings.append(
                     Finding(self.name, rule, f"{where} looks like an injection ({rule})", start, end, 1.0, self.action)
                 )
-        p = self.model.score(text, fired)
+        p = self._score(view.text, fired)
         if p >= (self.threshold if ctx.kind == "user" else self.passage_threshold):
             findings.append(
                 Finding(self.name, "classifier", f"{where} scores {p:.2f} for injection", None, None, p, self.action)
             )
         return Verdict(self.action if findings else "allow", text, tuple(findings))
+
+    def _score(self, text: str, fired: list[tuple[str, int, int]]) -> float:
+        """The model's score of ``text``; a text longer than the model reads at once (``WINDOW``) gets the
+        highest score of its overlapping windows, so an injection far into it still counts."""
+        if len(text) <= WINDOW:
+            return self.model.score(text, fired)
+        step = WINDOW - WINDOW // 10
+        return max(self.model.score(text[i : i + WINDOW]) for i in range(0, len(text) - WINDOW // 10, step))

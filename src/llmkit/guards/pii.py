@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from llmkit.errors import ConfigError
 from llmkit.guards.address import find_addresses
 from llmkit.guards.base import Finding, GuardContext, Verdict
+from llmkit.guards.text import scan_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ def ip_ok(text: str) -> bool:
     return True
 
 
+_DECIMAL = re.compile(r"\d+\.\d+")  # 3.14159265: a number, not a phone
 _DATE = re.compile(r"(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])\b")
 
 
@@ -93,20 +95,27 @@ RECOGNISERS: dict[str, tuple[re.Pattern[str], Callable[[str], bool], int]] = {
         8,
     ),
     "IBAN_CODE": (re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?\b"), iban_ok, 7),
-    "CREDIT_CARD": (re.compile(r"\b\d(?:[ -]?\d){11,18}\b"), lambda s: luhn_ok(s) and _digits_between(12, 19)(s), 6),
+    "CREDIT_CARD": (
+        re.compile(r"\b\d(?:[ -]?\d){11,18}\b|\b\d{4}(?:\.\d{4}){3}\b"),  # dots only between groups of four
+        lambda s: luhn_ok(s) and _digits_between(12, 19)(s),
+        6,
+    ),
     "US_SSN": (re.compile(r"\b\d{3}([- .])\d{2}\1\d{4}\b"), ssn_ok, 5),
     "IP_ADDRESS": (
-        re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"),
+        re.compile(
+            r"\b(?:\d{1,3}\.){3}\d{1,3}\b"
+            r"|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})(?![\w:])"  # v4 tail
+        ),
         ip_ok,
         5,
     ),
     "PHONE_NUMBER": (
         re.compile(
-            r"(?<![\w+])(?:\+|00)?\d{0,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}"
+            r"(?<![\w+])(?:\+|00)?\d{0,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}"
             r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?!\w)",
             re.IGNORECASE,
         ),
-        lambda s: _digits_between(7, 15)(s) and not _DATE.match(s),
+        lambda s: _digits_between(7, 15)(s) and not _DATE.match(s) and not _DECIMAL.fullmatch(s),
         3,
     ),
 }
@@ -121,19 +130,25 @@ def recognise(text: str, types: Iterable[str] = SUPPORTED) -> list[Entity]:
     >>> [(e.type, e.text) for e in recognise("Mail jo@example.com or call +1 415-555-0132, card 4111 1111 1111 1111.")]
     [('EMAIL_ADDRESS', 'jo@example.com'), ('PHONE_NUMBER', '+1 415-555-0132'), ('CREDIT_CARD', '4111 1111 1111 1111')]
     """
+    view = scan_view(text)  # no-break spaces, zero-width characters, fullwidth digits: as a reader sees them
+
+    def entity(name: str, start: int, end: int) -> Entity:
+        start, end = view.span(start, end)
+        return Entity(name, start, end, text[start:end])
+
     found: list[tuple[int, Entity]] = []
     for name in types:
         if name in FINDERS:
             finder, priority = FINDERS[name]
-            found += [(priority, Entity(name, s, e, text[s:e])) for s, e in finder(text)]
+            found += [(priority, entity(name, s, e)) for s, e in finder(view.text)]
         if name not in RECOGNISERS:
             continue  # NER types are found by the ner recogniser
         pattern, valid, priority = RECOGNISERS[name]
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(view.text):
             value = m.group().strip()
             if value and valid(value):
                 start = m.start() + m.group().index(value)
-                found.append((priority, Entity(name, start, start + len(value), value)))
+                found.append((priority, entity(name, start, start + len(value))))
     return resolve_overlaps(found)
 
 

@@ -69,3 +69,16 @@ def test_a_judge_decides_the_sentences_the_word_checks_do_not_settle() -> None:
         raise BackendUnavailable("the model server is down")
 
     assert LlmJudge(down)("x", PASSAGES) is None  # the rules decide instead
+
+
+def test_a_value_the_pii_guard_redacted_is_not_a_new_fact() -> None:
+    from llmkit.guards.pii import PiiGuard
+    from llmkit.guards.pipeline import GuardPipeline
+
+    passage = "Contact support at help@acme.example for warranty claims."
+    pipeline = GuardPipeline(output=[PiiGuard(), GroundednessGuard(HashEmbedder)])
+    v = pipeline.check_output(passage, passages=[passage])
+    assert v.action == "redact" and v.text == "Contact support at <EMAIL_ADDRESS_1> for warranty claims."
+    for tag in ("<PERSON>", "<PERSON:1f0c2a9b3e>"):
+        v = GroundednessGuard().check(f"Claims go to {tag} at Acme.", GuardContext("answer", ("Claims go to Acme.",)))
+        assert v.action == "allow"

@@ -23,8 +23,12 @@ def types(text: str) -> list[tuple[str, str]]:
         ("see https://example.com/a?b=1.", [("URL", "https://example.com/a?b=1")]),
         ("ring +44 20 7946 0958", [("PHONE_NUMBER", "+44 20 7946 0958")]),
         ("I live at 221 Baker Street, Apt 2", [("STREET_ADDRESS", "221 Baker Street, Apt 2")]),
+        ("appelez le +33 1 42 68 53 00", [("PHONE_NUMBER", "+33 1 42 68 53 00")]),
+        ("card 4111.1111.1111.1111", [("CREDIT_CARD", "4111.1111.1111.1111")]),
+        ("from ::ffff:192.168.0.1 via 64:ff9b::10.1.2.3", [("IP_ADDRESS", "::ffff:192.168.0.1"),
+                                                           ("IP_ADDRESS", "64:ff9b::10.1.2.3")]),
     ],
-)
+)  # fmt: skip
 def test_recognises_valid_values(text: str, expected: list[tuple[str, str]]) -> None:
     assert types(text) == expected
 
@@ -84,3 +88,25 @@ def test_hostile_input_stays_fast() -> None:
     start = time.process_time()  # this process's CPU time: the recognisers' cost, not the machine's load
     recognise(hostile)
     assert time.process_time() - start < 5.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "carte 4111\u00a01111\u00a01111\u00a01111 merci",  # no-break spaces, as French writes numbers
+        "carte 4111\u202f1111\u202f1111\u202f1111 merci",  # narrow no-break spaces
+        "card 4111\u200b1111 1111 1111 ok",  # a zero-width space inside
+        "card ４１１１ １１１１ １１１１ １１１１ ok",  # fullwidth digits
+        "mail jo\u200b@exam\u00adple.com today",  # zero-width space and soft hyphen
+        "iban FR76\u00a03000\u00a06000\u00a00112\u00a03456\u00a07890\u00a0189 ok",
+    ],
+)
+def test_values_written_with_odd_spaces_or_invisible_characters_are_found_and_redacted_whole(text: str) -> None:
+    (entity,) = recognise(text)
+    assert text[entity.start : entity.end] == entity.text and entity.text[0] in "4４jF" and entity.text[-1] in "1１m9"
+    redacted, mapping = redact(text, [entity])
+    assert restore(redacted, mapping) == text and redacted == text.replace(entity.text, next(iter(mapping)))
+
+
+def test_a_decimal_number_is_not_a_phone_number() -> None:
+    assert types("pi is 3.14159265358979 and e is 2.718281828459") == []
