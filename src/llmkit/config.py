@@ -190,6 +190,19 @@ class GuardSettings(_Section):
         False, description="ask the project's chat model about each sentence the word checks do not settle"
     )
 
+    @field_validator("pii_entities")
+    @classmethod
+    def _known_pii_types(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        from llmkit.guards.pii import SUPPORTED  # here, not at the top: ``import llmkit`` stays light
+
+        valid = (*SUPPORTED, "PERSON", "LOCATION")
+        unknown = [t for t in v if t not in valid]
+        if unknown:
+            raise ValueError(f"unknown PII types {unknown}; valid: {', '.join(valid)}")
+        return v
+
     @model_validator(mode="after")
     def _ner_types(self) -> GuardSettings:
         needs = [t for t in self.pii_entities or () if t in ("PERSON", "LOCATION")]
@@ -369,7 +382,7 @@ max_tokens = 512
 temperature = 0.2
 
 [embedder]
-name = "all-minilm-l6-v2"
+name = "all-minilm-l6-v2-q8"    # MiniLM with int8 matrix products ("all-minilm-l6-v2": the stock model)
 
 [store]
 url = ".llmkit/store.db"

@@ -14,8 +14,8 @@ from llmkit.errors import InputError
 from llmkit.pricing import Price
 from llmkit.types import Usage
 
-#: Why a run ended: "answer", "max_steps", "max_tokens", "max_seconds", "max_cost", or "context_length" (the
-#: conversation outgrew the model's context window).
+#: Why a run ended: "answer", "max_steps", "max_tokens", "max_seconds", "max_cost", "context_length" (the
+#: conversation outgrew the model's context window), or "blocked" (a guard blocked the task or the answer).
 StopReason = str
 
 

@@ -8,13 +8,17 @@
 Every model call goes through a traced model (prompt as sent, parameters, output, tokens) and every
 tool call is recorded in the same trace store (arguments, result, error, time), all tagged with the
 run's id. Tool output enters the prompt wrapped as untrusted data (``untrusted``).
+
+With ``guards``, the task goes through the input stage, each tool's output through the passage stage
+and the answer through the output stage, all sharing one placeholder map: the model sees placeholders
+(``<EMAIL_ADDRESS_1>``), while the tools get the values in their arguments and the user in the answer.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -29,6 +33,7 @@ from llmkit.observe.traces import TracedModel, TraceStore, trace_attributes
 from llmkit.types import ChatResponse, GenerationParams, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
+    from llmkit.guards.base import Verdict
     from llmkit.guards.pipeline import GuardPipeline
 
 SYSTEM = (
@@ -138,7 +143,7 @@ class Agent:
         self.confirm = confirm
         self.trace_store = trace_store or (model.store if isinstance(model, TracedModel) else None)
         self.name = name
-        self.guards = guards  # the task through the input stage, tool output through the passage stage
+        self.guards = guards  # the task, tool output and the answer through the input, passage and output stages
 
     def run(self, task: str) -> AgentResult:
         return self.iter(task).collect()
@@ -157,8 +162,11 @@ class Agent:
         steps: list[Step] = []
         done: dict[tuple[str, str], ToolResult] = {}  # results by (tool, arguments), for repeated calls
         answer, reason, choice = "", None, "auto"
+        # one value, one placeholder for the whole run (and the earlier runs in memory)
+        placeholders = dict(self.memory.placeholders) if self.memory is not None else {}
         if self.guards is not None and self.guards.input:
-            verdict = self.guards.check_input(task)
+            verdict = self.guards.check_input(task, placeholders=placeholders)
+            placeholders.update(verdict.placeholders)
             new[0] = Message.user(verdict.text)  # redacted where a guard asked
             if verdict.blocked:
                 answer, reason = self.guards.blocked_message, "blocked"
@@ -184,15 +192,18 @@ class Agent:
                 break
             if all(_key(c) in done for c in reply.tool_calls):
                 choice = "none"  # a small model repeating itself: the results are in, so the next reply answers
-            for tool_step, message in self._run_tools(reply.tool_calls, meter, run_id, done):
+            for tool_step, message in self._run_tools(reply.tool_calls, meter, run_id, done, placeholders):
                 steps.append(tool_step)
                 new.append(message)
                 yield tool_step
+        if answer and reason != "blocked" and (out := self._check_answer(answer, steps, placeholders)) is not None:
+            answer, reason = out.text, "blocked" if out.blocked else reason
         stop = Step(len(steps), "stop", answer, reason=reason, seconds=meter.elapsed)
         steps.append(stop)
         yield stop
         if self.memory is not None:
             self.memory.add(new)
+            self.memory.placeholders.update(placeholders)
         usage = Usage(meter.prompt_tokens, meter.completion_tokens) if not meter.unknown_usage else Usage()
         return AgentResult(answer, reason, tuple(steps), tuple(new), usage, meter.cost, meter.elapsed, run_id)
 
@@ -231,17 +242,25 @@ class Agent:
         return reply, step, capped
 
     def _run_tools(
-        self, calls: Sequence[ToolCall], meter: Meter, run_id: str, done: dict[tuple[str, str], ToolResult]
+        self,
+        calls: Sequence[ToolCall],
+        meter: Meter,
+        run_id: str,
+        done: dict[tuple[str, str], ToolResult],
+        placeholders: dict[str, str],
     ) -> Iterator[tuple[Step, Message]]:
-        verdicts = [self._permit(c, done) for c in calls]  # serial: confirmation may ask the user
+        """Run the calls (the tools get the values behind the placeholders); steps and messages keep the
+        calls as the model wrote them."""
+        real = [_restored(c, placeholders) for c in calls]
+        verdicts = [self._permit(c, r, done) for c, r in zip(calls, real, strict=True)]  # serial: may ask the user
         runnable = {
-            i: (c, self.tools[c.name]) for i, (c, v) in enumerate(zip(calls, verdicts, strict=True)) if v is None
+            i: (r, self.tools[r.name]) for i, (r, v) in enumerate(zip(real, verdicts, strict=True)) if v is None
         }
         results = invoke_all(runnable, meter.time_left()) if runnable else {}
         for i, (call, verdict) in enumerate(zip(calls, verdicts, strict=True)):
             if verdict is None:
                 result, seconds = results[i]
-                result = done[_key(call)] = self._screen(call, result)
+                result = done[_key(call)] = self._screen(call, result, placeholders)
             elif _key(call) in done:
                 earlier = done[_key(call)]
                 result, seconds = ToolResult(f"{earlier.content}\n{verdict}", earlier.is_error), 0.0
@@ -252,18 +271,29 @@ class Agent:
             step = Step(index, "tool", call=call, result=result, seconds=seconds, trace_id=trace_id)
             yield step, Message.tool(untrusted(call.name, result.content), call.id, call.name)
 
-    def _screen(self, call: ToolCall, result: ToolResult) -> ToolResult:
-        """Tool output through the guards' passage stage (indirect injection, PII): blocked output is withheld."""
+    def _screen(self, call: ToolCall, result: ToolResult, placeholders: dict[str, str]) -> ToolResult:
+        """Tool output through the guards' passage stage (indirect injection, PII): blocked output is withheld.
+        The placeholders it writes join ``placeholders``."""
         if self.guards is None or not self.guards.passages:
             return result
-        verdict = self.guards.check_input(result.content, kind="tool")
+        verdict = self.guards.check_input(result.content, kind="tool", placeholders=placeholders)
+        placeholders.update(verdict.placeholders)
         if verdict.blocked:
             why = "; ".join(verdict.reasons) or "blocked"
             return ToolResult(f"error: a guard withheld the output of {call.name} ({why})", True)
         return result if verdict.text == result.content else ToolResult(verdict.text, result.is_error)
 
-    def _permit(self, call: ToolCall, done: dict[tuple[str, str], ToolResult]) -> str | None:
-        """``None`` when the call may run, else what the model will read instead."""
+    def _check_answer(self, answer: str, steps: Sequence[Step], placeholders: Mapping[str, str]) -> Verdict | None:
+        """The answer through the output guards (the tools' results as its passages), placeholders restored;
+        ``None`` when there is nothing to do."""
+        if self.guards is None or not (self.guards.output or placeholders):
+            return None
+        outputs = [s.result.content for s in steps if s.result is not None and not s.result.is_error]
+        return self.guards.check_output(answer, passages=outputs, system_prompt=self.system, placeholders=placeholders)
+
+    def _permit(self, call: ToolCall, real: ToolCall, done: dict[tuple[str, str], ToolResult]) -> str | None:
+        """``None`` when the call may run, else what the model will read instead. ``real`` is the call as the
+        tool would get it (placeholders restored): what the user confirms."""
         if _key(call) in done:
             return REPEATED
         tool = self.tools.get(call.name)
@@ -271,9 +301,23 @@ class Agent:
             return f"error: there is no tool {call.name!r}. Available tools: {', '.join(self.tools) or 'none'}."
         if not tool.side_effects or self.allow_side_effects or tool.name in self.allow:
             return None
-        if self.confirm is not None and self.confirm(tool, call):
+        if self.confirm is not None and self.confirm(tool, real):
             return None
         return f"refused: {tool.name} has side effects and the user did not allow it. Do without it."
+
+
+def _restored(call: ToolCall, placeholders: Mapping[str, str]) -> ToolCall:
+    """``call`` with the values behind the guards' placeholders in its arguments, escaped for JSON strings.
+
+    >>> _restored(ToolCall("1", "mail", '{"to": "<EMAIL_ADDRESS_1>"}'), {"<EMAIL_ADDRESS_1>": 'a"b@c.io'}).arguments
+    '{"to": "a\\\\"b@c.io"}'
+    """
+    if not placeholders or "<" not in call.arguments:
+        return call
+    from llmkit.guards.pii import restore
+
+    escaped = {k: json.dumps(v, ensure_ascii=False)[1:-1] for k, v in placeholders.items()}
+    return replace(call, arguments=restore(call.arguments, escaped))
 
 
 def _key(call: ToolCall) -> tuple[str, str]:

@@ -19,6 +19,8 @@ class Memory:
     def __init__(self, max_turns: int | None = None) -> None:
         self.max_turns = max_turns
         self.messages: list[Message] = []
+        #: What the guards' placeholders in the messages stand for, so later runs keep them.
+        self.placeholders: dict[str, str] = {}
 
     def add(self, messages: Sequence[Message]) -> None:
         self.messages.extend(messages)
@@ -31,6 +33,7 @@ class Memory:
 
     def clear(self) -> None:
         self.messages.clear()
+        self.placeholders.clear()
 
     def fit(self, count: Callable[[Sequence[Message]], int], budget: int) -> list[Message]:
         """The most recent whole turns whose messages ``count`` to at most ``budget`` tokens."""

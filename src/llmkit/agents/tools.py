@@ -141,7 +141,7 @@ class Tool:
             return ToolResult(f"error: the arguments for {self.name} could not be read ({type(e).__name__})", True)
         try:
             value = self.fn(**args)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a tool's sys.exit() must not end the agent's process
             return ToolResult(f"error: {self.name} failed: {type(e).__name__}: {e}", True)
         return ToolResult(_truncate(format_value(value)))
 

@@ -43,7 +43,7 @@ def schema_of(target: Any) -> dict[str, Any]:
 
 def validation_errors(value: Any, target: Any, limit: int = 5) -> list[str]:
     """Why ``value`` does not fit ``target`` (at most ``limit`` reasons); empty when it fits."""
-    if isinstance(target, type) and hasattr(target, "model_validate"):
+    if _is_model(target):
         from pydantic import ValidationError
 
         try:
@@ -51,18 +51,31 @@ def validation_errors(value: Any, target: Any, limit: int = 5) -> list[str]:
         except ValidationError as e:
             return [f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}" for err in e.errors()[:limit]]
         return []
+    validator = schema_validator(schema_of(target))
+    try:
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+    except RecursionError:
+        return ["value: nested too deeply to validate"]
+    return [f"{'.'.join(map(str, e.path)) or 'value'}: {e.message}" for e in errors[:limit]]
+
+
+def schema_validator(schema: dict[str, Any]) -> Any:
+    """A ``jsonschema`` validator for ``schema``; ``InputError`` when it is not a valid JSON Schema.
+
+    >>> schema_validator({"type": "nonsense"})
+    Traceback (most recent call last):
+    llmkit.errors.InputError: not a valid JSON Schema: 'nonsense' is not valid under any of the given schemas
+    """
     try:
         import jsonschema
     except ImportError:
         raise MissingExtra("jsonschema", "guards") from None
-    schema = schema_of(target)
     try:
         validator = jsonschema.validators.validator_for(schema)(schema)
         validator.check_schema(schema)
     except jsonschema.SchemaError as e:
         raise InputError(f"not a valid JSON Schema: {e.message}") from None
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
-    return [f"{'.'.join(map(str, e.path)) or 'value'}: {e.message}" for e in errors[:limit]]
+    return validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,8 @@ class StructuredGenerator:
         if not messages:
             raise InputError("no messages to send")
         schema = schema_of(target)
+        if not _is_model(target):
+            schema_validator(schema)  # a broken schema is the caller's error, found before any model call
         params = dataclasses.replace(params or GenerationParams(), json_schema=schema if self.grammar else None)
         convo = [Message.system(INSTRUCTION.format(schema=json.dumps(schema))), *messages]
         prompt_tokens, completion_tokens = 0, 0
@@ -116,4 +131,9 @@ class StructuredGenerator:
 
 
 def _build(value: Any, target: Any) -> Any:
-    return target.model_validate(value) if isinstance(target, type) and hasattr(target, "model_validate") else value
+    return target.model_validate(value) if _is_model(target) else value
+
+
+def _is_model(target: Any) -> bool:
+    """Whether ``target`` is a pydantic model class (else a JSON Schema mapping)."""
+    return isinstance(target, type) and hasattr(target, "model_validate")

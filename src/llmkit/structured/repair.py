@@ -14,6 +14,9 @@ from typing import Any
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
+_PY_LITERAL = re.compile("True|False|None")
+#: ``\uXXXX``, or a high surrogate escape followed by a low one (one character outside the BMP).
+_UNICODE_ESCAPE = re.compile(r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})")
 
 
 def find_json(text: str) -> str | None:
@@ -65,7 +68,7 @@ def repair(text: str) -> str:
             out.append(json.dumps(s))
             i = end
             continue
-        word = re.match(r"True|False|None", text[i:])
+        word = _PY_LITERAL.match(text, i)
         if word and (i == 0 or not text[i - 1].isalnum()):
             out.append(_PY_LITERALS[word.group()])
             i += len(word.group())
@@ -87,6 +90,10 @@ def _string_end(text: str, start: int) -> tuple[int, str]:
         c = text[i]
         if c == "\\" and i + 1 < len(text):
             nxt = text[i + 1]
+            if escape := _UNICODE_ESCAPE.match(text, i):
+                chars.append(_unicode(escape))
+                i = escape.end()
+                continue
             chars.append({"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}.get(nxt, nxt))
             i += 2
             continue
@@ -97,6 +104,14 @@ def _string_end(text: str, start: int) -> tuple[int, str]:
     return i, "".join(chars)  # unterminated: closed at the end of the text
 
 
+def _unicode(escape: re.Match[str]) -> str:
+    r"""The character a ``\uXXXX`` escape (or a ``\uD83D\uDE00`` surrogate pair) stands for."""
+    high, low, single = escape.groups()
+    if single is not None:
+        return chr(int(single, 16))  # a lone surrogate stays one, as json.loads keeps it
+    return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+
+
 def parse_lenient(text: str) -> tuple[Any, bool]:
     """The JSON value in ``text`` and whether it needed repair; ``ValueError`` when there is none.
 
@@ -104,17 +119,25 @@ def parse_lenient(text: str) -> tuple[Any, bool]:
     (({'a': 1}, False), ({'a': 1}, True))
     """
     try:
-        return json.loads(text), False
+        return _loads(text), False
     except json.JSONDecodeError:
         pass
     found = find_json(text)
     if found is None:
         raise ValueError("the reply holds no JSON object or array")
     try:
-        return json.loads(found), True
+        return _loads(found), True
     except json.JSONDecodeError:
         pass
     try:
-        return json.loads(repair(found)), True
+        return _loads(repair(found)), True
     except json.JSONDecodeError as e:
         raise ValueError(f"the reply's JSON cannot be repaired ({e.msg} at {e.pos})") from None
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, with nesting too deep for the parser's recursion as a ``ValueError``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("the reply's JSON is nested too deeply") from None

@@ -49,6 +49,27 @@ def test_calculator_refuses_everything_but_arithmetic(hostile: str) -> None:
     assert is_error and out.startswith("error")
 
 
+def test_calculator_refuses_a_huge_power_before_computing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ast
+
+    from llmkit.agents.builtins import calculator as module
+
+    powers: list[tuple[object, object]] = []
+    monkeypatch.setitem(module._BINARY, ast.Pow, lambda a, b: powers.append((a, b)) or a**b)
+    with pytest.raises(InputError, match="too large"):
+        evaluate("(factorial(500) ** 3) ** 1000")
+    assert [b for _, b in powers] == [3]  # the outer power (seconds of work) never ran
+    assert evaluate("2 ** 1000") == 2**1000
+
+
+@pytest.mark.parametrize("expression", ["(-8) ** 0.5", "(-1) ** (1 / 3)"])
+def test_calculator_refuses_complex_results(expression: str) -> None:
+    assert run(calculator(), expression=expression) == (
+        "error: calculator failed: InputError: the result is not a real number",
+        True,
+    )
+
+
 def test_evaluate_never_uses_eval(monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
 

@@ -287,6 +287,56 @@ def test_a_blocked_task_makes_no_model_call(tmp_path: Path) -> None:
     assert model.calls == []
 
 
+@tool
+def manager_of(email: str) -> str:
+    """The email of an employee's manager."""
+    SEEN.append(email)
+    return "Manager: boss@corp.example"
+
+
+def test_one_placeholder_map_for_the_run_tools_get_values_and_the_answer_is_restored(tmp_path: Path) -> None:
+    guards = _guards(tmp_path, input=["pii"], passages=["pii"], output=["pii"])
+    model = ScriptedToolModel(
+        turns=[call("manager_of", '{"email": "<EMAIL_ADDRESS_1>"}'), "<EMAIL_ADDRESS_1> reports to <EMAIL_ADDRESS_2>."]
+    )
+    result = Agent(model, [manager_of], guards=guards).run("Who manages alice@corp.example?")
+    assert SEEN == ["alice@corp.example"]  # the tool got the value, not the placeholder
+    prompt = "\n".join(m.content for m in model.calls[1][0])
+    assert "Manager: <EMAIL_ADDRESS_2>" in prompt and "@corp.example" not in prompt
+    assert result.answer == "alice@corp.example reports to boss@corp.example." and result.stop_reason == "answer"
+    assert result.steps[-1].text == result.answer and result.tool_calls[0].arguments == '{"email": "<EMAIL_ADDRESS_1>"}'
+
+
+def test_a_side_effect_is_confirmed_with_the_values_the_tool_will_get(tmp_path: Path) -> None:
+    asked: list[str] = []
+    model = ScriptedToolModel(turns=[call("send_email", '{"to": "<EMAIL_ADDRESS_1>"}'), "Sent."])
+    agent = Agent(
+        model, [send_email], guards=_guards(tmp_path, input=["pii"]), confirm=lambda t, c: not asked.append(c.arguments)
+    )
+    result = agent.run("Email ann@example.com")
+    assert asked == ['{"to": "ann@example.com"}'] and result.steps[1].result.content == "sent to ann@example.com"
+
+
+def test_output_guards_check_the_answer(tmp_path: Path) -> None:
+    guards = _guards(tmp_path, output=["pii", "denylist"], deny_keywords=["Project Falcon"])
+    model = ScriptedToolModel(turns=["Write to carol@example.com."])
+    assert Agent(model, [], guards=guards).run("Whom?").answer == "Write to <EMAIL_ADDRESS_1>."  # not the user's
+    model = ScriptedToolModel(turns=["Project Falcon ships in May."])
+    result = Agent(model, [], guards=guards).run("When?")
+    assert result.stop_reason == "blocked" and result.answer == guards.blocked_message
+    assert guards.counts[("output", "denylist", "block")] == 1
+
+
+def test_memory_keeps_placeholders_across_runs(tmp_path: Path) -> None:
+    memory = Memory()
+    model = ScriptedToolModel(turns=["Noted <EMAIL_ADDRESS_1>.", "<EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2>."])
+    agent = Agent(model, [], memory=memory, guards=_guards(tmp_path, input=["pii"]))
+    assert agent.run("I am ann@example.com").answer == "Noted ann@example.com."
+    result = agent.run("And bob@example.com?")
+    assert model.calls[1][0][-1].content == "And <EMAIL_ADDRESS_2>?"
+    assert result.answer == "ann@example.com and bob@example.com."
+
+
 def test_a_project_agent_prices_its_budget_from_the_price_table(tmp_path: Path) -> None:
     from llmkit.agents.project import budget_from
     from llmkit.config import load_settings

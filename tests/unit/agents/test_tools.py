@@ -67,6 +67,16 @@ def test_tool_exception_becomes_an_observation() -> None:
     assert result.is_error and "ValueError: bad 3" in result.content
 
 
+def test_a_tool_calling_sys_exit_is_an_observation_not_the_end_of_the_process() -> None:
+    @tool
+    def quit_(code: int) -> int:
+        """Exits."""
+        raise SystemExit(code)
+
+    result = quit_.invoke(ToolCall("1", "quit_", '{"code": 3}'))
+    assert result.is_error and "SystemExit: 3" in result.content
+
+
 def test_literal_and_side_effects_and_bad_names() -> None:
     @tool(side_effects=True, name="set-mode")
     def set_mode(mode: Literal["fast", "slow"]) -> str:

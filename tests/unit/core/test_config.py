@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from llmkit.config import find_config, load_settings
+from llmkit.config import EmbedderSettings, default_config_text, find_config, load_settings
 from llmkit.errors import ConfigError
 
 
@@ -49,6 +49,7 @@ def test_nearest_config_is_found_from_a_subfolder(tmp_path: Path, monkeypatch: p
         ("[ingest]\nchunk_tokens = 64\nchunk_overlap = 64\n", "chunk_overlap"),
         ('collection = "../etc"\n', "collection"),
         ("this is = not toml [", "not valid TOML"),
+        ('[guards]\npii_entities = ["EMAIL", "CREDITCARD"]\n', "unknown PII types ['EMAIL', 'CREDITCARD']; valid: "),
     ],
 )
 def test_bad_settings_give_clear_errors(tmp_path: Path, text: str, needle: str) -> None:
@@ -68,3 +69,19 @@ def test_llmkit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMKIT_HOME", str(tmp_path / "home"))
     s = load_settings(tmp_path)
     assert s.models_dir == tmp_path / "home" / "models"
+
+
+def test_pii_entities_accept_every_supported_type(tmp_path: Path) -> None:
+    from llmkit.guards.pii import SUPPORTED
+
+    write(tmp_path / "llmkit.toml", f"[guards]\nner = true\npii_entities = {[*SUPPORTED, 'PERSON', 'LOCATION']}\n")
+    assert load_settings(tmp_path).guards.pii_entities == (*SUPPORTED, "PERSON", "LOCATION")
+    write(tmp_path / "llmkit.toml", '[guards]\npii_entities = ["CREDITCARD"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path)
+    assert err.value.exit_code == 78 and "CREDIT_CARD" in str(err.value)
+
+
+def test_init_text_loads_as_the_defaults(tmp_path: Path) -> None:
+    write(tmp_path / "llmkit.toml", default_config_text())
+    assert load_settings(tmp_path).embedder.name == EmbedderSettings().name == "all-minilm-l6-v2-q8"

@@ -7,7 +7,7 @@ from llmkit.errors import InputError, ModelError
 from llmkit.structured.core import StructuredGenerator, schema_of, validation_errors
 from llmkit.structured.repair import find_json, parse_lenient, repair
 from llmkit.testing import FakeChatModel
-from llmkit.types import Message
+from llmkit.types import GenerationParams, Message
 
 SCHEMA = {
     "type": "object",
@@ -30,6 +30,9 @@ class City(BaseModel):
         ("{'city': 'Oslo', 'population': 2", {"city": "Oslo", "population": 2}, True),
         ('[1, 2, {"a": "x]y"}] trailing words', [1, 2, {"a": "x]y"}], True),
         ('{"s": "say \\"hi\\""}', {"s": 'say "hi"'}, False),
+        ('{"name": "caf\\u00e9",}', {"name": "café"}, True),
+        ('{"e": "\\ud83d\\ude00 \\uD83D", "c": "Z\\u00fcrich', {"e": "\U0001f600 \ud83d", "c": "Zürich"}, True),
+        ("{'q': '\\u0027\\\\u0041'}", {"q": "'\\u0041"}, True),
     ],
 )
 def test_lenient_parsing(reply: str, value: object, repaired: bool) -> None:
@@ -76,3 +79,33 @@ def test_giving_up_is_a_model_error() -> None:
         StructuredGenerator(model, retries=1).generate([Message.user("?")], SCHEMA)
     with pytest.raises(InputError):
         StructuredGenerator(model).generate([], SCHEMA)
+
+
+def test_too_deep_a_reply_is_unparseable_and_re_asked() -> None:
+    deep = "[" * 5000 + "]" * 5000
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_lenient(deep)
+    assert validation_errors(_nested(900), {"type": "array", "items": {"$ref": "#"}}) == [
+        "value: nested too deeply to validate"
+    ]
+    model = FakeChatModel([deep, "[]"], window=10**6)
+    params = GenerationParams(max_tokens=None)
+    assert StructuredGenerator(model).generate([Message.user("?")], {"type": "array"}, params).attempts == 2
+    with pytest.raises(ModelError, match="nested too deeply"):
+        StructuredGenerator(FakeChatModel([deep], window=10**6)).generate(
+            [Message.user("?")], {"type": "array"}, params
+        )
+
+
+def test_an_invalid_schema_fails_before_any_model_call() -> None:
+    model = FakeChatModel(["no idea"])
+    with pytest.raises(InputError, match="not a valid JSON Schema"):
+        StructuredGenerator(model).generate([Message.user("?")], {"type": "nonsense"})
+    assert model.calls == []
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value

@@ -37,6 +37,7 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # 1,234 -> 1234 (min(1, 2) 
 MAX_EXPRESSION = 500
 MAX_EXPONENT = 1000
 MAX_DIGITS = 4300  # Python's own int/str conversion limit
+MAX_BITS = int(MAX_DIGITS * 3.33)  # about the bits of a number that many digits long
 
 
 def evaluate(expression: str) -> int | float:
@@ -67,8 +68,8 @@ def _eval(node: ast.AST) -> Any:
         return _UNARY[type(node.op)](_eval(node.operand))
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-            raise InputError(f"exponent {right} is too large (limit {MAX_EXPONENT})")
+        if isinstance(node.op, ast.Pow):
+            _check_power(left, right)
         return _checked(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
         if node.keywords:
@@ -81,9 +82,22 @@ def _eval(node: ast.AST) -> Any:
     raise InputError(f"{ast.unparse(node)!r} is not allowed; use {allowed}")
 
 
-def _checked(value: Any) -> Any:
-    if isinstance(value, int) and value.bit_length() > MAX_DIGITS * 3.33:
+def _check_power(base: Any, exponent: Any) -> None:
+    """Refuse ``base ** exponent`` before computing it when the exponent or the integer result is too large.
+
+    ``a ** b`` has more than ``(a.bit_length() - 1) * b`` bits, so that bound is known without the power.
+    """
+    if abs(exponent) > MAX_EXPONENT:
+        raise InputError(f"exponent {exponent} is too large (limit {MAX_EXPONENT})")
+    if isinstance(base, int) and isinstance(exponent, int) and (abs(base).bit_length() - 1) * exponent > MAX_BITS:
         raise InputError("the result is too large")
+
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, int) and value.bit_length() > MAX_BITS:
+        raise InputError("the result is too large")
+    if isinstance(value, complex):  # a negative number to a fractional power
+        raise InputError("the result is not a real number")
     return value
 
 
