@@ -34,15 +34,17 @@ class Stage(StrEnum):
 def _read(source: str) -> str:
     from llmkit.errors import InputError
 
-    if source == "-":
-        text = sys.stdin.read(MAX_BYTES + 1)
-    elif len(source) < 4096 and "\n" not in source and Path(source).is_file():
-        if Path(source).stat().st_size > MAX_BYTES:
+    if source == "-" or (len(source) < 4096 and "\n" not in source and Path(source).is_file()):
+        if source == "-":
+            data, name = sys.stdin.buffer.read(MAX_BYTES + 1), "the standard input"
+        elif Path(source).stat().st_size > MAX_BYTES:
             raise InputError(f"{source} is larger than {MAX_BYTES // 1_000_000} MB")
+        else:
+            data, name = Path(source).read_bytes(), source
         try:
-            text = Path(source).read_text(encoding="utf-8")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise InputError(f"{source} is not UTF-8 text") from None
+            raise InputError(f"{name} is not UTF-8 text") from None
     else:
         text = source
     if len(text) > MAX_BYTES:

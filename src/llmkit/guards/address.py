@@ -140,7 +140,11 @@ ABBREVIATIONS = frozenset(
     "st|ave|av|avda|rd|blvd|bd|ln|dr|ct|pl|sq|ter|pkwy|hwy|cir|trl|cres|gdns|xing|str|u|ul|al|nám|"
     "mt|ft|pt|jr|sr|ste|apt|bldg".split("|")
 )
-_STOP_TAIL = re.compile(r"^(?:I|We|He|She|It|They|You|The|This|That|Please|Mobile|Phone|Desk|Fax|E-?mail|Website)\b")
+#: Words that start a sentence or a sign-off, not a city line (``…London NW1 6XE\nThanks for the order``).
+_STOP_TAIL = re.compile(
+    r"^(?:I|We|He|She|It|They|You|The|This|That|Please|Mobile|Phone|Desk|Fax|E-?mail|Website|"
+    r"Thanks|Thank|Regards|Best|Cheers|Sincerely|Yours|Kind|Hi|Hello|Dear|See|Call|Let|Hope|Looking)\b"
+)
 
 
 def find_addresses(text: str) -> list[tuple[int, int]]:

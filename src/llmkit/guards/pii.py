@@ -185,37 +185,47 @@ def redact(
         raise ConfigError(f"unknown redaction mode {mode!r}", hint=f"use one of: {', '.join(MODES)}")
     mapping = dict(known)
     by_value = {v: k for k, v in mapping.items()}
+    taken = {f"<{m.group(1).upper()}>" for m in _PLACEHOLDER.finditer(text)} - set(mapping)  # written by the user
     out, last = [], 0
     for e in sorted(entities, key=lambda e: e.start):
         out.append(text[last : e.start])
-        out.append(_replacement(e, mode, salt, mapping, by_value))
+        out.append(_replacement(e, mode, salt, mapping, by_value, taken))
         last = e.end
     out.append(text[last:])
     return "".join(out), (mapping if mode == "placeholder" else {})
 
 
-def _replacement(e: Entity, mode: str, salt: str, mapping: dict[str, str], by_value: dict[str, str]) -> str:
+def _replacement(
+    e: Entity, mode: str, salt: str, mapping: dict[str, str], by_value: dict[str, str], taken: set[str]
+) -> str:
     if mode == "mask":
         return f"<{e.type}>"
     if mode == "hash":
         return f"<{e.type}:{hashlib.sha256((salt + e.text).encode()).hexdigest()[:10]}>"
     if e.text not in by_value:
         n = sum(1 for k in mapping if k.startswith(f"<{e.type}_")) + 1
+        while f"<{e.type}_{n}>" in taken:  # the text itself holds one such tag: never restore it
+            n += 1
         by_value[e.text] = f"<{e.type}_{n}>"
         mapping[by_value[e.text]] = e.text
     return by_value[e.text]
 
 
+_PLACEHOLDER = re.compile(r"<[ \t]*([A-Za-z][A-Za-z_]*_\d+)[ \t]*>")
+
+
 def restore(text: str, placeholders: Mapping[str, str]) -> str:
-    """Put the original values back where the answer repeats a placeholder.
+    """Put the original values back where the answer repeats a placeholder (in any case, spaces inside the
+    brackets allowed).
 
     >>> restore("Write to <EMAIL_ADDRESS_1>.", {"<EMAIL_ADDRESS_1>": "a@b.io"})
     'Write to a@b.io.'
     """
     if not placeholders:
         return text
-    pattern = re.compile("|".join(re.escape(k) for k in sorted(placeholders, key=len, reverse=True)))
-    return pattern.sub(lambda m: placeholders[m.group()], text)
+    names = "|".join(re.escape(k[1:-1]) for k in sorted(placeholders, key=len, reverse=True))
+    pattern = re.compile(rf"<[ \t]*({names})[ \t]*>", re.IGNORECASE)  # as a model may echo it: < email_address_1 >
+    return pattern.sub(lambda m: placeholders.get(f"<{m.group(1).upper()}>", m.group()), text)
 
 
 class PiiGuard:

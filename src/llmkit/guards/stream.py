@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from llmkit.guards.pipeline import GuardPipeline
 
 _BOUNDARY = re.compile(r"[.!?…](?=\s)|\n")
-_OPEN_PLACEHOLDER = re.compile(r"<[A-Z0-9_]*$")
+_OPEN_PLACEHOLDER = re.compile(r"<[ \t]*[A-Za-z0-9_]*[ \t]*$")  # as restore reads them: any case, spaces
 _SHORT_LINE, _SHORT_LINES = 60, 6  # lines this short, this many, wait together (see ``_waiting``)
 _TOKEN = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>|\w+|\s+|[^\w\s]")  # a placeholder is one word
 

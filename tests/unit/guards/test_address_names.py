@@ -19,6 +19,8 @@ CARD = "4844 Søndergade 52\n Apt. 656\n Brønderslev\n\n Denmark 35018"
 WHITE_HOUSE = "1600 Pennsylvania Avenue NW, Washington, DC 20500"
 FOUND = [
     ("I live at 221 Baker Street, Apt 2", ["221 Baker Street, Apt 2"]),
+    ("Meet at 2 Rue Saint-Jean\n69005 Lyon\nSee you there.", ["2 Rue Saint-Jean\n69005 Lyon"]),  # not "See"
+    ("Ship to:\n221 Baker Street\nLondon NW1 6XE\nThanks for the order.", ["221 Baker Street\nLondon NW1 6XE"]),
     (f"Ship to {WHITE_HOUSE}.", [WHITE_HOUSE]),
     ("Meet at Hauptstraße 5, 10115 Berlin.", ["Hauptstraße 5, 10115 Berlin"]),
     ("Post it to ul. Grochowa 80, Warszawa", ["ul. Grochowa 80, Warszawa"]),

@@ -37,6 +37,21 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 78 and "telepathy" in err
 
 
+def test_standard_input_is_read_as_utf8_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    stdin = io.TextIOWrapper(io.BytesIO("Call me on 415-555-0132, café".encode()), encoding="ascii")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, out, _ = run_cli(capsys, "-C", str(tmp_path), "guard", "check", "-", "--json")
+    assert code == 0 and json.loads(out)["text"] == "Call me on <PHONE_NUMBER_1>, café"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"caf\xe9 au lait"), encoding="utf-8"))
+    code, _, err = run_cli(capsys, "-C", str(tmp_path), "guard", "check", "-")
+    assert code == 65 and "the standard input is not UTF-8 text" in err
+
+
 def test_train_injection_validates_its_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text("\n".join(json.dumps({"text": f"t{i}", "label": i % 2}) for i in range(4)), encoding="utf-8")

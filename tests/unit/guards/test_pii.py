@@ -110,3 +110,16 @@ def test_values_written_with_odd_spaces_or_invisible_characters_are_found_and_re
 
 def test_a_decimal_number_is_not_a_phone_number() -> None:
     assert types("pi is 3.14159265358979 and e is 2.718281828459") == []
+
+
+def test_placeholders_echoed_in_another_case_or_spaced_are_restored() -> None:
+    mapping = {"<EMAIL_ADDRESS_1>": "a@b.io", "<EMAIL_ADDRESS_10>": "z@z.io"}
+    answer = "to <email_address_1>, < EMAIL_ADDRESS_1 > and <EMAIL_ADDRESS_10>; not <EMAIL_ADDRESS_2>"
+    assert restore(answer, mapping) == "to a@b.io, a@b.io and z@z.io; not <EMAIL_ADDRESS_2>"
+
+
+def test_a_placeholder_the_user_wrote_is_never_given_to_a_value() -> None:
+    text = "the form says <EMAIL_ADDRESS_1> literally; mine is bob@x.io"
+    redacted, mapping = redact(text, recognise(text))
+    assert mapping == {"<EMAIL_ADDRESS_2>": "bob@x.io"}
+    assert restore(redacted, mapping) == text

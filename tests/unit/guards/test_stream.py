@@ -57,6 +57,9 @@ def test_placeholders_alone_are_restored_without_waiting_for_sentences(tmp_path:
     stream = iter(chunks("Hi <EMAIL", "_ADDRESS_1", ">, bye"))
     out = list(screen_chunks(stream, GuardPipeline(), {"<EMAIL_ADDRESS_1>": "a@b.co"}))
     assert [c.text for c in out] == ["Hi ", "a@b.co, bye", ""]  # the half placeholder was held back
+    stream = iter(chunks("Hi < email", "_address_1 ", ">, bye"))  # echoed in lower case, spaced
+    out = list(screen_chunks(stream, GuardPipeline(), {"<EMAIL_ADDRESS_1>": "a@b.co"}))
+    assert "".join(c.text for c in out) == "Hi a@b.co, bye"
 
 
 def test_nothing_to_do_passes_the_stream_through(tmp_path: Path) -> None:
