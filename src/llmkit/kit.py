@@ -248,9 +248,11 @@ class Kit:
         k: int | None = None,
         filter: Filter | None = None,
         history: Sequence[Message] = (),
+        params: GenerationParams | None = None,
     ) -> AnswerStream:
-        """Like ``ask``, but iterate the result for the text as it is generated; ``.answer`` at the end."""
-        return self.rag.stream(self._existing(collection), question, history=history, k=k, filter=filter)
+        """Like ``ask``, but iterate the result for the text as it is generated; ``.answer`` at the end.
+        ``params``: generation parameters for this answer instead of the project's ``[model]`` ones."""
+        return self.rag.stream(self._existing(collection), question, history=history, k=k, filter=filter, params=params)
 
     def chat(self, *, collection: str | None = None, k: int | None = None) -> ChatSession:
         """A multi-turn conversation with retrieval on every turn."""

@@ -289,16 +289,17 @@ class RagPipeline:
         return not dense or max(dense) >= self.settings.min_relevance
 
     def build_messages(
-        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = ()
+        self, question: str, hits: Sequence[Hit], history: Sequence[Message] = (), max_out: int | None = None
     ) -> tuple[list[Message], list[Hit]]:
-        """The messages to send and the hits whose passages fit the model's context window."""
-        max_out = self.params.max_tokens or 0
+        """The messages to send and the hits whose passages fit the model's context window, leaving room for
+        ``max_out`` answer tokens (default: this pipeline's ``max_tokens``)."""
+        max_out = (self.params.max_tokens or 0) if max_out is None else max_out
         bare = self.template.render(context="", question=question)
         fixed = self.model.count_message_tokens([*bare[:-1], *history, bare[-1]])
         window = self.model.context_window
         room = window - max_out - fixed - _MARGIN_TOKENS
         if room <= 0 and history:  # drop the oldest turns before giving up
-            return self.build_messages(question, hits, history[2:])
+            return self.build_messages(question, hits, history[2:], max_out)
         if room <= 0:
             raise ContextLengthExceeded(fixed + max_out + _MARGIN_TOKENS, window)
         budget = min(room, self.settings.context_tokens or room)
@@ -314,7 +315,10 @@ class RagPipeline:
         history: Sequence[Message] = (),
         k: int | None = None,
         filter: Filter | None = None,
+        params: GenerationParams | None = None,
     ) -> AnswerStream:
+        """The answer to ``question`` as it is generated; ``params`` replace this pipeline's for this call."""
+        params = params or self.params
         if not question.strip():
             raise InputError("the question is empty")
         verdicts: dict[str, Verdict] = {}
@@ -331,7 +335,7 @@ class RagPipeline:
             hits = self._guard_passages(hits, verdicts)
         if not self.is_relevant(hits):
             return AnswerStream(tuple(hits), question, verdicts=verdicts)
-        messages, kept = self.build_messages(question, hits, history)
+        messages, kept = self.build_messages(question, hits, history, params.max_tokens or 0)
         attrs = {
             "kind": "rag",
             "collection": collection,
@@ -342,7 +346,7 @@ class RagPipeline:
         }
         if verdicts:
             attrs["guards"] = {stage: v.to_dict() for stage, v in verdicts.items()}
-        stream = AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, self.params, attrs)
+        stream = AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, params, attrs)
         stream.guards, stream.verdicts = self.guards, verdicts
         stream.placeholders = dict(verdicts["input"].placeholders) if "input" in verdicts else {}
         return stream

@@ -6,7 +6,7 @@ with project_agent(kit) as agent:           # MCP connections close with the blo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
@@ -32,12 +32,26 @@ def budget_from(settings: Settings) -> Budget:
 
 
 @contextmanager
-def project_agent(kit: Kit, *, confirm: Confirm | None = None, allow_side_effects: bool = False) -> Iterator[Agent]:
-    """The project's agent, configured from ``kit.settings.agent``; MCP servers stay connected inside the block."""
+def project_agent(
+    kit: Kit,
+    *,
+    confirm: Confirm | None = None,
+    allow_side_effects: bool = False,
+    may_search: Callable[[str], bool] | None = None,
+) -> Iterator[Agent]:
+    """The project's agent, configured from ``kit.settings.agent``; MCP servers stay connected inside the block.
+
+    ``may_search(collection)``: whether the retrieval tool may search a collection for this caller (the
+    server passes the caller's key); a refused search is the tool's error, for the model to read.
+    """
     s = kit.settings.agent
     m = kit.settings.model
     with ExitStack() as stack:
         tools = build_tools(s.tools, s, kit)
+        if may_search is not None:
+            from llmkit.agents.builtins.retrieval import retrieval
+
+            tools = [retrieval(kit, allowed=may_search) if t.name == "search_documents" else t for t in tools]
         for target in s.mcp:
             from llmkit.mcp.client import MCPClient
 

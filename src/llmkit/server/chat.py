@@ -29,6 +29,41 @@ from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usa
 
 
 @dataclass
+class Tally:
+    """The tokens a call has used, choice by choice: what a finished choice reports, else the prompt and a token
+    for each chunk the model gave (what an abandoned or failed call is charged). The prompt counts once for all
+    ``n`` choices, as OpenAI bills it.
+
+    >>> t = Tally(prompt=10)
+    >>> t.see(0, ChatChunk("a")); t.see(0, ChatChunk("b")); t.usage()
+    Usage(prompt_tokens=10, completion_tokens=2)
+    >>> t.see(1, ChatChunk("", "stop", Usage(10, 5))); t.usage()
+    Usage(prompt_tokens=10, completion_tokens=7)
+    """
+
+    prompt: int | None = None
+    pieces: dict[int, int] = field(default_factory=dict)
+    reported: dict[int, Usage] = field(default_factory=dict)
+
+    def see(self, index: int, chunk: ChatChunk) -> None:
+        if chunk.usage is not None:
+            self.reported[index] = chunk.usage
+        elif chunk.text or chunk.tool_calls:
+            self.pieces[index] = self.pieces.get(index, 0) + 1
+
+    def usage(self) -> Usage:
+        started = sorted(self.pieces.keys() | self.reported.keys())
+        if not started:
+            return Usage(0, 0)
+        prompt = next(iter(self.reported.values())).prompt_tokens if self.reported else self.prompt
+        completion: int | None = 0
+        for i in started:
+            n = self.reported[i].completion_tokens if i in self.reported else self.pieces[i]
+            completion = None if completion is None or n is None else completion + n
+        return Usage(prompt, completion)
+
+
+@dataclass
 class Call:
     """One request, resolved: who asked, what to send, and how to shape the reply."""
 
@@ -42,6 +77,9 @@ class Call:
     gone: Callable[[], Awaitable[bool]] | None = None
     #: What the input guards hid (placeholder -> value); a stream's text is screened and restored with them
     placeholders: dict[str, str] = field(default_factory=dict)
+    #: The tokens used so far, charged once (``_account``) however the call ends
+    tally: Tally = field(default_factory=Tally)
+    charged: bool = False
 
     @property
     def model_id(self) -> str:
@@ -52,19 +90,21 @@ async def chat_completion(
     state: ServerState, caller: Caller, body: ChatRequest, gone: Callable[[], Awaitable[bool]] | None = None
 ) -> Any:
     if body.model.startswith(RAG_PREFIX):
-        return await rag.rag_completion(state, caller, body)
+        return await rag.rag_completion(state, caller, body, gone)
     if body.model.startswith(agent.AGENT_PREFIX):
-        return await agent.agent_completion(state, caller, body)
+        return await agent.agent_completion(state, caller, body, gone)
     _check_model(state, body.model)
     caller.require("chat")
     messages = [convert.to_message(m) for m in body.messages]
     messages, verdict = await guarded.screen_input(state.kit.guards, messages)
+    usage_on = bool(body.stream_options and body.stream_options.include_usage)
     if verdict is not None and verdict.blocked:
-        return guarded.blocked_reply(body.model, state.kit.guards.blocked_message, verdict, body.stream)
+        message = state.kit.guards.blocked_message
+        return guarded.blocked_reply(body.model, message, verdict, body.stream, include_usage=usage_on)
     params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
     call = Call(state, caller, messages, params, body.n, "chat", gone, dict(verdict.placeholders) if verdict else {})
     if body.stream:  # the output guards check a stream sentence by sentence (guards.stream)
-        return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
+        return await _stream(call, usage_on)
     reply = await _cached(call, body)
     return await guarded.screen_output(state.kit.guards, reply, verdict)
 
@@ -79,11 +119,18 @@ async def text_completion(
     prompt = body.prompt if isinstance(body.prompt, str) else body.prompt[0]
     if not prompt.strip():
         raise InputError("prompt is empty")
+    # the prompt goes through the guards as a user turn, and the reply as chat's does
+    messages, verdict = await guarded.screen_input(state.kit.guards, [Message.user(prompt)])
+    usage_on = bool(body.stream_options and body.stream_options.include_usage)
+    if verdict is not None and verdict.blocked:
+        message = state.kit.guards.blocked_message
+        return guarded.blocked_reply(body.model, message, verdict, body.stream, include_usage=usage_on, text=True)
     params = convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
-    call = Call(state, caller, [Message.user(prompt)], params, body.n, "text", gone)
+    call = Call(state, caller, messages, params, body.n, "text", gone, dict(verdict.placeholders) if verdict else {})
     if body.stream:
-        return await _stream(call, bool(body.stream_options and body.stream_options.include_usage))
-    return await _cached(call, body)
+        return await _stream(call, usage_on)
+    reply = await _cached(call, body)
+    return await guarded.screen_output(state.kit.guards, reply, verdict)
 
 
 def _check_model(state: ServerState, model: str) -> None:
@@ -130,12 +177,9 @@ async def _semantic(call: Call, key: str, request: dict[str, Any]) -> dict[str, 
 
 
 async def _complete(call: Call) -> dict[str, Any]:
-    async with call.state.chat.gate.slot():
+    async with call.state.chat.gate.slot(call.gone):
         replies = await _collect(call)
-    usage = Usage(0, 0)
-    for r in replies:
-        usage = convert.add_usage(usage, r.usage)
-    cost = _account(call, usage)
+    usage, cost = call.tally.usage(), _account(call)
     if call.kind == "text":
         choices = [{"index": i, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None}
                    for i, r in enumerate(replies)]  # fmt: skip
@@ -154,13 +198,19 @@ def _finish(reply: ChatResponse | ChatChunk) -> str | None:
 
 async def _collect(call: Call) -> list[ChatResponse]:
     """Whole replies, generated as streams on the worker in one hop, so that a client that goes away stops
-    its generation (``Worker.collect`` polls ``call.gone``)."""
+    its generation (``Worker.collect`` polls ``call.gone``). A call that fails or is abandoned is charged for
+    what it used."""
     served = call.state.chat
-    if served.streams_async:
-        items, stopped = await collect_async(_achunks(call), call.gone)
-    else:
-        items, stopped = await served.worker.collect(lambda: _chunks(call), call.gone)
+    try:
+        if served.streams_async:
+            items, stopped = await collect_async(_achunks(call), call.gone)
+        else:
+            items, stopped = await served.worker.collect(lambda: _chunks(call), call.gone)
+    except BaseException:
+        _account(call)
+        raise
     if stopped:
+        _account(call)
         raise ApiError(499, "the client closed the request", code="client_closed")
     pieces: dict[int, list[str]] = {}
     last: dict[int, ChatChunk] = {}
@@ -175,25 +225,29 @@ async def _collect(call: Call) -> list[ChatResponse]:
 
 
 def _check_budget(call: Call) -> None:
+    """400 when the prompt plus ``n`` times ``max_tokens`` is over ``max_request_tokens``."""
     limit = call.state.settings.server.max_request_tokens
     prompt = call.state.chat.model.count_message_tokens(call.messages)
-    if prompt + (call.params.max_tokens or 0) > limit:
+    most = call.params.max_tokens or 0
+    if prompt + call.n * most > limit:
+        asked = f"max_tokens ({most})" if call.n == 1 else f"n × max_tokens ({call.n} × {most})"
         raise ApiError(
-            400, f"the prompt ({prompt} tokens) plus max_tokens ({call.params.max_tokens}) is over this server's "
-            f"limit of {limit} tokens a request", code="request_too_many_tokens", param="messages",
+            400, f"the prompt ({prompt} tokens) plus {asked} is over this server's limit of {limit} tokens a request",
+            code="request_too_many_tokens", param="messages",
         )  # fmt: skip
+    call.tally.prompt = prompt
 
 
 def _attributes(call: Call) -> Any:
     return trace_attributes(kind=f"server.{call.kind}", request_id=REQUEST_ID.get(), key=call.caller.bucket)
 
 
-def _account(call: Call, usage: Usage) -> float | None:
-    state = call.state
-    cost = state.prices.cost(call.model_id, usage)
-    state.metrics.count_tokens(call.model_id, usage.prompt_tokens, usage.completion_tokens, cost)
-    state.limiter.spend(call.caller.bucket, usage.total_tokens or 0)
-    return cost
+def _account(call: Call) -> float | None:
+    """Charge the call's tokens so far (``Call.tally``) to its key and the metrics; once, however it ends."""
+    if call.charged:
+        return None
+    call.charged = True
+    return call.state.charge(call.caller.bucket, call.tally.usage())
 
 
 # ----------------------------------------------------------------------------- streams
@@ -205,11 +259,23 @@ def _chunks(call: Call, *, screened: bool = False) -> Iterator[tuple[int, ChatCh
     _check_budget(call)
     for index in range(call.n):
         with tracer().start_as_current_span("generate"), _attributes(call):
-            chunks = call.state.chat.model.stream(call.messages, call.params)
-            if screened and call.kind == "chat":
+            chunks = _counted(call.tally, index, call.state.chat.model.stream(call.messages, call.params))
+            if screened:
                 chunks = screen_chunks(chunks, call.state.kit.guards, call.placeholders)
             for chunk in chunks:
                 yield index, chunk
+
+
+def _counted(tally: Tally, index: int, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
+    """``chunks``, each seen by ``tally`` as the model gives it (before the output guards hold any back)."""
+    try:
+        for chunk in chunks:
+            tally.see(index, chunk)
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 async def _achunks(call: Call) -> AsyncIterator[tuple[int, ChatChunk]]:
@@ -222,6 +288,7 @@ async def _achunks(call: Call) -> AsyncIterator[tuple[int, ChatChunk]]:
             chunks = call.state.chat.model.astream(call.messages, call.params)  # type: ignore[attr-defined]
         try:
             async for chunk in chunks:
+                call.tally.see(index, chunk)
                 yield index, chunk
         finally:
             await chunks.aclose()
@@ -231,32 +298,34 @@ async def _achunks(call: Call) -> AsyncIterator[tuple[int, ChatChunk]]:
 async def _stream(call: Call, include_usage: bool) -> Any:
     served = call.state.chat
     stack = AsyncExitStack()
-    await stack.enter_async_context(served.gate.slot())
-    screened = call.kind == "chat" and bool(call.state.kit.guards.output or call.placeholders)
+    await stack.enter_async_context(served.gate.slot(call.gone))
+    screened = bool(call.state.kit.guards.output or call.placeholders)
     if served.streams_async and not screened:
         items: AsyncIterator[tuple[int, ChatChunk]] = _achunks(call)
     else:  # the output guards screen a stream on the worker (guards.stream)
         items = served.worker.iterate(lambda: _chunks(call, screened=True))
     start = time.perf_counter()
+
+    async def close() -> None:  # however the stream ends: an abandoned one is charged what it used
+        try:
+            await items.aclose()
+            await stack.aclose()
+        finally:
+            _account(call)
+
     try:
         first = await anext(items)  # errors before the first byte get a proper status
     except BaseException:
-        await items.aclose()
-        await stack.aclose()
+        await close()
         raise
-
-    async def close() -> None:
-        await items.aclose()
-        await stack.aclose()
-
-    return sse_response(_events(call, first, items, start, include_usage), close)
+    return sse_response(_events(call, first, items, start, include_usage), close, call.state.metrics)
 
 
 async def _events(
     call: Call, first: tuple[int, ChatChunk], rest: AsyncIterator[tuple[int, ChatChunk]], start: float, usage_on: bool
 ) -> AsyncIterator[dict[str, Any]]:
     cid, created = convert.completion_id("chatcmpl" if call.kind == "chat" else "cmpl"), int(time.time())
-    usage, seen_text, opened = Usage(0, 0), False, set[int]()
+    seen_text, opened = False, set[int]()
     shape = _chat_delta if call.kind == "chat" else _text_delta
     extra = {"usage": None} if usage_on else {}
 
@@ -269,12 +338,10 @@ async def _events(
         if chunk.text and not seen_text:
             seen_text = True
             call.state.metrics.ttft.labels(call.model_id).observe(time.perf_counter() - start)
-        if chunk.usage is not None:
-            usage = convert.add_usage(usage, chunk.usage)
         if chunk.text or chunk.finish_reason or chunk.tool_calls or index not in opened:
             yield _chunk_body(call, cid, created, shape(index, chunk, index not in opened), extra)
             opened.add(index)
-    cost = _account(call, usage)
+    usage, cost = call.tally.usage(), _account(call)
     if usage_on:
         yield _chunk_body(call, cid, created, [], {"usage": convert.usage_dict(usage), "cost_usd": cost})
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from llmkit.config import ModelSettings
 from llmkit.errors import InputError
+from llmkit.server.errors import ApiError
 from llmkit.server.schemas import ChatMessageIn, ChatRequest, ToolChoiceNamed, _Sampling
 from llmkit.types import Citation, GenerationParams, Message, ToolCall, ToolSpec, Usage
 
@@ -39,7 +40,10 @@ def to_params(body: _Sampling, defaults: ModelSettings, max_request_tokens: int)
     """The call's ``GenerationParams``: the request's values, else the configured model's defaults."""
     max_tokens = getattr(body, "max_completion_tokens", None) or body.max_tokens or defaults.max_tokens
     if max_tokens > max_request_tokens:
-        raise InputError(f"max_tokens {max_tokens} is over this server's limit of {max_request_tokens}")
+        raise ApiError(
+            400, f"max_tokens {max_tokens} is over this server's limit of {max_request_tokens} tokens a request",
+            code="request_too_many_tokens", param="max_tokens",
+        )  # fmt: skip
     stop = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     if len(stop) > 4 or any(not s for s in stop):
         raise InputError("stop: give up to 4 non-empty strings")

@@ -42,9 +42,13 @@ class Caller:
     def bucket(self) -> str:
         return self.key.id if self.key else "anonymous"
 
+    def allows(self, scope: str, collection: str | None = None) -> bool:
+        """Whether the key may use ``scope`` (on ``collection``); every call is allowed without auth."""
+        return self.key is None or self.key.allows(scope, collection)
+
     def require(self, scope: str, collection: str | None = None) -> None:
         """403 unless the key may use ``scope`` (on ``collection``)."""
-        if self.key is not None and not self.key.allows(scope, collection):
+        if not self.allows(scope, collection):
             where = f" on collection {collection!r}" if collection else ""
             raise ApiError(
                 403, f"this key lacks the {scope!r} scope{where}", type="permission_error", code="insufficient_scope"

@@ -78,6 +78,7 @@ def error_headers(error: ApiError) -> dict[str, str]:
 
 def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     """A pydantic/FastAPI validation failure as one 400-style message naming the fields (status 422)."""
+    errors = [_json_position(err) for err in errors]
     parts = []
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
@@ -85,6 +86,20 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     first = errors[0].get("loc", ()) if errors else ()
     param = ".".join(str(p) for p in first if p not in ("body", "query", "path")) or None
     return ApiError(422, "invalid request: " + "; ".join(parts), code="invalid_request", param=param)
+
+
+def _json_position(err: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's malformed-JSON error (located at a byte offset) as one about the body, saying where.
+
+    >>> _json_position({"type": "json_invalid", "loc": ("body", 14), "msg": "JSON decode error",
+    ...                 "ctx": {"error": "Expecting value"}})["msg"]
+    'invalid JSON at position 14: Expecting value'
+    """
+    loc = err.get("loc", ())
+    if err.get("type") != "json_invalid" or len(loc) != 2 or not isinstance(loc[1], int):
+        return err
+    detail = (err.get("ctx") or {}).get("error")
+    return {**err, "loc": ("body",), "msg": f"invalid JSON at position {loc[1]}" + (f": {detail}" if detail else "")}
 
 
 def api_error(exc: Exception, path: str) -> ApiError:

@@ -30,32 +30,49 @@ async def screen_input(guards: GuardPipeline, messages: list[Message]) -> tuple[
 
 
 async def screen_output(guards: GuardPipeline, reply: dict[str, Any], verdict: Verdict | None) -> dict[str, Any]:
-    """``reply`` with each choice's text through the output guards (and input placeholders restored)."""
+    """``reply`` with each choice's text (a chat message's content, or a text completion's ``text``) through the
+    output guards, and input placeholders restored."""
     placeholders = dict(verdict.placeholders) if verdict is not None else {}
     if not guards.output and not placeholders:
         return reply
     choices = []
     for choice in reply["choices"]:
-        text = choice["message"].get("content")
+        message = choice.get("message")
+        text = message.get("content") if message is not None else choice.get("text")
         if text:
             checked = await asyncio.to_thread(guards.check_output, text, placeholders=placeholders)
             finish = "content_filter" if checked.blocked else choice["finish_reason"]
-            choice = {**choice, "message": {**choice["message"], "content": checked.text}, "finish_reason": finish}
+            shown = {"message": {**message, "content": checked.text}} if message is not None else {"text": checked.text}
+            choice = {**choice, **shown, "finish_reason": finish}
         choices.append(choice)
     return {**reply, "choices": choices}
 
 
-def blocked_reply(model: str, message: str, verdict: Verdict, stream: bool) -> Any:
-    """The answer to a blocked request, as a whole reply or as a stream, with the reasons in ``guards``."""
+def blocked_reply(
+    model: str, message: str, verdict: Verdict, stream: bool, *, include_usage: bool = False, text: bool = False
+) -> Any:
+    """The answer to a blocked request, as a whole reply or as a stream, with the reasons in ``guards``.
+
+    ``text``: shaped as a text completion (``/v1/completions``); ``include_usage``: a stream ends with the
+    (empty) usage chunk the client asked for, as every stream does.
+    """
     why = {"action": verdict.action, "reasons": list(verdict.reasons)}
+    kind = {"object": "text_completion"} if text else {}
     if not stream:
-        choice = {"index": 0, "message": {"role": "assistant", "content": message}, "finish_reason": "content_filter"}
-        return convert.chat_body(convert.completion_id(), model, [choice], Usage(0, 0), 0.0, guards=why)
+        content: dict[str, Any] = {"text": message} if text else {"message": {"role": "assistant", "content": message}}
+        choice = {"index": 0, **content, "finish_reason": "content_filter", **({"logprobs": None} if text else {})}
+        cid = convert.completion_id("cmpl" if text else "chatcmpl")
+        return {**convert.chat_body(cid, model, [choice], Usage(0, 0), 0.0, guards=why), **kind}
 
     async def events() -> Any:
-        delta = {"role": "assistant", "content": message}
-        choice = {"index": 0, "delta": delta, "finish_reason": "content_filter", "logprobs": None}
-        yield convert.chunk_body(convert.completion_id(), model, int(time.time()), [choice], guards=why)
+        cid, created = convert.completion_id("cmpl" if text else "chatcmpl"), int(time.time())
+        delta = {"text": message} if text else {"delta": {"role": "assistant", "content": message}}
+        choice = {"index": 0, **delta, "finish_reason": "content_filter", "logprobs": None}
+        extra: dict[str, Any] = {"usage": None} if include_usage else {}
+        yield {**convert.chunk_body(cid, model, created, [choice], guards=why, **extra), **kind}
+        if include_usage:
+            yield {**convert.chunk_body(cid, model, created, [], usage=convert.usage_dict(Usage(0, 0)), cost_usd=0.0),
+                   **kind}  # fmt: skip
 
     async def nothing() -> None:
         return None

@@ -7,17 +7,18 @@ same citations as a ``citations`` list (in the last chunk when streamed).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError
 from llmkit.observe.traces import trace_attributes
 from llmkit.server import convert
+from llmkit.server.errors import ApiError
 from llmkit.server.sse import sse_response
 from llmkit.server.state import RAG_PREFIX
 from llmkit.server.telemetry import REQUEST_ID, tracer
-from llmkit.types import Answer, Message
+from llmkit.types import Answer, GenerationParams, Message, Usage
 
 if TYPE_CHECKING:
     from llmkit.server.deps import Caller
@@ -38,44 +39,63 @@ def split_turns(messages: list[Message]) -> tuple[str, tuple[Message, ...]]:
     return messages[-1].content, history
 
 
-def _answer_items(state: ServerState, collection: str, question: str, history: tuple[Message, ...]) -> Iterator[Any]:
+def _answer_items(
+    state: ServerState, collection: str, question: str, history: tuple[Message, ...], params: GenerationParams
+) -> Iterator[Any]:
     """On the model's worker: retrieve, then yield the answer's text pieces, then the whole ``Answer``."""
     with tracer().start_as_current_span("retrieve"):
-        stream = state.kit.ask_stream(question, collection=collection, history=history)
+        stream = state.kit.ask_stream(question, collection=collection, history=history, params=params)
     attributes = trace_attributes(kind="server.rag", request_id=REQUEST_ID.get(), collection=collection)
     with tracer().start_as_current_span("generate"), attributes:
         yield from stream
     yield stream.answer
 
 
-async def rag_completion(state: ServerState, caller: Caller, body: ChatRequest) -> Any:
+async def rag_completion(
+    state: ServerState, caller: Caller, body: ChatRequest, gone: Callable[[], Awaitable[bool]] | None = None
+) -> Any:
     collection = body.model[len(RAG_PREFIX) :]
     caller.require("query", collection)
-    if body.n != 1:
-        raise InputError("rag/ models give one answer: n must be 1", hint="drop n")
+    params = rag_params(state, body)
     question, history = split_turns([convert.to_message(m) for m in body.messages])
     served = state.chat
+    if not body.stream:
+        async with served.gate.slot(gone):
+            found, stopped = await served.worker.collect(
+                lambda: _answer_items(state, collection, question, history, params), gone
+            )
+        if stopped:  # the answer's text so far was generated: charge it
+            text = "".join(x for x in found if isinstance(x, str))
+            state.charge(caller.bucket, Usage(0, state.chat.model.count_tokens(text)) if text else Usage(0, 0))
+            raise ApiError(499, "the client closed the request", code="client_closed")
+        return _body(state, caller, body.model, found[-1])
     stack = AsyncExitStack()
-    await stack.enter_async_context(served.gate.slot())
-    items = served.worker.iterate(lambda: _answer_items(state, collection, question, history))
+    await stack.enter_async_context(served.gate.slot(gone))
+    items = served.worker.iterate(lambda: _answer_items(state, collection, question, history, params))
 
     async def close() -> None:
         await items.aclose()
         await stack.aclose()
 
-    if not body.stream:
-        try:
-            answer = [item async for item in items][-1]
-        finally:
-            await close()
-        return _body(state, caller, body.model, answer)
     try:
         first = await anext(items)  # retrieval errors (no such collection ...) get a proper status
     except BaseException:
         await close()
         raise
     usage = bool(body.stream_options and body.stream_options.include_usage)
-    return sse_response(_events(state, caller, body.model, first, items, usage), close)
+    return sse_response(_events(state, caller, body.model, first, items, usage), close, state.metrics)
+
+
+def rag_params(state: ServerState, body: ChatRequest) -> GenerationParams:
+    """The request's generation parameters (``max_tokens``, ``stop``, ``temperature`` ...), as chat takes them;
+    400 for what a RAG answer cannot honour (``n`` over 1, tools, a response format)."""
+    if body.n != 1:
+        raise InputError("rag/ models give one answer: n must be 1", hint="drop n")
+    if body.tools or body.tool_choice not in (None, "none", "auto"):
+        raise InputError("rag/ models do not call tools", hint="drop tools and tool_choice")
+    if body.response_format is not None and body.response_format.type != "text":
+        raise InputError("rag/ models answer in text with citations", hint="drop response_format")
+    return convert.to_params(body, state.settings.model, state.settings.server.max_request_tokens)
 
 
 def _body(state: ServerState, caller: Caller, model: str, answer: Answer) -> dict[str, Any]:
@@ -89,10 +109,7 @@ def _body(state: ServerState, caller: Caller, model: str, answer: Answer) -> dic
 
 
 def _account(state: ServerState, caller: Caller, answer: Answer) -> float | None:
-    cost = state.prices.cost(state.chat.id, answer.usage)
-    state.metrics.count_tokens(state.chat.id, answer.usage.prompt_tokens, answer.usage.completion_tokens, cost)
-    state.limiter.spend(caller.bucket, answer.usage.total_tokens or 0)
-    return cost
+    return state.charge(caller.bucket, answer.usage)
 
 
 async def _events(

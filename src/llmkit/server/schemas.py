@@ -101,6 +101,7 @@ class EmbeddingRequest(_Body):
     model: str = Field(min_length=1, max_length=256)
     input: str | list[str] = Field(min_length=1, max_length=2048)
     encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)  # only the embedder's own: it cannot shorten its vectors
 
 
 class CollectionIn(_Body):

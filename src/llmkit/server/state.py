@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
     from llmkit.kit import Kit
     from llmkit.models.base import ChatModel
+    from llmkit.types import Usage
 
 RAG_PREFIX = "rag/"
 AGENT_MODEL = "agent/default"  # llmkit.server.agent serves it
@@ -93,6 +94,14 @@ class ServerState:
 
         aio = hasattr(raw, "astream") and hasattr(wrapped, "astream") and openai_aio.available()
         return Served(s.model.name, wrapped, Worker(s.model.name, at_once), gate, streams_async=aio)
+
+    def charge(self, bucket: str, usage: Usage) -> float | None:
+        """The cost of ``usage`` on the chat model, counted in the metrics and spent from ``bucket``'s
+        tokens per minute: what every answer does with the tokens it used, finished or abandoned."""
+        cost = self.prices.cost(self.chat.id, usage)
+        self.metrics.count_tokens(self.chat.id, usage.prompt_tokens, usage.completion_tokens, cost)
+        self.limiter.spend(bucket, usage.total_tokens or 0)
+        return cost
 
     @property
     def embedder(self) -> Embedder:

@@ -34,7 +34,9 @@ class Gate:
         self.running = 0
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, gone: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[None]:
+        """Hold a slot for the block. After waiting in the queue, ``gone()`` is asked whether the client is
+        still there: if not, the slot is given back at once with 499, and the model never runs for it."""
         sem = self._sem = self._sem or asyncio.Semaphore(self.concurrency)
         if sem.locked() and self.waiting >= self.queue_size:
             raise ApiError(
@@ -43,6 +45,8 @@ class Gate:
             )  # fmt: skip
         if sem.locked():
             await self._wait(sem)
+            if gone is not None:
+                await self._check(sem, gone)
         else:
             await sem.acquire()  # free: no waiting, so no timer (``wait_for`` makes a task and a timer)
         self.running += 1
@@ -51,6 +55,18 @@ class Gate:
         finally:
             self.running -= 1
             sem.release()
+
+    @staticmethod
+    async def _check(sem: asyncio.Semaphore, gone: Callable[[], Awaitable[bool]]) -> None:
+        """Give the slot just taken back (499) when its client has left."""
+        try:
+            left = await gone()
+        except BaseException:
+            sem.release()
+            raise
+        if left:
+            sem.release()
+            raise ApiError(499, "the client closed the request while it waited", code="client_closed")
 
     async def _wait(self, sem: asyncio.Semaphore) -> None:
         self.waiting += 1

@@ -58,3 +58,21 @@ def test_streamed_agent_answer_and_usage(client: Any) -> None:
 def test_bad_agent_requests(client: Any, body: dict, status: int) -> None:
     r = client.post("/v1/chat/completions", json=body)
     assert r.status_code == status and r.json()["error"]["message"]
+
+
+def test_an_answer_the_output_guards_block_ends_with_content_filter(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from llmkit.server import create_app
+
+    model = ScriptedToolModel(turns=["The code is SPRING24."])
+    settings = load_settings(
+        tmp_path, server={"auth": "none", "log_json": False}, agent={"tools": ["calculator"]},
+        guards={"output": ["denylist"], "deny_keywords": ["SPRING24"], "blocked_message": "No."},
+    )  # fmt: skip
+    with TestClient(create_app(settings, chat_model=model, embedder=HashEmbedder())) as c:
+        body = c.post("/v1/chat/completions", json=ASK).json()
+        r = c.post("/v1/chat/completions", json={**ASK, "stream": True})
+    assert body["choices"][0] == {"index": 0, "message": {"role": "assistant", "content": "No."},
+                                  "finish_reason": "content_filter"}  # fmt: skip
+    assert body["agent"]["stop_reason"] == "blocked" and "SPRING24" not in r.text and "content_filter" in r.text

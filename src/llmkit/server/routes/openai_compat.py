@@ -47,6 +47,11 @@ async def embeddings(
                        param="model")  # fmt: skip
 
     def run() -> tuple[Any, int]:
+        if body.dimensions is not None and body.dimensions != embedder.dim:
+            raise ApiError(
+                400, f"dimensions: {body.model!r} gives {embedder.dim}-dimensional vectors and cannot shorten them",
+                code="unsupported_dimensions", param="dimensions",
+            )  # fmt: skip
         vectors = embedder.embed(texts)
         return vectors, sum(embedder.count_tokens(t) for t in texts)
 

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from llmkit.errors import InputError
 from llmkit.observe.traces import trace_attributes
 from llmkit.server.deps import Caller, State, caller
+from llmkit.server.errors import ApiError
 from llmkit.server.schemas import QueryRequest
 from llmkit.server.state import ServerState
 from llmkit.server.telemetry import REQUEST_ID, tracer
 from llmkit.server.util import jsonable
-from llmkit.types import Answer, Hit
+from llmkit.types import Answer, Hit, Usage
 
 router = APIRouter(prefix="/v1", tags=["llmkit"])
 
 
 @router.post("/query", summary="Search a collection and answer from it with citations")
-async def query(body: QueryRequest, state: State, who: Annotated[Caller, Depends(caller("query"))]) -> dict[str, Any]:
+async def query(
+    body: QueryRequest, request: Request, state: State, who: Annotated[Caller, Depends(caller("query"))]
+) -> dict[str, Any]:
     collection = body.collection or state.settings.collection
     who.require("query", collection)
     if body.filter is not None:
@@ -31,12 +35,16 @@ async def query(body: QueryRequest, state: State, who: Annotated[Caller, Depends
         with tracer().start_as_current_span("retrieve"):
             hits = await asyncio.to_thread(_search, state, body, collection)
         return {"object": "query", "collection": collection, "hits": [_hit(h, body.explain) for h in hits]}
-    served = state.chat
-    async with served.gate.slot():
-        answer = await served.worker.run(_answer, state, body, collection)
-    cost = state.prices.cost(served.id, answer.usage)
-    state.metrics.count_tokens(served.id, answer.usage.prompt_tokens, answer.usage.completion_tokens, cost)
-    state.limiter.spend(who.bucket, answer.usage.total_tokens or 0)
+    served, gone = state.chat, request.is_disconnected
+    async with served.gate.slot(gone):
+        found, stopped = await served.worker.collect(lambda: _answer(state, body, collection), gone)
+    if stopped:  # the answer's text so far was generated: charge it
+        text = "".join(x for x in found if isinstance(x, str))
+        state.charge(who.bucket, Usage(0, served.model.count_tokens(text)) if text else Usage(0, 0))
+        raise ApiError(499, "the client closed the request", code="client_closed")
+    answer = found[-1]
+    assert isinstance(answer, Answer)
+    cost = state.charge(who.bucket, answer.usage)
     return {
         "object": "query",
         "collection": collection,
@@ -57,15 +65,18 @@ def _search(state: ServerState, body: QueryRequest, collection: str) -> list[Hit
     )
 
 
-def _answer(state: ServerState, body: QueryRequest, collection: str) -> Answer:
-    """On the model's worker: retrieve and answer, traced with the request id."""
+def _answer(state: ServerState, body: QueryRequest, collection: str) -> Iterator[str | Answer]:
+    """On the model's worker: retrieve, then yield the answer's text pieces and the whole ``Answer``, traced
+    with the request id."""
     with tracer().start_as_current_span("retrieve"):
         stream = state.kit.ask_stream(body.query, collection=collection, k=body.k, filter=body.filter)
     with (
         tracer().start_as_current_span("generate"),
         trace_attributes(kind="server.query", request_id=REQUEST_ID.get(), collection=collection),
     ):
-        return stream.collect()
+        yield from stream
+    assert stream.answer is not None
+    yield stream.answer
 
 
 def _hit(hit: Hit, explain: bool) -> dict[str, Any]:
