@@ -331,8 +331,9 @@ class RagPipeline:
                     return AnswerStream((), question, answer=answer, verdicts=verdicts)
                 history, question = screened[:-1], screened[-1].content or ""
         hits = self.retrieve(collection, question, k=k, filter=filter)
+        placeholders = dict(verdicts["input"].placeholders) if "input" in verdicts else {}
         if self.guards is not None and self.guards.passages:
-            hits = self._guard_passages(hits, verdicts)
+            hits = self._guard_passages(hits, verdicts, placeholders)
         if not self.is_relevant(hits):
             return AnswerStream(tuple(hits), question, verdicts=verdicts)
         messages, kept = self.build_messages(question, hits, history, params.max_tokens or 0)
@@ -348,15 +349,19 @@ class RagPipeline:
             attrs["guards"] = {stage: v.to_dict() for stage, v in verdicts.items()}
         stream = AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, params, attrs)
         stream.guards, stream.verdicts = self.guards, verdicts
-        stream.placeholders = dict(verdicts["input"].placeholders) if "input" in verdicts else {}
+        stream.placeholders = placeholders
         return stream
 
-    def _guard_passages(self, hits: Sequence[Hit], verdicts: dict[str, Verdict]) -> list[Hit]:
-        """Drop the passages a guard blocks (indirect injection); pass redacted text on in the others."""
+    def _guard_passages(
+        self, hits: Sequence[Hit], verdicts: dict[str, Verdict], placeholders: dict[str, str]
+    ) -> list[Hit]:
+        """Drop the passages a guard blocks (indirect injection); pass redacted text on in the others. The
+        placeholders they get join ``placeholders`` (one value, one placeholder, question and passages alike)."""
         assert self.guards is not None
         kept = []
         for n, hit in enumerate(hits, 1):
-            v = self.guards.check_input(hit.chunk.text, kind="passage")
+            v = self.guards.check_input(hit.chunk.text, kind="passage", placeholders=placeholders)
+            placeholders.update(v.placeholders)
             if v.action != "allow":
                 verdicts[f"passage:{n}"] = v
             if not v.blocked:
