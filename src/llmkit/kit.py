@@ -158,24 +158,27 @@ class Kit:
         metadata: Mapping[str, Any] | None = None,
         prune: bool = False,
         progress: Callable[..., None] | None = None,
+        stdin_name: str | None = None,
     ) -> IngestReport:
         """Load, split, embed and store ``inputs`` (files, folders, globs, or ``"-"`` for stdin).
 
         Files inside the project folder are named relative to it, others by their absolute path, so a
-        file keeps one name (and one document id) whichever folder the command ran from.
+        file keeps one name (and one document id) whichever folder the command ran from. Text from stdin is
+        named ``stdin_name``, else ``stdin-`` and a hash of its content.
         """
         from llmkit.ingest.pipeline import Ingestor
 
         if not inputs:
             raise InputError("nothing to ingest: give files, folders, globs or - for stdin")
         name = self._collection_name(collection)
-        ingestor = Ingestor(self.store, self.embedder, self.settings.ingest)  # creates the collection
+        ingestor = Ingestor(self.store, self.embedder, self.settings.ingest)  # the collection comes with a write
         return ingestor.run(
             [str(i) for i in inputs],
             name,
             progress=progress,
             metadata=metadata,
             prune=prune,
+            stdin_name=stdin_name,
             base=self.settings.project_dir,
         )
 

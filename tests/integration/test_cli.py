@@ -55,7 +55,7 @@ def test_bad_files_are_reported_and_skipped(project: Path, capsys: pytest.Captur
     ("args", "code", "needle"),
     [
         (("search", "x"), 66, "no collection"),
-        (("ingest", "/definitely/not/here"), 1, "not/here"),
+        (("ingest", "/definitely/not/here"), 66, "not/here"),
         (("search", "x", "--filter", "{bad json"), 65, "not valid JSON"),
         (("traces", "show", "zz"), 65, "at least 4"),
         (("models", "rm", "no-such-model"), 66, "no-such-model"),

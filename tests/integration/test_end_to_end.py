@@ -72,7 +72,7 @@ def test_stdin_is_ingested(kit, project: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(sys, "stdin", fake)
     report = kit.ingest("-")
     assert report.added == 1
-    assert kit.search("purple charging cable", k=1, mode="lexical")[0].chunk.source == "stdin"
+    assert kit.search("purple charging cable", k=1, mode="lexical")[0].chunk.source.startswith("stdin-")
 
 
 def test_a_collection_from_another_embedder_is_refused_on_the_first_search(project: Path) -> None:

@@ -17,9 +17,13 @@ app = typer.Typer(help="Migrate a store's schema; copy collections between store
 _URL_HELP = "A SQLite path or sqlite:///path, or postgresql://user@host/db."
 
 
-def _open(ctx: typer.Context, url: str | None) -> Store:
-    """The store at ``url`` (a path relative to the current folder), else the project's configured store."""
+def _open(ctx: typer.Context, url: str | None, *, must_exist: bool = False) -> Store:
+    """The store at ``url`` (a path relative to the current folder), else the project's configured store.
+
+    With ``must_exist``, a SQLite store that is not there is ``NotFound`` rather than created empty.
+    """
     from llmkit.config import load_settings
+    from llmkit.errors import NotFound
     from llmkit.kit import open_store
 
     project = (ctx.find_root().obj or {}).get("project")
@@ -27,7 +31,12 @@ def _open(ctx: typer.Context, url: str | None) -> Store:
         return open_store(load_settings(project))
     if "://" not in url:
         url = str(Path(url).expanduser().resolve())
-    return open_store(load_settings(project, store={"url": url}))
+    settings = load_settings(project, store={"url": url})
+    if must_exist and (url.startswith("sqlite:///") or "://" not in url):
+        path = settings.resolve(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise NotFound(f"no store at {path}", hint="check the path; copy reads an existing store")
+    return open_store(settings)
 
 
 @app.command("migrate")
@@ -62,7 +71,8 @@ def copy(
     """Copy collections with their vectors (no re-embedding). Safe to re-run: finished documents are skipped."""
     from llmkit.store.transfer import copy_collection
 
-    source, target = _open(ctx, src), _open(ctx, dst)
+    source = _open(ctx, src, must_exist=True)
+    target = _open(ctx, dst)
     try:
         names = collection or [c.name for c in source.list_collections()]
         reports = []

@@ -8,7 +8,9 @@
 A document's id is a hash of its source name; its content hash covers the bytes, the splitter
 settings, the embedder and the metadata given, so an unchanged file is skipped and changing any of
 those re-ingests it. Each ``store.write`` holds whole documents only, so a crash never leaves half a
-document. Embedding batches span small documents, so every ``embed`` call but the last is full.
+document. Embedding batches span small documents, so every ``embed`` call but the last is full. A
+document that cannot be loaded, or that the store refuses, is reported and the rest goes in; a new
+collection is created with the first write, so a run that stores nothing leaves no empty collection.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from llmkit.config import IngestSettings
-from llmkit.errors import LoaderError
+from llmkit.errors import InputError, LoaderError, NotFound
 from llmkit.ingest.loaders import load
 from llmkit.ingest.sources import SourceItem, expand, source_name
 from llmkit.ingest.splitter import split, to_chunks
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
     from llmkit.store.base import Store
 
-#: bump when the loaders or the splitter change what they produce, so stored documents are re-split
+#: bump when the loaders or the splitter change what they produce, so stored documents are re-split. Not
+#: bumped for the caps on runs without spaces and on spanned tables: they change only such hostile files,
+#: and a bump re-embeds every stored document.
 SPLITTER_VERSION = "1"
 
 
@@ -86,27 +90,29 @@ class Ingestor:
         metadata: Mapping[str, Any] | None = None,
         prune: bool = False,
         stdin: BinaryIO | None = None,
+        stdin_name: str | None = None,
         base: str | Path | None = None,
     ) -> IngestReport:
         """Ingest ``inputs`` (files, folders, globs, ``-``) into ``collection``.
 
         ``metadata`` is stored with every document. With ``prune=True``, documents of the collection
         under the given folders (or named as files) whose files are gone are deleted. ``base`` names
-        files relative to the project folder (see ``sources.source_name``).
+        files relative to the project folder (see ``sources.source_name``); ``stdin_name`` names what
+        ``-`` reads (default: ``stdin-`` and a hash of it).
         """
         inputs = list(inputs)
-        expansion = expand(inputs, self.settings, stdin=stdin, base=base)
-        self.store.create_collection(collection, embedder=self.embedder.name, dim=self.embedder.dim)
+        expansion = expand(inputs, self.settings, stdin=stdin, stdin_name=stdin_name, base=base)
+        exists = self._exists(collection)
         state = _State(time.perf_counter(), len(expansion.items) + len(expansion.problems), progress)
         state.failed.extend(expansion.problems)
         state.done = len(expansion.problems)
-        writer = _Writer(self.store, self.embedder, collection, self.settings.batch_size, state)
+        writer = _Writer(self.store, self.embedder, collection, self.settings.batch_size, state, created=exists)
         ids = {item.name: document_id(item.name) for item in expansion.items}
-        existing = self._hashes(collection, list(ids.values()))
+        existing = self._hashes(collection, list(ids.values())) if exists else {}
         for item in expansion.items:
             self._one(item, ids[item.name], existing, dict(metadata or {}), writer, state)
         writer.flush()
-        removed = self._prune(collection, inputs, expansion, base) if prune else 0
+        removed = self._prune(collection, inputs, expansion, base) if prune and exists else 0
         return IngestReport(
             added=state.added,
             updated=state.updated,
@@ -143,9 +149,18 @@ class Ingestor:
                 writer.add(write, doc_id in existing)
                 state.chunks += len(chunks)
         except LoaderError as e:
-            state.failed.append((item.name, e.message))
+            state.failed.append((item.name, _reason(e)))
         state.done += 1
         state.report(item.name)
+
+    def _exists(self, collection: str) -> bool:
+        """Whether ``collection`` exists; one that does is checked against the embedder now, not after the work."""
+        try:
+            self.store.get_collection(collection)
+        except NotFound:
+            return False
+        self.store.create_collection(collection, embedder=self.embedder.name, dim=self.embedder.dim)
+        return True
 
     def _sizes(self) -> tuple[int, int]:
         """Chunk size and overlap, kept inside the embedder's window (longer text would be truncated)."""
@@ -182,6 +197,12 @@ class Ingestor:
         return removed
 
 
+def _reason(e: InputError) -> str:
+    """Why a document failed, without the source name a ``LoaderError`` puts in front of its message."""
+    source = getattr(e, "source", None)
+    return e.message.removeprefix(f"{source}: ") if source is not None else e.message
+
+
 @dataclass
 class _State:
     t0: float
@@ -207,9 +228,11 @@ class _State:
 class _Writer:
     """Embeds chunk texts in full batches across documents; writes whole documents once embedded."""
 
-    def __init__(self, store: Store, embedder: Embedder, collection: str, batch_size: int, state: _State) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, collection: str, batch_size: int, state: _State, *, created: bool
+    ) -> None:
         self.store, self.embedder, self.collection = store, embedder, collection
-        self.batch_size, self.state = batch_size, state
+        self.batch_size, self.state, self.created = batch_size, state, created
         self.docs: list[tuple[DocumentWrite, bool]] = []  # waiting for vectors or for the write
         self.texts: list[str] = []  # not embedded yet (the tail of the waiting docs' chunks)
         self.vectors: list[np.ndarray] = []  # embedded, in chunk order
@@ -255,15 +278,29 @@ class _Writer:
         self.vectors = [rest] if len(rest) else []
         self.embedded -= size
         batch, offset = [], 0
-        for doc, _ in docs:
+        for doc, replaces in docs:
             n = len(doc.chunks)
-            batch.append(_with_vectors(doc, vectors[offset : offset + n]))
+            batch.append((_with_vectors(doc, vectors[offset : offset + n]), replaces))
             offset += n
-        self.store.write(self.collection, batch)
-        self.state.added += sum(not r for _, r in docs)
-        self.state.updated += sum(r for _, r in docs)
-        self.state.written += size
+        if not self.created:
+            self.store.create_collection(self.collection, embedder=self.embedder.name, dim=self.embedder.dim)
+            self.created = True
+        try:
+            self._store(batch)
+        except InputError:  # one document the store refuses must not cost the others: write them one by one
+            for one in batch:
+                try:
+                    self._store([one])
+                except InputError as e:
+                    self.state.failed.append((one[0].source, _reason(e)))
+                    self.state.chunks -= len(one[0].chunks)
         self.state.report()
+
+    def _store(self, batch: list[tuple[DocumentWrite, bool]]) -> None:
+        self.store.write(self.collection, [doc for doc, _ in batch])
+        self.state.added += sum(not replaces for _, replaces in batch)
+        self.state.updated += sum(replaces for _, replaces in batch)
+        self.state.written += sum(len(doc.chunks) for doc, _ in batch)
 
 
 def _with_vectors(doc: DocumentWrite, vectors: np.ndarray) -> DocumentWrite:

@@ -2,22 +2,25 @@
 
 >>> exp = expand(["docs/", "notes/*.md", "-"], IngestSettings())   # doctest: +SKIP
 >>> [item.name for item in exp.items], exp.problems                 # doctest: +SKIP
-(['docs/a.md', 'docs/sub/b.pdf', 'notes/x.md', 'stdin'], [('docs/big.pdf', 'skipped: 80.0 MB is over ...')])
+(['docs/a.md', 'docs/sub/b.pdf', 'notes/x.md', 'stdin-3f2a9c0d1b7e'], [('docs/big.pdf', 'skipped: 80.0 MB ...')])
 
 Source names are the paths as the user addressed them (``docs/a.md`` for the input ``docs``), so they
-are unique across roots and can be opened from where the command ran. Order is deterministic: inputs
-in the order given, files sorted within each. Include/exclude patterns apply to paths relative to the
-folder (or glob base) they were found under; a file named explicitly is always taken. Symbolic links
-are followed only when they point inside that folder.
+are unique across roots and can be opened from where the command ran; stdin is ``stdin-`` and the first
+12 hex digits of its bytes' sha256, unless named. Order is deterministic: inputs in the order given,
+files sorted within each. Include/exclude patterns apply to paths relative to the folder (or glob
+base) they were found under; a file named explicitly is always taken. Symbolic links are followed only
+when they point inside that folder, and never twice into one folder, so a ``**`` pattern is walked like
+a folder: a link back up cannot loop.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +30,8 @@ from llmkit.config import IngestSettings
 from llmkit.errors import LoaderError
 
 STDIN = "-"
+#: the reasons given for inputs that do not exist
+NOT_FOUND, NO_MATCH = "no such file or directory", "no file matches this pattern"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class SourceItem:
 class Expansion:
     items: list[SourceItem] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (name, reason) of what was skipped
+    refused: set[str] = field(default_factory=set, repr=False)  # real paths of links refused, reported once
 
 
 def expand(
@@ -59,12 +65,14 @@ def expand(
     settings: IngestSettings,
     *,
     stdin: BinaryIO | None = None,
+    stdin_name: str | None = None,
     base: str | Path | None = None,
 ) -> Expansion:
     """Every file under ``inputs``; what cannot be taken goes in ``problems`` with its reason.
 
     With ``base`` (the project folder), files are named by ``source_name`` — relative to ``base`` when
-    inside it — so the same file keeps one name whichever folder the command ran from.
+    inside it — so the same file keeps one name whichever folder the command ran from. Stdin is named
+    ``stdin_name``, else by its content (``stdin_source``), so each piped text is a document of its own.
     """
     out, seen = Expansion(), set[str]()
     limit = int(settings.max_file_mb * 1024 * 1024)
@@ -72,10 +80,11 @@ def expand(
         given = str(raw)
         if given == STDIN:
             data = (stdin or sys.stdin.buffer).read()
+            name = stdin_name or stdin_source(data)
             if len(data) > limit:
-                out.problems.append(("stdin", _too_big(len(data), settings)))
+                out.problems.append((name, _too_big(len(data), settings)))
             else:
-                out.items.append(SourceItem("stdin", data))
+                out.items.append(SourceItem(name, data))
             continue
         for name, path in _candidates(given, settings, out):
             real = os.path.realpath(path)
@@ -84,6 +93,15 @@ def expand(
             seen.add(real)
             _take(name if base is None else source_name(path, base), path, limit, settings, out)
     return out
+
+
+def stdin_source(data: bytes) -> str:
+    """The source name of text read from stdin: the same text always gets the same name.
+
+    >>> stdin_source(b"piped text")
+    'stdin-77f821ae7ce8'
+    """
+    return f"stdin-{hashlib.sha256(data).hexdigest()[:12]}"
 
 
 def source_name(path: str | Path, base: str | Path) -> str:
@@ -118,11 +136,16 @@ def _too_big(size: int, settings: IngestSettings) -> str:
 
 def _candidates(given: str, settings: IngestSettings, out: Expansion) -> Iterable[tuple[str, Path]]:
     path = Path(given)
-    if glob.has_magic(given):
+    if glob.has_magic(given) and "**" in given:
+        files = list(_walk_pattern(given, settings, out))
+        if not files:
+            out.problems.append((given, NO_MATCH))
+        yield from files
+    elif glob.has_magic(given):  # a fixed depth: glob cannot loop
         base = _glob_base(given)
-        matches = sorted(glob.glob(given, recursive=True))
+        matches = sorted(glob.glob(given))
         if not matches:
-            out.problems.append((given, "no file matches this pattern"))
+            out.problems.append((given, NO_MATCH))
         for m in matches:
             p = Path(m)
             if p.is_dir():
@@ -134,11 +157,32 @@ def _candidates(given: str, settings: IngestSettings, out: Expansion) -> Iterabl
     elif path.exists() or path.is_symlink():
         yield _clean(given), path
     else:
-        out.problems.append((given, "no such file or directory"))
+        out.problems.append((given, NOT_FOUND))
 
 
-def _walk(root: Path, settings: IngestSettings, out: Expansion) -> Iterable[tuple[str, Path]]:
-    """Files under ``root``, sorted, filtered, never leaving ``root`` through a symbolic link."""
+def _walk_pattern(pattern: str, settings: IngestSettings, out: Expansion) -> Iterable[tuple[str, Path]]:
+    """Files matching a ``**`` pattern, found by walking its base folder (``glob`` follows link loops).
+
+    A file the pattern names is taken; one under a folder it names goes through ``include`` as well.
+    """
+    base = _glob_base(pattern)
+    rest = Path(pattern).relative_to(base).as_posix() if base != "." else Path(pattern).as_posix()
+    if not Path(base).is_dir():
+        return
+
+    def wanted(rel: str) -> bool:
+        return _matches(rel, [rest]) or (_matches(rel, [rest.rstrip("/") + "/**"]) and _matches(rel, settings.include))
+
+    yield from _walk(Path(base), settings, out, wanted)
+
+
+def _walk(
+    root: Path, settings: IngestSettings, out: Expansion, wanted: Callable[[str], bool] | None = None
+) -> Iterable[tuple[str, Path]]:
+    """Files under ``root``, sorted, filtered, never leaving ``root`` through a symbolic link.
+
+    ``wanted`` (a relative path -> take it) replaces ``settings.include``; ``settings.exclude`` applies.
+    """
     real_root = os.path.realpath(root)
     visited = {real_root}
     for folder, dirs, files in os.walk(root, followlinks=True, onerror=lambda e: _walk_error(e, root, out)):
@@ -157,7 +201,8 @@ def _walk(root: Path, settings: IngestSettings, out: Expansion) -> Iterable[tupl
         for f in sorted(files):
             rel = _rel(rel_folder, f)
             name = _clean(os.path.join(str(root), rel))
-            if _matches(rel, settings.include) and not _excluded(rel, settings.exclude, is_dir=False):
+            take = wanted(rel) if wanted is not None else _matches(rel, settings.include)
+            if take and not _excluded(rel, settings.exclude, is_dir=False):
                 full = Path(folder, f)
                 if _inside(full, real_root, out, name):
                     yield name, full
@@ -171,7 +216,9 @@ def _inside(path: Path, root: Path | str, out: Expansion, name: str) -> bool:
     real, real_root = os.path.realpath(path), os.path.realpath(root)
     if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
         return True
-    out.problems.append((name, "skipped: a symbolic link that points outside the input folder"))
+    if real not in out.refused:
+        out.refused.add(real)
+        out.problems.append((name, "skipped: a symbolic link that points outside the input folder"))
     return False
 
 

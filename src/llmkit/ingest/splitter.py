@@ -13,8 +13,13 @@ The algorithm, in three steps:
    starts with up to ``overlap`` tokens from the end of the previous one (whole units where they fit,
    else trailing words). Rows of a split table get the table header repeated instead of overlap.
 
-Every boundary is at whitespace, so a chunk's token count is the sum of its units' counts for
-tokenizers that pre-split on whitespace (WordPiece, word counts); nothing is re-tokenised to check.
+Chunks are bounded by characters too, at ``max_chars`` (default ``CHARS_PER_TOKEN * chunk_tokens``):
+a tokenizer may count a long run without spaces as one token (WordPiece makes any word over 100
+characters one ``[UNK]``), and such a run is cut by characters like any word too big for the budget.
+
+Every boundary is at whitespace (except inside such runs), so a chunk's token count is the sum of its
+units' counts for tokenizers that pre-split on whitespace (WordPiece, word counts); nothing is
+re-tokenised to check.
 ``doc.text[c.start:c.end] == c.text`` for every chunk, except the pieces of a split table, whose
 text is the repeated header, a newline, and then exactly ``doc.text[c.start:c.end]``.
 """
@@ -34,6 +39,9 @@ _SENTENCE = re.compile(r"(?<=[.!?;:])[\"')\]]*\s+|\n(?=\s*(?:[-*•]|\d+[.)])\s)
 _LINE = re.compile(r"\n")
 _WORD = re.compile(r"\S+")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+
+#: the default character bound of a chunk, per token of ``chunk_tokens`` (English runs about 4-5)
+CHARS_PER_TOKEN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,20 @@ class _Unit:
     header: tuple[int, int, int] | None = None  # rows: (start, end, tokens) of the table header
 
 
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """What one chunk (or piece) may hold: tokens and characters."""
+
+    tokens: int
+    chars: int
+
+    def fits(self, tokens: int, chars: int) -> bool:
+        return tokens <= self.tokens and chars <= self.chars
+
+    def less(self, tokens: int, chars: int) -> _Budget:
+        return _Budget(self.tokens - tokens, self.chars - chars)
+
+
 class _Counter:
     """``count_tokens`` with a cache for short strings (words repeat a lot)."""
 
@@ -77,7 +99,12 @@ class _Counter:
 
 
 def split(
-    doc: LoadedDocument, *, chunk_tokens: int, overlap: int = 0, count_tokens: Callable[[str], int]
+    doc: LoadedDocument,
+    *,
+    chunk_tokens: int,
+    overlap: int = 0,
+    count_tokens: Callable[[str], int],
+    max_chars: int | None = None,
 ) -> list[ChunkDraft]:
     """Split ``doc`` into chunks of at most ``chunk_tokens`` tokens (see the module docstring).
 
@@ -92,18 +119,21 @@ def split(
     Warranty 5 'and labour. Not water damage.' True
     Pricing 2 'Pricing\\n\\n$10.' True
 
-    A single word (or run of symbols without spaces) longer than ``chunk_tokens`` is cut by characters;
-    the pieces fit unless one character alone is more than ``chunk_tokens`` tokens.
+    A single word (or run of symbols without spaces) longer than ``chunk_tokens`` or ``max_chars`` is cut
+    by characters; the pieces fit unless one character alone is more than ``chunk_tokens`` tokens.
     """
     if chunk_tokens < 1:
         raise InputError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
     if not 0 <= overlap < chunk_tokens:
         raise InputError(f"overlap must be >= 0 and smaller than chunk_tokens ({chunk_tokens}), got {overlap}")
+    chars = CHARS_PER_TOKEN * chunk_tokens if max_chars is None else max_chars
+    if chars < 1:
+        raise InputError(f"max_chars must be >= 1, got {max_chars}")
     counter = _Counter(count_tokens)
     drafts: list[ChunkDraft] = []
     for group in _groups(doc.sections):
-        units = [u for s in group for u in _units(doc.text, s, chunk_tokens, counter)]
-        drafts.extend(_pack(doc.text, units, chunk_tokens, overlap, counter))
+        units = [u for s in group for u in _units(doc.text, s, _Budget(chunk_tokens, chars), counter)]
+        drafts.extend(_pack(doc.text, units, _Budget(chunk_tokens, chars), overlap, counter))
     return drafts
 
 
@@ -133,9 +163,9 @@ def _groups(sections: Sequence[Section]) -> Iterator[list[Section]]:
         yield group
 
 
-def _units(text: str, s: Section, limit: int, count: _Counter) -> list[_Unit]:
+def _units(text: str, s: Section, limit: _Budget, count: _Counter) -> list[_Unit]:
     n = count(text[s.start : s.end])
-    if n <= limit:
+    if limit.fits(n, s.end - s.start):
         return [_Unit(s.start, s.end, n, s.kind, s.heading, s.page)]
     if s.kind == "table":
         return _table_rows(text, s, limit, count)
@@ -147,7 +177,7 @@ def _units(text: str, s: Section, limit: int, count: _Counter) -> list[_Unit]:
 
 
 def _pieces(
-    text: str, start: int, end: int, limit: int, count: _Counter, patterns: list[re.Pattern[str]]
+    text: str, start: int, end: int, limit: _Budget, count: _Counter, patterns: list[re.Pattern[str]]
 ) -> Iterator[tuple[int, int, int]]:
     """``(start, end, tokens)`` of pieces of ``text[start:end]`` that fit ``limit`` where possible."""
     if not patterns:
@@ -155,7 +185,7 @@ def _pieces(
         return
     for a, b in _spans(text, start, end, patterns[0]):
         n = count(text[a:b])
-        if n <= limit:
+        if limit.fits(n, b - a):
             yield a, b, n
         else:
             yield from _pieces(text, a, b, limit, count, patterns[1:])
@@ -178,25 +208,31 @@ def _trimmed(text: str, a: int, b: int) -> Iterator[tuple[int, int]]:
         yield a, a + len(stripped)
 
 
-def _words(text: str, start: int, end: int, limit: int, count: _Counter) -> Iterator[tuple[int, int, int]]:
+def _words(text: str, start: int, end: int, limit: _Budget, count: _Counter) -> Iterator[tuple[int, int, int]]:
     for m in _WORD.finditer(text, start, end):
-        n = count(m.group())
-        if n <= limit:
-            yield m.start(), m.end(), n
-            continue
-        step = max(1, len(m.group()) * limit // n)  # an unsplittable run: cut it by characters
-        for a in range(m.start(), m.end(), step):
-            b = min(a + step, m.end())
-            yield a, b, count(text[a:b])
+        yield from _cut(text, m.start(), m.end(), limit, count)
 
 
-def _table_rows(text: str, s: Section, limit: int, count: _Counter) -> list[_Unit]:
+def _cut(text: str, a: int, b: int, limit: _Budget, count: _Counter) -> Iterator[tuple[int, int, int]]:
+    """``text[a:b]``, a run without spaces: whole if it fits, else cut by characters (pieces that still do
+    not fit, as a piece can count more tokens than the whole run did, are cut again)."""
+    n = count(text[a:b])
+    if limit.fits(n, b - a) or b - a == 1:
+        yield a, b, n
+        return
+    step = max(1, min((b - a) * limit.tokens // max(n, 1), limit.chars, b - a - 1))
+    for x in range(a, b, step):
+        yield from _cut(text, x, min(x + step, b), limit, count)
+
+
+def _table_rows(text: str, s: Section, limit: _Budget, count: _Counter) -> list[_Unit]:
     lines = list(_spans(text, s.start, s.end, _LINE))
     head = 2 if len(lines) > 2 and _TABLE_RULE.match(text[lines[1][0] : lines[1][1]]) else 1
     h_start, h_end = lines[0][0], lines[head - 1][1]
     h_tokens = count(text[h_start:h_end])
-    header = (h_start, h_end, h_tokens) if h_tokens <= limit // 2 else None
-    room = limit - (h_tokens if header else 0)
+    fits = h_tokens <= limit.tokens // 2 and h_end - h_start < limit.chars // 2
+    header = (h_start, h_end, h_tokens) if fits else None
+    room = limit.less(h_tokens, h_end - h_start + 1) if header else limit  # +1: the newline after it
     units = []
     for a, b in lines[head if header else 0 :]:
         for pa, pb, n in _pieces(text, a, b, room, count, [_SENTENCE]):
@@ -204,17 +240,18 @@ def _table_rows(text: str, s: Section, limit: int, count: _Counter) -> list[_Uni
     return units
 
 
-def _pack(text: str, units: list[_Unit], limit: int, overlap: int, count: _Counter) -> Iterator[ChunkDraft]:
+def _pack(text: str, units: list[_Unit], limit: _Budget, overlap: int, count: _Counter) -> Iterator[ChunkDraft]:
     current: list[_Unit] = []
     total = 0
     for u in units:
         switched = bool(current) and (u.kind == "row" or current[-1].kind == "row") and u.header != current[-1].header
-        room = limit - (u.header[2] if u.kind == "row" and u.header else 0)
-        if current and (switched or total + u.tokens > room):
+        h = u.header if u.kind == "row" else None
+        room = limit.less(h[2], h[1] - h[0] + 1) if h else limit
+        if current and (switched or not room.fits(total + u.tokens, u.end - current[0].start)):
             yield _draft(text, current)
             carry = u.kind != "row" and current[-1].kind != "row" and overlap > 0
             current = _tail(text, current, overlap, count) if carry else []
-            while current and sum(c.tokens for c in current) + u.tokens > room:
+            while current and not room.fits(sum(c.tokens for c in current) + u.tokens, u.end - current[0].start):
                 current.pop(0)
             total = sum(c.tokens for c in current)
         current.append(u)

@@ -155,7 +155,7 @@ def test_prune_removes_documents_whose_files_are_gone(store: Any, docs: Path) ->
 
 def test_stdin_source(store: Any) -> None:
     report = _ingestor(store).run(["-"], "demo", stdin=io.BytesIO(b"# Piped\n\nSome piped text."))
-    assert report.added == 1 and store.list_documents("demo")[0].source == "stdin"
+    assert report.added == 1 and store.list_documents("demo")[0].source == "stdin-7928b412e3f6"
 
 
 def test_demo_question_finds_the_warranty(store: Any, docs: Path) -> None:

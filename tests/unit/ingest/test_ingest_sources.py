@@ -58,7 +58,7 @@ def test_duplicates_are_taken_once(tree: Path) -> None:
 
 def test_stdin() -> None:
     exp = expand(["-"], IngestSettings(), stdin=io.BytesIO(b"piped text"))
-    assert exp.items == [SourceItem("stdin", b"piped text")] and exp.items[0].read() == b"piped text"
+    assert exp.items == [SourceItem("stdin-77f821ae7ce8", b"piped text")] and exp.items[0].read() == b"piped text"
 
 
 def test_missing_path_is_reported_not_fatal(tree: Path) -> None:
@@ -72,7 +72,7 @@ def test_too_big_is_skipped_with_reason(tree: Path) -> None:
     assert "docs/big.txt" not in names(exp)
     assert exp.problems == [("docs/big.txt", "skipped: 2.0 MB is over the 1 MB limit (ingest.max_file_mb)")]
     exp = expand(["-"], IngestSettings(max_file_mb=1), stdin=io.BytesIO(b"x" * 2_000_000))
-    assert exp.items == [] and exp.problems[0][0] == "stdin"
+    assert exp.items == [] and exp.problems[0][0].startswith("stdin-")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read a chmod 000 file")

@@ -76,10 +76,12 @@ def detect(data: bytes, source: str) -> str:
 
     >>> detect(b"%PDF-1.4 ...", "really.txt"), detect(b"a,b\\n1,2", "t.csv"), detect(b"<!DOCTYPE html><p>x", "-")
     ('application/pdf', 'text/csv', 'text/html')
+    >>> detect(b"Archives use %PDF-1.7 headers.", "notes.txt")
+    'text/plain'
     """
     if not data.strip():
         raise LoaderError(source, "the file is empty")
-    if b"%PDF-" in data[:1024]:
+    if _is_pdf(data, source):
         return PDF
     if data.startswith(b"PK\x03\x04"):
         return _zip_kind(data, source)
@@ -94,6 +96,18 @@ def detect(data: bytes, source: str) -> str:
     if looks_binary(data) and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise LoaderError(source, "looks like binary data, not text or a supported document", hint="convert it to text")
     return claimed or _sniff_text(data)
+
+
+def _is_pdf(data: bytes, source: str) -> bool:
+    """``%PDF-`` starts the data; or, as PDF readers allow, lies in its first KiB after some junk while the
+    name, binary content or a final ``%%EOF`` says PDF. Text that merely mentions ``%PDF-`` is not one.
+    """
+    head = data[:1024]
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n\f\x00").startswith(b"%PDF-"):
+        return True
+    if b"%PDF-" not in head:
+        return False
+    return PurePath(source).suffix.lower() == ".pdf" or looks_binary(data) or data.rstrip().endswith(b"%%EOF")
 
 
 def _zip_kind(data: bytes, source: str) -> str:

@@ -7,6 +7,7 @@ A loader turns the bytes of one file into a ``LoadedDocument``: the full text pl
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -16,6 +17,7 @@ from llmkit.types import LoadedDocument, Section
 
 Kind = Literal["text", "heading", "table", "code"]
 SEPARATOR = "\n\n"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Loader(Protocol):
@@ -58,6 +60,17 @@ def _newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (a JSON ``"\\ud800"`` escape) replaced by U+FFFD: no store takes them.
+
+    The length stays the same, so offsets into the text still hold.
+
+    >>> clean_text("a\\ud800b")
+    'a\ufffdb'
+    """
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def looks_binary(data: bytes) -> bool:
     """True when the first 8 KiB have many control bytes (text has tabs and newlines, not these).
 
@@ -88,7 +101,7 @@ class DocBuilder:
     length: int = 0
 
     def add(self, text: str, *, kind: Kind = "text", heading: str | None = None, page: int | None = None) -> None:
-        text = text.strip("\n")
+        text = clean_text(text.strip("\n"))
         if not text.strip():
             return
         if self.parts:
@@ -97,7 +110,8 @@ class DocBuilder:
         start = self.length
         self.parts.append(text)
         self.length += len(text)
-        self.sections.append(Section(text, start, self.length, kind, page, heading or None))
+        heading = clean_text(heading) if heading else None
+        self.sections.append(Section(text, start, self.length, kind, page, heading))
 
     def build(
         self, content_type: str, *, title: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -107,7 +121,9 @@ class DocBuilder:
                 self.source, "no text found in the file", hint="is it empty, or a scanned image that needs OCR?"
             )
         text = "".join(self.parts)
-        return LoadedDocument(self.source, text, tuple(self.sections), content_type, dict(metadata or {}), title)
+        meta = {k: clean_text(v) if isinstance(v, str) else v for k, v in (metadata or {}).items()}
+        title = clean_text(title) if title else title
+        return LoadedDocument(self.source, text, tuple(self.sections), content_type, meta, title)
 
 
 class HeadingPath:

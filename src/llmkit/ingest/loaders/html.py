@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from llmkit.errors import LoaderError
 from llmkit.ingest.loaders.base import DocBuilder, HeadingPath, decode_text, markdown_table
 from llmkit.types import LoadedDocument
+
+#: deeper documents are refused before parsing: lexbor takes quadratic time on them (and the walk recurses)
+MAX_DEPTH = 2_000
+#: slots of one table's grid (rows x columns) past which spans are not repeated nor rows padded
+MAX_TABLE_CELLS = 200_000
 
 _DROP = "script, style, noscript, template, nav, svg, iframe, button, select, head, [role=navigation], [hidden]"
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -13,6 +20,14 @@ _LISTS = {"ul", "ol", "menu"}
 _INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "font", "i", "img", "input",
            "ins", "kbd", "label", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup",
            "time", "tt", "u", "var", "wbr", "math"}  # fmt: skip
+_MARKUP = re.compile(r"<!--|<(/?)([A-Za-z][^\s/>]*)")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
+# closed implicitly by a sibling or never nested in themselves, so they add no depth however many there are
+_FLAT = {"p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "colgroup", "caption", "option",
+         "optgroup", "rb", "rt", "rtc", "rp", "html", "head", "body", "a", "nobr", "button",
+         "h1", "h2", "h3", "h4", "h5", "h6"}  # fmt: skip
+_RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"}
+_RAW_END = {name: re.compile(f"</{name}", re.IGNORECASE) for name in _RAW_TEXT}
 
 
 def load(data: bytes, source: str) -> LoadedDocument:
@@ -25,6 +40,10 @@ def load(data: bytes, source: str) -> LoadedDocument:
     from selectolax.lexbor import LexborHTMLParser
 
     text, encoding = decode_text(data, source)
+    if text.count("<") > MAX_DEPTH and (depth := nesting_depth(text)) > MAX_DEPTH:
+        raise LoaderError(
+            source, f"structure is nested too deeply to parse (elements {depth} deep; the limit is {MAX_DEPTH})"
+        )
     tree = LexborHTMLParser(text)
     title_node = tree.css_first("title")
     title = _inline(title_node) if title_node is not None else None
@@ -36,6 +55,41 @@ def load(data: bytes, source: str) -> LoadedDocument:
         walker.walk(root)
         walker.flush()
     return walker.builder.build("text/html", title=title or walker.first_heading, metadata={"encoding": encoding})
+
+
+def nesting_depth(text: str) -> int:
+    """How deep elements nest, found by a linear scan of the tags (an estimate that never builds a tree).
+
+    Void and self-closed tags, elements that never nest in themselves (``p``, ``li``, ``td``, ``a`` ...)
+    and the contents of comments, scripts and styles add nothing.
+
+    >>> nesting_depth("<div><p>a<p>b<div><br><img/><!-- <div> --><script>'<div>'</script></div></div>")
+    2
+    """
+    depth = deepest = pos = 0
+    while (m := _MARKUP.search(text, pos)) is not None:
+        if m.group(0) == "<!--":
+            end = text.find("-->", m.end())
+            if end < 0:
+                break
+            pos = end + 3
+            continue
+        closing, name = m.group(1), m.group(2).lower()
+        end = text.find(">", m.end())
+        if end < 0:
+            break
+        pos = end + 1
+        if closing:
+            depth -= name not in _VOID and name not in _FLAT and depth > 0
+        elif name in _RAW_TEXT:
+            close = _RAW_END[name].search(text, pos)
+            if close is None:
+                break
+            pos = close.end()
+        elif name not in _VOID and name not in _FLAT and text[end - 1] != "/":
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 class _Walker:
@@ -81,8 +135,10 @@ class _Walker:
             self.add(node.text(deep=True), "code")
         elif tag == "table":
             rows = [r for r in _grid(node) if any(r)]
-            if rows:
+            if rows and len(rows) * max(map(len, rows)) <= MAX_TABLE_CELLS:
                 self.add(markdown_table(rows), "table")
+            elif rows:  # padding every row to the widest would blow up: one line a row, cells as they are
+                self.add("\n".join(" | ".join(_cell(c) for c in r) for r in rows), "table")
         elif tag in _LISTS:
             self.add("\n".join(_list_lines(node, 0)))
         elif tag == "dl":
@@ -125,23 +181,45 @@ def _own_text(item: Any, child: Any) -> str:
 
 
 def _grid(table: Any) -> list[list[str]]:
-    """Table rows with ``colspan``/``rowspan`` cells repeated in every slot they cover."""
+    """Table rows with ``colspan``/``rowspan`` cells repeated in every slot they cover.
+
+    Spans stop at the table's last row and at HTML's own limits. A table whose spans would fill more
+    than ``MAX_TABLE_CELLS`` slots gets one slot a cell instead: a few bytes of markup must not become
+    megabytes of text.
+    """
+    trs = table.css("tr")
     rows: list[list[str]] = []
     below: dict[int, tuple[str, int]] = {}  # column -> (text, rows left) of cells spanning down
-    for tr in table.css("tr"):
+    slots = 0
+    for index, tr in enumerate(trs):
         row: list[str] = []
         for cell in tr.css("th, td"):
             while len(row) in below:
                 row.append(_take_below(below, len(row)))
             text = _inline(cell)
-            for _ in range(_span(cell, "colspan", 100)):
-                if (down := _span(cell, "rowspan", 1000)) > 1:
+            down = min(_span(cell, "rowspan", 65_534), len(trs) - index)
+            for _ in range(_span(cell, "colspan", 1_000)):
+                if down > 1:
                     below[len(row)] = (text, down - 1)
                 row.append(text)
-        while below and len(row) <= max(below):
+            if slots + len(row) > MAX_TABLE_CELLS:
+                return _unspanned(trs)
+        last = max(below, default=-1)  # the row reaches the last column still spanned from above
+        while len(row) <= last:
             row.append(_take_below(below, len(row)) if len(row) in below else "")
         rows.append(row)
+        slots += len(row)
+        if slots > MAX_TABLE_CELLS:
+            return _unspanned(trs)
     return rows
+
+
+def _unspanned(trs: list[Any]) -> list[list[str]]:
+    return [[_inline(c) for c in tr.css("th, td")] for tr in trs]
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _take_below(below: dict[int, tuple[str, int]], column: int) -> str:
@@ -153,4 +231,6 @@ def _take_below(below: dict[int, tuple[str, int]], column: int) -> str:
 
 def _span(cell: Any, name: str, cap: int) -> int:
     value = (cell.attributes.get(name) or "1").strip()
-    return min(max(int(value), 1), cap) if value.isdigit() else 1
+    if not value.isdigit():
+        return 1
+    return min(max(int(value), 1), cap) if len(value) < 10 else cap
