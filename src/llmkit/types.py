@@ -207,7 +207,7 @@ class Section:
 class LoadedDocument:
     """What a loader produces: the full text, its sections, and metadata."""
 
-    source: str  # path (relative to the ingest root where possible) or "stdin"
+    source: str  # path (relative to the ingest root where possible), or stdin-HASH or the --name given
     text: str
     sections: tuple[Section, ...]
     content_type: str
