@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmkit.cli._common import console, err_console, kit_from, print_json
+from llmkit.cli._common import console, err_console, kit_from, print_json, to_jsonable
 
 if TYPE_CHECKING:
     from llmkit.evals.compare import GateFailure
+    from llmkit.evals.runner import RunResult
 
 app = typer.Typer(help="Evaluate pipelines: run suites, compare runs, gate CI on the results.", rich_markup_mode=None)
 
@@ -32,6 +34,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Run a suite: every metric with its 95 % bootstrap interval, stored in .llmkit/evals.db."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from llmkit.evals.compare import gate_fail_under, parse_thresholds
@@ -48,18 +51,18 @@ def run(
         runner = runner_for_kit(suite, kit)
         columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=err_console(), transient=True, disable=as_json) as bar:
-            task = bar.add_task(suite.name, total=None)
+            task = bar.add_task(escape(suite.name), total=None)
             result = runner.run(lambda done, total: bar.update(task, completed=done, total=total))
         report = report or kit.settings.data_dir / "reports" / f"{result.run.id}.html"
-        report.parent.mkdir(parents=True, exist_ok=True)
         _write_report(kit, result.run.id, report)
     if as_json:
-        print_json(result.run)
+        print_json(_finite(result.run))
     else:
         from llmkit.evals.report import print_summary
 
         print_summary(result.run, console())
-        console().print(f"[dim]report: {report}[/]")
+        console().print(f"[dim]report: {escape(str(report))}[/]")
+    _exit_on_errors(result)
     _exit_on(gate_fail_under(result.run.summary, limits))
 
 
@@ -73,18 +76,20 @@ def list_(
     import time
 
     from rich.table import Table
+    from rich.text import Text
 
     from llmkit.evals.store import EvalStore
 
     with kit_from(ctx) as kit:
         runs = EvalStore(kit.settings.data_dir / "evals.db").runs(limit=limit)
     if as_json:
-        print_json(runs)
+        print_json(_finite(runs))
         return
     table = Table("id", "when", "suite", "items", "metrics")
     for r in runs:
         metrics = ", ".join(f"{m}={s['mean']:.3f}" for m, s in list(r.summary.items())[:4])
-        table.add_row(r.id, time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)), r.name, str(r.items), metrics)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        table.add_row(*(Text(v) for v in (r.id, when, r.name, str(r.items), metrics)))
     console().print(table if runs else "no eval runs yet")
 
 
@@ -102,7 +107,7 @@ def show(
         store = EvalStore(kit.settings.data_dir / "evals.db")
         found = store.get_run(run_id)
         if as_json:
-            print_json({"run": found, "rows": store.rows(found.id)})
+            print_json(_finite({"run": found, "rows": store.rows(found.id)}))
             return
     print_summary(found, console())
 
@@ -131,13 +136,17 @@ def compare(
         store = EvalStore(kit.settings.data_dir / "evals.db")
         a, b = store.get_run(base), store.get_run(new)
         rows_a, rows_b = store.rows(a.id), store.rows(b.id)
+    from rich.markup import escape
+
     comparisons = compare_runs(a, rows_a, b, rows_b)
+    for metric in comparisons.skipped:
+        err_console().print(f"[yellow]warning:[/] {escape(metric)}: no item scored in both runs; not compared")
     if report:
-        report.write_text(html_report(b, rows_b, comparisons, a), encoding="utf-8")
+        _write(report, html_report(b, rows_b, comparisons, a))
     if as_json:
-        print_json([{**_as_dict(c), "significant": c.significant} for c in comparisons])
+        print_json(_finite([{**_as_dict(c), "significant": c.significant} for c in comparisons]))
     else:
-        console().print(f"A = {a.id} ({a.name})   B = {b.id} ({b.name})")
+        console().print(f"A = {a.id} ({a.name})   B = {b.id} ({b.name})", markup=False, highlight=False)
         print_comparison(comparisons, console())
     _exit_on(gate_regression(comparisons, drops) + gate_fail_under(b.summary, floors))
 
@@ -151,7 +160,7 @@ def report_(
     """Write a run's HTML report: tables, score histograms, and each item's prompt, passages, answer, verdicts."""
     with kit_from(ctx) as kit:
         _write_report(kit, run_id, output)
-    console().print(f"wrote {output}")
+    console().print(f"wrote {output}", markup=False, highlight=False)
 
 
 @app.command("synth")
@@ -183,7 +192,48 @@ def _write_report(kit: object, run_id: str, output: Path) -> None:
 
     store = EvalStore(kit.settings.data_dir / "evals.db")  # type: ignore[attr-defined]
     found = store.get_run(run_id)
-    output.write_text(html_report(found, store.rows(found.id)), encoding="utf-8")
+    _write(output, html_report(found, store.rows(found.id)))
+
+
+def _write(output: Path, html: str) -> None:
+    """Write a report, making its folder first."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(html, encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` as JSON values with NaN and infinities (metrics of no item) as null: bare NaN is not JSON.
+
+    >>> _finite({"mean": float("nan"), "n": 0})
+    {'mean': None, 'n': 0}
+    """
+    value = to_jsonable(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _exit_on_errors(result: RunResult) -> None:
+    """Warn when model calls failed; exit with the failure's code (69, 75, 70) when every one did."""
+    from collections import Counter
+
+    from rich.markup import escape
+
+    if not result.errors:
+        return
+    first = result.errors[0]
+    err_console().print(
+        f"[bold yellow]warning:[/] {len(result.errors)} of {len(result.rows)} items failed their model call "
+        f"(first: {escape(type(first).__name__)}: {escape(first.message)})"
+    )
+    if result.all_failed:
+        kind, _ = Counter(type(e) for e in result.errors).most_common(1)[0]
+        err_console().print("[bold red]every item failed; the scores measure nothing[/]")
+        raise typer.Exit(kind.exit_code)
 
 
 def _as_dict(value: object) -> dict:
@@ -193,7 +243,9 @@ def _as_dict(value: object) -> dict:
 
 
 def _exit_on(failures: list[GateFailure]) -> None:
+    from rich.markup import escape
+
     for f in failures:
-        err_console().print(f"[bold red]gate failed:[/] {f.metric}: {f.reason}")
+        err_console().print(f"[bold red]gate failed:[/] {escape(f.metric)}: {escape(f.reason)}")
     if failures:
         raise typer.Exit(1)

@@ -23,6 +23,7 @@ def _default(ctx: typer.Context) -> None:
 def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every prompt: name, current version, labels, where its file is."""
     from rich.table import Table
+    from rich.text import Text
 
     with kit_from(ctx) as kit:
         infos = kit.prompts.list()
@@ -33,7 +34,7 @@ def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
     for p in infos:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(p.labels.items()))
         source = "built-in" if "/prompts/builtin/" in p.source.replace("\\", "/") else p.source
-        table.add_row(p.name, p.version, labels, source, p.description[:60])
+        table.add_row(*(Text(c) for c in (p.name, p.version, labels, source, p.description[:60])))
     console().print(table)
 
 
@@ -51,10 +52,10 @@ def show(
             name = split_ref(ref)[0]
             labels = {v: k for k, v in kit.prompts.labels(name).items()}
             for v in kit.prompts.versions(name):
-                console().print(f"{name}@{v}" + (f"  ({labels[v]})" if v in labels else ""))
+                console().print(f"{name}@{v}" + (f"  ({labels[v]})" if v in labels else ""), markup=False)
             return
         prompt = kit.prompts.get(ref)
-    err_console().print(f"[dim]{prompt.ref}[/]")
+    err_console().print(prompt.ref, style="dim", markup=False, highlight=False)
     console().print(prompt.text, markup=False, highlight=False)
 
 
@@ -79,7 +80,7 @@ def label(
     """Point a label at a version (the version is kept, so it resolves even after the file changes)."""
     with kit_from(ctx) as kit:
         prompt = kit.prompts.label(ref, name)
-    console().print(f"{prompt.name}@{name} -> {prompt.version}")
+    console().print(f"{prompt.name}@{name} -> {prompt.version}", markup=False)
 
 
 @app.command("optimize")
@@ -117,7 +118,10 @@ def optimize(
     with kit_from(ctx) as kit:
         prompt = kit.prompts.get(ref)
         model = CachedModel(kit.model, EvalStore(kit.settings.data_dir / "evals.db"))
-        result = run_optimize(prompt, model, tasks, dev_tasks, metrics[metric], budget=budget, k=k, seed=seed)
+        try:
+            result = run_optimize(prompt, model, tasks, dev_tasks, metrics[metric], budget=budget, k=k, seed=seed)
+        finally:  # replies are written every FLUSH_EVERY calls; keep the rest too, even after an error
+            model.flush()
         if result.prompt is not None:
             kit.prompts.save(result.prompt)
             kit.prompts.label(result.prompt.ref, label_as)

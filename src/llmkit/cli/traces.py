@@ -45,12 +45,11 @@ def list_(
     for t in traces:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t.created))
         out = t.error or " ".join((t.output or "").split())
-        tokens = f"{t.usage.prompt_tokens or '?'}/{t.usage.completion_tokens or '?'}"
+        tokens = f"{_count(t.usage.prompt_tokens)}/{_count(t.usage.completion_tokens)}"
         ms = f"{t.latency_ms:.0f}" if t.latency_ms is not None else "?"
         cost = t.attributes.get("cost_usd")
-        table.add_row(
-            t.id[:12], when, t.kind, t.model, tokens, "?" if cost is None else f"{cost:.6f}", ms, escape(out[:60])
-        )
+        cells = (t.id[:12], when, t.kind, t.model, tokens, "?" if cost is None else f"{cost:.6f}", ms, out[:60])
+        table.add_row(*(escape(c) for c in cells))
     console().print(table)
 
 
@@ -69,13 +68,22 @@ def show(
         print_json(t.to_dict())
         return
     out = console()
-    out.print(f"[bold]trace {t.id}[/]  {t.kind} · {t.model} · {t.latency_ms or 0:.0f} ms")
-    out.print(f"params: {t.params}")
+    out.print(f"[bold]trace {escape(t.id)}[/]  {escape(t.kind)} · {escape(t.model)} · {t.latency_ms or 0:.0f} ms")
+    out.print(f"params: {escape(str(t.params))}")
     out.print(f"usage: {t.usage.prompt_tokens} prompt + {t.usage.completion_tokens} completion tokens")
     for key, value in t.attributes.items():
-        out.print(f"{key}: {escape(str(value))}")
+        out.print(f"{escape(key)}: {escape(str(value))}")
     for m in t.messages:
-        out.rule(m.role)
+        out.rule(escape(m.role))
         out.print(escape(m.content))
-    out.rule("output" + (f" ({t.finish_reason})" if t.finish_reason else ""))
+    out.rule(escape("output" + (f" ({t.finish_reason})" if t.finish_reason else "")))
     out.print(escape(t.output or "") if not t.error else f"[red]{escape(t.error)}[/]")
+
+
+def _count(tokens: int | None) -> str:
+    """A token count, or ``?`` when the backend did not report one (0 is a count).
+
+    >>> _count(0), _count(None)
+    ('0', '?')
+    """
+    return "?" if tokens is None else str(tokens)

@@ -1,5 +1,8 @@
 """``CachedModel``: a ``ChatModel`` whose replies are kept by (model, messages, params), so reruns are cheap.
 
+The model part of the key is its ``cache_identity`` (``llmkit.models.base``): the same model id on two
+servers, or one GGUF file with and without a LoRA adapter, do not share replies.
+
 It also counts calls, cache hits and the seconds spent inside the wrapped model: the harness reports
 its own overhead as the run's time minus those seconds.
 """
@@ -13,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from llmkit.models.base import ChatModel, ModelWrapper
+from llmkit.models.base import ChatModel, ModelWrapper, cache_identity
 from llmkit.types import ChatChunk, ChatResponse, GenerationParams, Message, Usage
 
 
@@ -26,7 +29,7 @@ FLUSH_EVERY = 64
 
 
 def cache_key(model: str, messages: Sequence[Message], params: GenerationParams) -> str:
-    """Stable key for one call.
+    """Stable key for one call; ``model`` is the model's cache identity.
 
     >>> a = cache_key("m", [Message.user("hi")], GenerationParams())
     >>> a == cache_key("m", [Message.user("hi")], GenerationParams()), len(a)
@@ -41,6 +44,7 @@ class CachedModel(ModelWrapper):
 
     def __init__(self, inner: ChatModel, cache: ReplyCache | None) -> None:
         super().__init__(inner)
+        self.identity = cache_identity(inner)
         self.cache = cache
         self.calls = 0
         self.hits = 0
@@ -53,7 +57,7 @@ class CachedModel(ModelWrapper):
         params = params or GenerationParams()
         if self.cache is None:
             return self._call(messages, params)
-        key = cache_key(self.name, messages, params)
+        key = cache_key(self.identity, messages, params)
         with self._lock:  # the same call already running on another thread: wait for its reply
             running = self._inflight.get(key)
             if running is None:
@@ -81,6 +85,10 @@ class CachedModel(ModelWrapper):
                 "prompt_tokens": reply.usage.prompt_tokens, "completion_tokens": reply.usage.completion_tokens,
             })  # fmt: skip
         return reply
+
+    @property
+    def cache_identity(self) -> str:
+        return self.identity
 
     def _call(self, messages: Sequence[Message], params: GenerationParams) -> ChatResponse:
         start = time.perf_counter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from llmkit.errors import InputError
@@ -11,22 +11,31 @@ from llmkit.evals.stats import Comparison, paired_bootstrap
 from llmkit.evals.store import Row, Run
 
 
+class Comparisons(list[Comparison]):
+    """One ``Comparison`` per metric, and ``skipped``: the metrics no item was scored for in both runs."""
+
+    def __init__(self, comparisons: Iterable[Comparison] = (), skipped: Iterable[str] = ()) -> None:
+        super().__init__(comparisons)
+        self.skipped = tuple(skipped)
+
+
 def compare_runs(
     a: Run, rows_a: Sequence[Row], b: Run, rows_b: Sequence[Row], *, resamples: int = 2000, seed: int = 0
-) -> list[Comparison]:
-    """B against A for each metric both runs have, on the items both scored."""
+) -> Comparisons:
+    """B against A for each metric both runs have, on the items both scored (a metric with none is skipped)."""
     metrics = [m for m in a.summary if m in b.summary]
     if not metrics:
         raise InputError(f"runs {a.id} and {b.id} share no metric")
     sa, sb = per_item_scores(rows_a, metrics), per_item_scores(rows_b, metrics)
-    out = []
+    out, skipped = [], []
     for m in metrics:
         common = sorted(sa[m].keys() & sb[m].keys())
         if not common:
-            raise InputError(f"runs {a.id} and {b.id} share no scored item for {m!r}; were they run on the same set?")
+            skipped.append(m)
+            continue
         xs, ys = [sa[m][i] for i in common], [sb[m][i] for i in common]
         out.append(paired_bootstrap(m, xs, ys, resamples=resamples, seed=seed))
-    return out
+    return Comparisons(out, skipped)
 
 
 def parse_thresholds(specs: Sequence[str], option: str) -> dict[str, float]:
@@ -66,12 +75,17 @@ def gate_fail_under(summary: Mapping[str, Mapping[str, float]], limits: Mapping[
 
 
 def gate_regression(comparisons: Sequence[Comparison], limits: Mapping[str, float]) -> list[GateFailure]:
-    """Metrics that dropped by more than their allowance *and* significantly (the drop's interval excludes 0)."""
+    """Metrics that dropped by more than their allowance *and* significantly (the drop's interval excludes 0).
+
+    A gated metric (named, or every metric under ``*``) that could not be compared fails too.
+    """
     failures = []
     for c in comparisons:
         allowed = limits.get(c.metric, limits.get("*"))
         if allowed is not None and c.delta < -allowed and c.significant:
             failures.append(GateFailure(c.metric, f"dropped {-c.delta:.4f} (> {allowed}), p={c.p_value:.3g}"))
-    unknown = set(limits) - {c.metric for c in comparisons} - {"*"}
+    skipped = getattr(comparisons, "skipped", ())
+    failures += [GateFailure(m, "no item scored in both runs") for m in skipped if m in limits or "*" in limits]
+    unknown = set(limits) - {c.metric for c in comparisons} - set(skipped) - {"*"}
     failures += [GateFailure(m, "not in both runs") for m in sorted(unknown)]
     return failures

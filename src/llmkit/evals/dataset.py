@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,10 +90,24 @@ def load_dataset(path: str | Path, *, limit: int | None = None) -> list[EvalItem
     readers = {".jsonl": _read_jsonl, ".csv": _read_csv, ".yaml": _read_yaml, ".yml": _read_yaml, ".json": _read_json}
     if suffix not in readers:
         raise InputError(f"{p}: unknown eval-set format {suffix!r}", hint="use .jsonl, .csv, .yaml or .json")
-    items = _validated(readers[suffix](p), p, limit)
+    with _utf8(p):
+        items = _validated(readers[suffix](p), p, limit)
+    return _non_empty(items, p)
+
+
+def _non_empty(items: list[EvalItem], path: Path, why: str = "") -> list[EvalItem]:
     if not items:
-        raise InputError(f"{p}: the eval set is empty")
+        raise InputError(f"{path}: the eval set is empty{why}")
     return items
+
+
+@contextmanager
+def _utf8(path: Path) -> Iterator[None]:
+    """Text that is not UTF-8 is the user's data error, not a crash."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})", hint="save it as UTF-8") from None
 
 
 def _validated(rows: Iterable[tuple[str, Any]], path: Path, limit: int | None) -> list[EvalItem]:
@@ -120,6 +135,13 @@ def _read_jsonl(path: Path) -> Iterable[tuple[str, Any]]:
                 yield f"{path}:{n}", json.loads(line)
             except json.JSONDecodeError as e:
                 raise InputError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+
+
+def _objects(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
+    for where, row in _read_jsonl(path):
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        yield where, row
 
 
 def _read_csv(path: Path) -> Iterable[tuple[str, Any]]:
@@ -164,7 +186,7 @@ def _rows(data: Any, path: Path) -> Iterable[tuple[str, Any]]:
 
 def _open(path: Path) -> Any:
     try:
-        return path.open(encoding="utf-8", newline="")
+        return path.open(encoding="utf-8-sig", newline="")  # -sig: a byte-order mark is not part of the data
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
 
@@ -188,16 +210,25 @@ def load_squad(path: str | Path, *, limit: int | None = None) -> list[EvalItem]:
     ``doc_ids`` is the gold passage id (``<title>_<paragraph index>``), ``contexts`` its text.
     """
     p = Path(path)
-    if p.is_dir():
-        passages = {d["id"]: d["text"] for d in map(json.loads, (p / "passages.jsonl").open(encoding="utf-8"))}
-        rows = (
-            (f"{p}/qa.jsonl:{n}", {**q, "references": q["answers"], "contexts": [passages[q["passage_id"]]],
-                                    "doc_ids": [q["passage_id"]]})
-            for n, q in enumerate(map(json.loads, (p / "qa.jsonl").open(encoding="utf-8")), 1)
-        )  # fmt: skip
-        drop = {"answers", "answer_starts", "passage_id"}
-        return _validated(((w, {k: v for k, v in r.items() if k not in drop}) for w, r in rows), p, limit)
-    return load_dataset(p, limit=limit)
+    if not p.is_dir():
+        return load_dataset(p, limit=limit)
+    if not (p / "qa.jsonl").is_file() or not (p / "passages.jsonl").is_file():
+        raise NotFound(
+            f"{p}: neither a SQuAD folder (qa.jsonl and passages.jsonl) nor a BEIR folder (queries.jsonl and qrels/)"
+        )
+    drop = {"answers", "answer_starts", "passage_id"}
+    with _utf8(p):
+        passages = {d.get("id"): d.get("text") for _, d in _objects(p / "passages.jsonl")}
+        rows = []
+        for where, q in _objects(p / "qa.jsonl"):
+            if limit is not None and len(rows) >= limit:
+                break
+            pid = q.get("passage_id")
+            if pid not in passages:
+                raise InputError(f"{where}: passage_id {pid!r} is not in passages.jsonl")
+            row = {**q, "references": q.get("answers"), "contexts": [passages[pid]], "doc_ids": [pid]}
+            rows.append((where, {k: v for k, v in row.items() if k not in drop}))
+        return _non_empty(_validated(rows, p, limit), p)
 
 
 def load_beir(folder: str | Path, *, split: str = "train", limit: int | None = None) -> list[EvalItem]:
@@ -206,17 +237,32 @@ def load_beir(folder: str | Path, *, split: str = "train", limit: int | None = N
     qrels_path = p / "qrels" / f"{split}.tsv"
     if not (p / "queries.jsonl").is_file() or not qrels_path.is_file():
         raise NotFound(f"{p}: not a BEIR folder (needs queries.jsonl and qrels/{split}.tsv)")
+    with _utf8(p):
+        qrels = _read_qrels(qrels_path)
+        rows = (
+            (where, {"id": q.get("_id"), "input": q.get("text"), "doc_ids": qrels[str(q.get("_id"))]})
+            for where, q in _objects(p / "queries.jsonl")
+            if str(q.get("_id")) in qrels
+        )
+        items = _validated(rows, p, limit)
+    return _non_empty(items, p, f" (no query in queries.jsonl has a relevant document in qrels/{split}.tsv)")
+
+
+def _read_qrels(path: Path) -> dict[str, list[str]]:
+    """query id -> ids of the documents with relevance > 0 (``1`` or ``1.0``)."""
     qrels: dict[str, list[str]] = {}
-    with qrels_path.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if int(row["score"]) > 0:
+    with _open(path) as f:
+        reader = csv.DictReader(f, delimiter="\t")
+        if not {"query-id", "corpus-id", "score"} <= set(reader.fieldnames or ()):
+            raise InputError(f"{path}: the header must name the columns query-id, corpus-id and score")
+        for n, row in enumerate(reader, 2):
+            try:
+                relevant = float(row["score"]) > 0
+            except (TypeError, ValueError):
+                raise InputError(f"{path}:{n}: score {row['score']!r} is not a number") from None
+            if relevant:
                 qrels.setdefault(row["query-id"], []).append(row["corpus-id"])
-    rows = (
-        (f"{p}/queries.jsonl:{n}", {"id": q["_id"], "input": q["text"], "doc_ids": qrels[q["_id"]]})
-        for n, q in enumerate(map(json.loads, (p / "queries.jsonl").open(encoding="utf-8")), 1)
-        if q["_id"] in qrels
-    )
-    return _validated(rows, p, limit)
+    return qrels
 
 
 def load_any(path: str | Path, *, fmt: str = "auto", split: str = "train", limit: int | None = None) -> list[EvalItem]:

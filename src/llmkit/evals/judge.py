@@ -29,7 +29,8 @@ VERDICT_SCHEMA = {
     "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}, "reasoning": {"type": "string"}},
     "required": ["score", "reasoning"],
 }
-_SCORE = re.compile(r'"?score"?\s*[:=]\s*"?([1-5])\b|\b([1-5])\s*/\s*5\b', re.I)
+# "score: 4" or "4/5"; never the 4 of "4/10" or "4 out of 10", which is not on the 1-5 scale
+_SCORE = re.compile(r'"?score"?\s*[:=]\s*"?([1-5])(?![\d.]*\s*(?:/|out\s+of)\s*\d)\b|\b([1-5])\s*/\s*5\b', re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,23 +45,41 @@ class Verdict:
 def parse_verdict(text: str) -> Verdict:
     """Read ``{"score": 1-5, "reasoning": ...}``, or a bare ``score: 4`` / ``4/5`` in free text (a cut reply).
 
+    A reply that is a JSON object is read as JSON only: a score outside 1–5 (or not a number) is missing,
+    whatever its reasoning says.
+
     >>> parse_verdict('{"reasoning": "all in passage 1", "score": 5}').score
     1.0
     >>> parse_verdict("I'd say score: 2 because ...").score
     0.25
-    >>> parse_verdict("no idea").score is None
-    True
+    >>> parse_verdict("no idea").score, parse_verdict("Score: 4/10").score, parse_verdict('{"score": 10}').score
+    (None, None, None)
     """
     try:
         data = json.loads(text.strip())
     except json.JSONDecodeError:
         data = None
-    if isinstance(data, dict) and isinstance(data.get("score"), (int, float)) and 1 <= data["score"] <= 5:
-        return Verdict((float(data["score"]) - 1) / 4, str(data.get("reasoning", "")), text)
+    if isinstance(data, dict):
+        score = _score_value(data.get("score"))
+        if score is None:
+            return Verdict(None, f"score {data.get('score')!r} is not 1-5", text)
+        return Verdict((score - 1) / 4, str(data.get("reasoning", "")), text)
     m = _SCORE.search(text)
     if m is None:
         return Verdict(None, "unparseable verdict", text)
     return Verdict((int(m.group(1) or m.group(2)) - 1) / 4, text.strip()[:500], text)
+
+
+def _score_value(value: Any) -> float | None:
+    """A JSON score on the 1–5 scale as a number (``4``, ``4.0``, ``"4"``); None otherwise (``true`` included)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 5:
+        return None
+    return float(value)
 
 
 def judge(model: ChatModel, prompt: Prompt, **values: Any) -> Verdict:

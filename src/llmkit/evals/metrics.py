@@ -4,7 +4,8 @@ Answer metrics take the best score over the reference answers, as SQuAD does. Re
 one ranked list of ids against the set of relevant ids; nDCG and MRR come from ``pytrec_eval``
 (trec_eval's own C code) and are cross-checked against hand-computed cases in the tests. BLEU is
 sacrebleu's; ROUGE-L is the short LCS F-measure below (``rouge-score`` is unmaintained and pulls in
-nltk), checked against worked examples.
+nltk), checked against worked examples; it keeps letters of every script, where rouge-score drops all
+but a-z and 0-9.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from llmkit.errors import MissingExtra
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_WORDS = re.compile(r"[^\W_]+")  # letters and digits of any script; on ASCII text rouge-score's [a-z0-9]+
 _PUNCT = str.maketrans("", "", string.punctuation)
 
 
@@ -71,15 +73,19 @@ def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
 
 
 def rouge_l(prediction: str, references: Sequence[str]) -> float:
-    """ROUGE-L F-measure on lower-cased alphanumeric tokens (as rouge-score tokenises), best reference.
+    """ROUGE-L F-measure on lower-cased runs of letters and digits, best reference.
+
+    On ASCII text the tokens are rouge-score's; other scripts count too (rouge-score scores them 0).
 
     >>> round(rouge_l("the cat sat on the mat", ["the cat is on the mat"]), 4)
     0.8333
+    >>> rouge_l("東京都", ["東京都"]), rouge_l("Zürich ist schön", ["zürich ist schön"])
+    (1.0, 1.0)
     """
-    pred = re.findall(r"[a-z0-9]+", prediction.lower())
+    pred = _WORDS.findall(prediction.lower())
     best = 0.0
     for ref_text in references:
-        ref = re.findall(r"[a-z0-9]+", ref_text.lower())
+        ref = _WORDS.findall(ref_text.lower())
         lcs = _lcs(pred, ref)
         if lcs:
             p, r = lcs / len(pred), lcs / len(ref)

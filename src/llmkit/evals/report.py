@@ -98,7 +98,8 @@ def html_report(run: Run, rows: Sequence[Row], comparisons: Sequence[Comparison]
         f"prompts {escape(', '.join(f'{k}={v}' for k, v in run.prompts.items()) or '–')} · "
         f"models {escape(', '.join(f'{k}={v}' for k, v in run.models.items()) or '–')}<br>"
         f"{st.get('seconds', 0):.1f} s, of which model calls {st.get('model_seconds', 0):.1f} s "
-        f"({int(st.get('calls', 0))} calls, {int(st.get('cache_hits', 0))} from cache)</p>"
+        f"({int(st.get('calls', 0))} calls, {int(st.get('cache_hits', 0))} from cache, "
+        f"{int(st.get('errors', 0))} failed)</p>"
     )
     compare = _comparison_table(comparisons, base.id if base else "base") if comparisons else ""
     items = "".join(_item_html(r) for r in rows)
@@ -110,18 +111,25 @@ def html_report(run: Run, rows: Sequence[Row], comparisons: Sequence[Comparison]
 
 
 def print_summary(run: Run, console: Console, comparisons: Sequence[Comparison] = ()) -> None:
-    """The terminal summary: every metric with its interval, then the comparison if there is one."""
-    from rich.table import Table
+    """The terminal summary: every metric with its interval, then the comparison if there is one.
 
-    table = Table("metric", "mean", "95% CI", "n", title=f"{run.name} · run {run.id}")
+    Names, prompts and models are the user's text, printed as it is (never read as rich markup).
+    """
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("metric", "mean", "95% CI", "n", title=Text(f"{run.name} · run {run.id}"))
     for m, s in run.summary.items():
-        table.add_row(m, f"{s['mean']:.4f}", f"[{s['low']:.4f}, {s['high']:.4f}]", str(s["n"]))
+        table.add_row(Text(m), f"{s['mean']:.4f}", Text(f"[{s['low']:.4f}, {s['high']:.4f}]"), str(s["n"]))
     console.print(table)
     st = run.stats
+    errors = int(st.get("errors", 0))
     console.print(
         f"[dim]{run.items} items · {st.get('seconds', 0):.1f} s (model {st.get('model_seconds', 0):.1f} s, "
-        f"{int(st.get('calls', 0))} calls, {int(st.get('cache_hits', 0))} cached) · prompts "
-        f"{', '.join(run.prompts.values()) or '–'} · models {', '.join(run.models.values()) or '–'}[/]"
+        f"{int(st.get('calls', 0))} calls, {int(st.get('cache_hits', 0))} cached"
+        f"{f', {errors} failed' if errors else ''}) · prompts "
+        f"{escape(', '.join(run.prompts.values()) or '–')} · models {escape(', '.join(run.models.values()) or '–')}[/]"
     )
     if comparisons:
         print_comparison(comparisons, console)
@@ -129,12 +137,13 @@ def print_summary(run: Run, console: Console, comparisons: Sequence[Comparison] 
 
 def print_comparison(comparisons: Sequence[Comparison], console: Console) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("metric", "A", "B", "delta", "95% CI", "p", "significant", title="B − A (paired bootstrap)")
     for c in comparisons:
         style = ("green" if c.delta > 0 else "red") if c.significant else ""
         table.add_row(
-            c.metric, f"{c.a:.4f}", f"{c.b:.4f}", f"[{style}]{c.delta:+.4f}[/]" if style else f"{c.delta:+.4f}",
-            f"[{c.low:+.4f}, {c.high:+.4f}]", f"{c.p_value:.3g}", "yes" if c.significant else "no",
+            Text(c.metric), f"{c.a:.4f}", f"{c.b:.4f}", Text(f"{c.delta:+.4f}", style=style),
+            Text(f"[{c.low:+.4f}, {c.high:+.4f}]"), f"{c.p_value:.3g}", "yes" if c.significant else "no",
         )  # fmt: skip
     console.print(table)

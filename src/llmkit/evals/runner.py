@@ -14,17 +14,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmkit.errors import ModelError
+from llmkit.errors import InputError, ModelError
 from llmkit.evals.cache import CachedModel
 from llmkit.evals.dataset import EvalItem, load_any
-from llmkit.evals.scoring import JUDGED, ScoringContext, score_item
+from llmkit.evals.scoring import JUDGED, ScoringContext, check_items, score_item
 from llmkit.evals.stats import bootstrap_ci
 from llmkit.evals.store import EvalStore, Row, Run
-from llmkit.evals.suite import Suite
+from llmkit.evals.suite import Suite, metric_problems
 from llmkit.observe.traces import trace_attributes
 from llmkit.types import GenerationParams, Hit
 
@@ -44,6 +44,12 @@ Progress = Callable[[int, int], None]
 class RunResult:
     run: Run
     rows: list[Row]
+    errors: list[ModelError] = field(default_factory=list)  # the model failures behind the rows marked "error"
+
+    @property
+    def all_failed(self) -> bool:
+        """Every row's model call failed: the scores measure nothing."""
+        return bool(self.rows) and len(self.errors) == len(self.rows)
 
 
 def load_items(suite: Suite) -> list[EvalItem]:
@@ -95,10 +101,13 @@ class Runner:
     def run(self, progress: Progress | None = None) -> RunResult:
         start = time.perf_counter()
         items = self._items if self._items is not None else load_items(self.suite)
+        check_items(items, self.suite.metrics)
+        self._check_inputs(items)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         ctx = ScoringContext(lambda: self.judge, self.embedder, self.registry)  # type: ignore[arg-type,return-value]
         tasks = [(item, r) for item in items for r in range(self.suite.repeats)]
         done = 0
+        errors: list[ModelError] = []
 
         def one(task: tuple[EvalItem, int]) -> Row:
             item, repeat = task
@@ -107,6 +116,7 @@ class Runner:
                     pred = self.predict(item, repeat)
                     scores, details = score_item(item, pred, self.suite.metrics, ctx)
                 except ModelError as e:  # one item's model failure is recorded; the run goes on
+                    errors.append(e)
                     pred = {"input": item.input, "answer": "", "error": f"{type(e).__name__}: {e}"}
                     scores, details = dict.fromkeys(self.suite.metrics), {"error": str(e)}
             return Row(item.id, repeat, pred, scores, details)
@@ -120,9 +130,22 @@ class Runner:
                     progress(done, len(tasks))
         for counter in {id(c): c for c in (self.model, self.judge) if c is not None}.values():
             counter.flush()
-        run = self._summarise(run_id, items, rows, time.perf_counter() - start)
+        run = self._summarise(run_id, items, rows, time.perf_counter() - start, ctx)
         self.store.save_run(run, rows)
-        return RunResult(run, rows)
+        return RunResult(run, rows, errors)
+
+    def _check_inputs(self, items: Sequence[EvalItem]) -> None:
+        """Every input the generate prompt declares must come from each item, before any model call."""
+        if self.suite.pipeline.kind != "generate" or self.prompt is None:
+            return
+        for item in items:
+            missing = sorted(set(self.prompt.inputs) - item_values(item).keys())
+            if missing:
+                have = ", ".join(sorted(item_values(item)))
+                raise InputError(
+                    f"prompt {self.prompt.ref} needs {missing} but item {item.id!r} has no such field",
+                    hint=f"an item gives: {have}; add the field to the dataset (or its metadata) or change the prompt",
+                )
 
     # ------------------------------------------------------------------ one prediction
 
@@ -182,7 +205,7 @@ class Runner:
         if self.prompt is None or self.model is None:
             raise ValueError("a generate pipeline needs a model and a prompt")
         values = item_values(item)
-        messages = self.prompt.render(**{k: values.get(k, "") for k in self.prompt.inputs})
+        messages = self.prompt.render(**{k: values[k] for k in self.prompt.inputs})
         with trace_attributes(kind="eval", prompt=self.prompt.ref, prompt_version=self.prompt.version):
             reply = self.model.chat(messages, self._params(repeat))
         return {
@@ -193,7 +216,9 @@ class Runner:
 
     # ------------------------------------------------------------------ summary
 
-    def _summarise(self, run_id: str, items: Sequence[EvalItem], rows: Sequence[Row], seconds: float) -> Run:
+    def _summarise(
+        self, run_id: str, items: Sequence[EvalItem], rows: Sequence[Row], seconds: float, ctx: ScoringContext
+    ) -> Run:
         s = self.suite
         summary = {}
         for name, values in per_item_scores(rows, s.metrics).items():
@@ -204,16 +229,16 @@ class Runner:
         stats = {
             "seconds": seconds, "model_seconds": model_seconds, "retrieval_seconds": self.retrieval_seconds,
             "calls": sum(c.calls for c in counters), "cache_hits": sum(c.hits for c in counters),
-            "rows": len(rows),
+            "rows": len(rows), "errors": sum("error" in r.prediction for r in rows),
         }  # fmt: skip
         prompts = {"pipeline": self._prompt_ref()} if self._prompt_ref() else {}
-        if self.registry is not None:
-            for name in JUDGED & set(s.metrics):
-                rubric = "judge-" + name.replace("_", "-")
-                prompts[name] = self.registry.get(rubric).ref
-        models = {"pipeline": self.model.name} if self.model is not None else {}
+        for name in sorted(JUDGED & set(s.metrics)):
+            used = ctx.used.get("judge-" + name.replace("_", "-"))
+            if used is not None:
+                prompts[name] = used.ref
+        models = {"pipeline": self.model.identity} if self.model is not None else {}
         if self.judge is not None and JUDGED & set(s.metrics):
-            models["judge"] = self.judge.name
+            models["judge"] = self.judge.identity
         config = s.model_dump(mode="json")
         return Run(
             run_id, time.time(), s.name, config, prompts, models, str(s.dataset_path()), len(items), summary, stats
@@ -225,6 +250,16 @@ class Runner:
         if self.suite.pipeline.kind == "generate" and self.prompt is not None:
             return self.prompt.ref
         return None
+
+
+def _model_for(kit: Kit, name: str | None, base_url: str | None) -> ChatModel:
+    """The project's model, or the one a suite names (``pipeline.model``/``judge.model``, ``base_url``)."""
+    if not name and not base_url:
+        return kit.model
+    from llmkit.kit import open_kit
+
+    section = {k: v for k, v in {"name": name, "base_url": base_url}.items() if v}
+    return open_kit(kit.settings.project_dir, model=section).model
 
 
 def item_values(item: EvalItem) -> dict[str, Any]:
@@ -254,28 +289,28 @@ def runner_for_kit(suite: Suite, kit: Kit, *, items: Sequence[EvalItem] | None =
 
     p = suite.pipeline
     s = kit.settings
+    if p.k is None and p.kind != "generate":  # the project's [retrieval] k decides how many hits there are
+        problems = metric_problems(p.kind, s.retrieval.k, suite.metrics)
+        if problems:
+            raise InputError("suite: invalid suite:\n" + "\n".join(f"  metrics: {line}" for line in problems))
     base = GenerationParams(
         max_tokens=s.model.max_tokens, temperature=s.model.temperature, top_p=s.model.top_p, seed=s.model.seed
     )
     registry = kit.prompts
     needs_model = p.kind != "retrieval" or bool(JUDGED & set(suite.metrics))
-    model = kit.model if needs_model else None
+    model = _model_for(kit, p.model, p.base_url) if needs_model else None
     prompt = None
     rag = None
     if p.kind == "rag":
         template = registry.get(p.prompt or s.prompts.rag)
         registry.save(template) if registry.data_dir else None
-        rag = RagPipeline(kit.retriever, kit.model, settings=s.rag, params=base, template=template)
+        rag = RagPipeline(kit.retriever, model, settings=s.rag, params=base, template=template)
         prompt = template
     elif p.kind == "generate":
         prompt = registry.get(p.prompt or "qa-short")
         registry.save(prompt)
-    judge = None
-    if suite.judge.model or suite.judge.base_url:
-        from llmkit.kit import open_kit
-
-        section = {k: v for k, v in {"name": suite.judge.model, "base_url": suite.judge.base_url}.items() if v}
-        judge = open_kit(s.project_dir, model=section).model
+    j = suite.judge
+    judge = _model_for(kit, j.model, j.base_url) if j.model or j.base_url else None  # None: the pipeline's model
     collection = kit._existing(p.collection) if p.kind != "generate" else s.collection
     return Runner(
         suite, EvalStore(s.data_dir / "evals.db"), model=model, prompt=prompt,

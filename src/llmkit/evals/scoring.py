@@ -10,8 +10,9 @@ best reference). Retrieval: ``hit@K``, ``recall@K``, ``mrr``, ``ndcg@K`` (agains
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from llmkit.evals.dataset import EvalItem
 if TYPE_CHECKING:
     from llmkit.embeddings.base import Embedder
     from llmkit.models.base import ChatModel
+    from llmkit.prompts.prompt import Prompt
     from llmkit.prompts.registry import PromptRegistry
 
 Score = tuple[float | None, str]
@@ -35,6 +37,8 @@ class ScoringContext:
     judge_model: Callable[[], ChatModel] | None = None
     embedder_factory: Callable[[], Embedder] | None = None
     registry: PromptRegistry | None = None
+    used: dict[str, Prompt] = field(default_factory=dict)  # rubric name -> the version the judges used
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def model(self) -> ChatModel:
@@ -48,10 +52,18 @@ class ScoringContext:
             raise InputError("embedding metrics need an embedder")
         return self.embedder_factory()
 
-    def rubric(self, name: str) -> Any:
+    def rubric(self, name: str) -> Prompt:
+        """The rubric ``name``, read once and saved as a version, so the one a run records still resolves later."""
         from llmkit.prompts.registry import PromptRegistry
 
-        return (self.registry or PromptRegistry()).get(name)
+        with self._lock:
+            if name not in self.used:
+                registry = self.registry or PromptRegistry()
+                prompt = registry.get(name)
+                if registry.data_dir is not None:
+                    registry.save(prompt)
+                self.used[name] = prompt
+            return self.used[name]
 
 
 Metric = Callable[[EvalItem, Mapping[str, Any], ScoringContext], Score]
@@ -70,10 +82,14 @@ def _answer(fn: Callable[[str, list[str]], float], name: str) -> Metric:
     return score
 
 
+def _needs_doc_ids(item: EvalItem) -> None:
+    if not item.doc_ids:
+        raise InputError(f"item {item.id!r}: retrieval metrics need doc_ids (the relevant documents)")
+
+
 def _retrieval(kind: str, k: int) -> Metric:
     def score(item: EvalItem, pred: Mapping[str, Any], ctx: ScoringContext) -> Score:
-        if not item.doc_ids:
-            raise InputError(f"item {item.id!r}: retrieval metrics need doc_ids (the relevant documents)")
+        _needs_doc_ids(item)
         ranked, relevant = m.dedupe_ids(pred.get("hit_ids", [])), set(item.doc_ids)
         if kind == "hit":
             return m.hit_at_k(ranked, relevant, k), ""
@@ -105,9 +121,10 @@ def _context_precision(item: EvalItem, pred: Mapping[str, Any], ctx: ScoringCont
     rubric, verdicts = ctx.rubric("judge-context-precision"), []
     for p in passages:
         verdicts.append(j.judge(ctx.model, rubric, question=item.input, passage=p, reference=item.references[0]))
-    useful = [v.score is not None and v.score >= 0.75 for v in verdicts]
     notes = " | ".join(f"[{i}] {v.reasoning}" for i, v in enumerate(verdicts, 1))
-    return j.context_precision_from(useful), notes
+    if any(v.score is None for v in verdicts):  # precision over ranks is undefined with a rank unjudged
+        return None, notes
+    return j.context_precision_from([v.score is not None and v.score >= 0.75 for v in verdicts]), notes
 
 
 def _faith_emb(item: EvalItem, pred: Mapping[str, Any], ctx: ScoringContext) -> Score:
@@ -124,6 +141,7 @@ def _answer_similarity(item: EvalItem, pred: Mapping[str, Any], ctx: ScoringCont
 
 
 def _precision_ids(item: EvalItem, pred: Mapping[str, Any], ctx: ScoringContext) -> Score:
+    _needs_doc_ids(item)
     hits = m.dedupe_ids(pred.get("hit_ids", []))
     return (sum(h in set(item.doc_ids) for h in hits) / len(hits) if hits else 0.0), ""
 
@@ -180,6 +198,32 @@ def check_metric(name: str) -> Metric:
         return _retrieval(at.group(1), int(at.group(2)))
     known = ", ".join([*METRICS, "hit@K", "recall@K", "ndcg@K"])
     raise InputError(f"unknown metric {name!r}", hint=f"known metrics: {known}")
+
+
+ANSWER = frozenset({"exact_match", "em", "f1", "rouge_l", "bleu", "answer_similarity"})
+_NEEDS_REFERENCES = ANSWER | {"context_precision", "context_recall", "context_recall_tokens"}
+
+
+def is_retrieval(name: str) -> bool:
+    """Whether ``name`` scores the ranked hits against ``doc_ids``.
+
+    >>> is_retrieval("ndcg@10"), is_retrieval("context_precision_ids"), is_retrieval("f1")
+    (True, True, False)
+    """
+    return name in ("mrr", "context_precision_ids") or _AT_K.match(name) is not None
+
+
+def check_items(items: Sequence[EvalItem], names: Sequence[str]) -> None:
+    """``InputError`` before any model call when items lack what a metric needs (references, doc_ids)."""
+    for name in names:
+        field_name = "references" if name in _NEEDS_REFERENCES else "doc_ids" if is_retrieval(name) else None
+        if field_name is None:
+            continue
+        lacking = [item.id for item in items if not getattr(item, field_name)]
+        if lacking:
+            what = "reference answers" if field_name == "references" else "doc_ids (the relevant documents)"
+            shown = ", ".join(repr(i) for i in lacking[:5]) + (" ..." if len(lacking) > 5 else "")
+            raise InputError(f"metric {name!r} needs {what}; {len(lacking)} item(s) have none: {shown}")
 
 
 def score_item(

@@ -103,8 +103,8 @@ class EvalStore:
         else:
             if len(ref) < 4:
                 raise InputError("give at least 4 characters of the run id")
-            like = ref.replace("%", "").replace("_", "") + "%"
-            rows = self._exec("SELECT * FROM runs WHERE id LIKE ? LIMIT 2", (like,)).fetchall()
+            like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = self._exec("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (like,)).fetchall()
             if len(rows) > 1:
                 raise InputError(f"{ref!r} matches several runs; give more characters")
         if not rows:

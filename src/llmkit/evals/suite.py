@@ -13,7 +13,9 @@
     repeats: 1
     concurrency: 1
 
-Paths are relative to the suite file.
+Paths are relative to the suite file. Metrics must suit the pipeline: answer metrics need an answer
+(``rag``, ``generate``), retrieval metrics need hits (``rag``, ``retrieval``), and ``@K`` may not exceed
+the hits retrieved (``k``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmkit.errors import InputError, NotFound
 
@@ -78,9 +80,49 @@ class Suite(_Strict):
             check_metric(m)
         return metrics
 
+    @model_validator(mode="after")
+    def _suits_pipeline(self) -> Suite:
+        problems = metric_problems(self.pipeline.kind, self.pipeline.k, self.metrics)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     def dataset_path(self) -> Path:
         p = Path(self.dataset.path).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+#: Metrics scored on the pipeline's answer: a ``retrieval`` pipeline has none.
+ON_ANSWER = frozenset({
+    "exact_match", "em", "f1", "rouge_l", "bleu", "answer_similarity", "faithfulness", "answer_relevance",
+    "faithfulness_emb", "answer_relevance_emb",
+})  # fmt: skip
+
+
+def metric_problems(kind: str, k: int | None, metrics: tuple[str, ...]) -> list[str]:
+    """Why ``metrics`` would not measure a ``kind`` pipeline that retrieves ``k`` hits (empty when they do).
+
+    >>> metric_problems("rag", 5, ("f1", "hit@5"))
+    []
+    >>> metric_problems("retrieval", 5, ("f1", "ndcg@10"))  # doctest: +NORMALIZE_WHITESPACE
+    ["metric 'f1' scores an answer, and a retrieval pipeline gives none (use kind: rag)",
+     "metric 'ndcg@10' looks at 10 hits but the pipeline retrieves k=5 (raise pipeline.k or use ndcg@5)"]
+    """
+    from llmkit.evals.scoring import is_retrieval
+
+    problems = []
+    for m in metrics:
+        if kind == "retrieval" and m in ON_ANSWER:
+            problems.append(f"metric {m!r} scores an answer, and a retrieval pipeline gives none (use kind: rag)")
+        elif kind == "generate" and is_retrieval(m):
+            problems.append(f"metric {m!r} scores retrieved hits, and a generate pipeline retrieves none")
+        at = m.partition("@")[2]
+        if k is not None and kind != "generate" and at.isdigit() and int(at) > k:
+            base = m.partition("@")[0]
+            problems.append(
+                f"metric {m!r} looks at {at} hits but the pipeline retrieves k={k} (raise pipeline.k or use {base}@{k})"
+            )
+    return problems
 
 
 def load_suite(path: str | Path, **overrides: Any) -> Suite:
@@ -106,6 +148,7 @@ def suite_from_dict(data: dict[str, Any], where: str = "suite") -> Suite:
     except ValidationError as e:
         lines = [f"{where}: invalid suite:"]
         for err in e.errors():
-            key = ".".join(str(x) for x in err["loc"]) or "(top)"
-            lines.append(f"  {key}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}")
+            key = ".".join(str(x) for x in err["loc"]) or "metrics"  # the one check over the whole suite
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            lines += [f"  {key}: {line}" for line in msg.split("\n")]
         raise InputError("\n".join(lines)) from None

@@ -7,6 +7,9 @@ on first use. It must:
   streamed ones included: the last ``ChatChunk`` carries it);
 - raise ``ContextLengthExceeded`` *before* generating when the prompt plus ``max_tokens`` cannot fit;
 - translate its native errors into ``llmkit.errors``.
+
+A backend whose ``name`` does not tell its replies apart (the same model id on two servers, one GGUF
+file with and without a LoRA adapter) also has a ``cache_identity``: caches key replies on it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,16 @@ class ChatModel(Protocol):
         ...
 
 
+def cache_identity(model: ChatModel) -> str:
+    """What tells ``model``'s replies apart from another model's: its ``cache_identity``, else its name.
+
+    >>> from llmkit.testing import FakeChatModel
+    >>> cache_identity(FakeChatModel(name="m"))
+    'm'
+    """
+    return str(getattr(model, "cache_identity", None) or model.name)
+
+
 class ModelWrapper:
     """A ``ChatModel`` around another that passes everything through; subclasses override what they add to.
 
@@ -57,6 +70,10 @@ class ModelWrapper:
     @property
     def context_window(self) -> int:
         return self.inner.context_window
+
+    @property
+    def cache_identity(self) -> str:
+        return cache_identity(self.inner)
 
     def chat(self, messages: Sequence[Message], params: GenerationParams | None = None) -> ChatResponse:
         return self.inner.chat(messages, params)

@@ -92,6 +92,14 @@ class LlamaCppModel:
         lora = lora_from_settings(settings)
         return cls(path, context_window=m.context_window, threads=m.threads, name=name, lora=lora)
 
+    @property
+    def cache_identity(self) -> str:
+        """The name, the GGUF file and the LoRA adapter with its scale: a different file or adapter is another model."""
+        identity = f"{self.name} [{file_fingerprint(self.path)}]"
+        if self.lora:
+            identity += f" + LoRA {self.lora.name}x{self.lora.scale:g} [{file_fingerprint(self.lora.path)}]"
+        return identity
+
     # ------------------------------------------------------------------ ChatModel protocol
 
     @property
@@ -299,6 +307,18 @@ def chunks_from(get: Callable[[], tuple[str, Any]]) -> Iterator[ChatChunk]:
             return
         else:
             raise payload
+
+
+def file_fingerprint(path: Path) -> str:
+    """A short hash of a file's resolved path, size and modification time (hashing gigabytes would be too slow)."""
+    import hashlib
+
+    try:
+        st = path.stat()
+        seen = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    except OSError:
+        seen = f"{path.resolve()}|missing"
+    return hashlib.sha256(seen.encode()).hexdigest()[:12]
 
 
 def completion_budget(prompt_tokens: int, max_tokens: int | None, window: int) -> int:

@@ -7,11 +7,13 @@
 3. Candidates: instruction variants × random few-shot sets (seeded), each scored on the dev split,
    in a shuffled order, until the budget cannot pay for another full dev pass.
 4. The best candidate that beats the baseline becomes a new prompt version (``parent`` records the
-   one it came from); nothing is kept when no candidate wins.
+   one it came from); nothing is kept when no candidate wins. A metric must give a number for every
+   item: NaN (an undefined score) is an ``InputError``, never a score that "beats" the baseline.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from collections.abc import Callable, Sequence
@@ -74,8 +76,14 @@ class _Budget:
 def _score(budget: _Budget, prompt: Prompt, tasks: Sequence[Task], metric: Metric, params: GenerationParams,
            examples: Sequence[Example] | None = None, instruction: str | None = None) -> float:  # fmt: skip
     return statistics.fmean(
-        metric(budget.answer(prompt, t, params, examples, instruction), t.references) for t in tasks
+        _checked(metric(budget.answer(prompt, t, params, examples, instruction), t.references), t) for t in tasks
     )
+
+
+def _checked(score: float, task: Task) -> float:
+    if not math.isfinite(score):
+        raise InputError(f"the metric gave {score} for references {list(task.references)}; it must give a number")
+    return score
 
 
 def bootstrap_demos(
@@ -87,7 +95,7 @@ def bootstrap_demos(
         if budget.used >= budget.limit:
             break
         answer = budget.answer(prompt, task, params, ())
-        if metric(answer, task.references) >= keep:
+        if _checked(metric(answer, task.references), task) >= keep:
             demos.append((prompt.render(examples=(), **task.values)[-1].content, answer))
     return demos
 
@@ -135,7 +143,7 @@ def optimize(
         score = _score(spend, prompt, dev, metric, params, examples, instruction)
         trials.append(Trial(instruction or system or "", tuple(examples), score))
     best = max(trials, key=lambda t: (t.score, -len(t.examples)))
-    new = None if best.score <= baseline else build_version(prompt, best)
+    new = build_version(prompt, best) if best.score > baseline else None
     return OptimizeResult(baseline, best, new, trials, spend.used)
 
 

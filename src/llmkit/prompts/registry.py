@@ -7,8 +7,10 @@ Where prompts come from, first match wins:
 
 Every version that was labelled, optimised or evaluated is kept in ``.llmkit/prompts/NAME/VERSION.md``,
 so ``name@version`` always resolves, even after the file changed. Labels live in
-``.llmkit/prompts/labels.json``. A reference is ``name`` (the ``prod`` label if set, else the file),
-``name@label`` or ``name@version`` (a unique prefix of at least 4 hex digits).
+``.llmkit/prompts/labels.json``, written under a file lock so concurrent writers do not lose labels.
+A reference is ``name`` (the ``prod`` label if set, else the file), ``name@label`` or ``name@version``
+(a unique prefix of at least 4 hex digits, which is why a label may not look like one). A file's
+front-matter ``name`` must match its file name.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import difflib
 import json
 import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -83,7 +88,7 @@ class PromptRegistry:
         for folder in self.folders:
             path = folder / f"{name}.md"
             if path.is_file():
-                return parse_prompt(_read(path), source=str(path), name=name)
+                return _named(parse_prompt(_read(path), source=str(path), name=name), name, path)
         saved = self._saved(name)
         if saved:
             return self._load_saved(name, max(saved, key=lambda v: saved[v].stat().st_mtime))
@@ -147,10 +152,15 @@ class PromptRegistry:
         """Point ``label`` at the version ``ref`` resolves to (saving that version)."""
         if not _LABEL.match(label):
             raise InputError(f"label {label!r}: use lower-case letters, digits, '-' or '_' (e.g. prod, staging)")
+        if _HEX.match(label):
+            raise InputError(f"label {label!r} looks like a version (hex digits), so NAME@{label} would not find it",
+                             hint="use a word with a letter past 'f' (e.g. prod, staging, best)")  # fmt: skip
         prompt = self.save(self.get(ref))
-        labels = self._all_labels()
-        labels.setdefault(prompt.name, {})[label] = prompt.version
-        _write_atomic(self._require_data() / "labels.json", json.dumps(labels, indent=2, sort_keys=True))
+        data = self._require_data()
+        with _locked(data / "labels.json.lock"):  # read-modify-write: another process may be labelling too
+            labels = self._all_labels()
+            labels.setdefault(prompt.name, {})[label] = prompt.version
+            _write_atomic(data / "labels.json", json.dumps(labels, indent=2, sort_keys=True))
         return prompt
 
     # ------------------------------------------------------------------ internals
@@ -175,7 +185,7 @@ class PromptRegistry:
 
     def _load_saved(self, name: str, version: str) -> Prompt:
         path = self._saved(name)[version]
-        return parse_prompt(_read(path), source=str(path), name=name)
+        return _named(parse_prompt(_read(path), source=str(path), name=name), name, path)
 
     def _all_labels(self) -> dict[str, dict[str, str]]:
         path = self.data_dir / "labels.json" if self.data_dir else None
@@ -183,9 +193,16 @@ class PromptRegistry:
             return {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise InputError(f"{path}: unreadable labels file ({e}); fix or delete it") from None
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected an object of prompt name -> {{label: version}}; fix or delete it")
+        for name, labels in data.items():
+            if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+                raise InputError(
+                    f"{path}: the labels of {name!r} must be an object of label: version; fix or delete it"
+                )
+        return data
 
     def _require_data(self) -> Path:
         if self.data_dir is None:
@@ -200,11 +217,50 @@ def _read(path: Path) -> str:
         raise InputError(f"{path}: cannot read the prompt file: {e}") from None
 
 
+def _named(prompt: Prompt, name: str, path: Path) -> Prompt:
+    """``prompt`` read from ``path``, which holds prompt ``name``: its front matter may not say otherwise."""
+    if prompt.name != name:
+        raise InputError(f"{path}: the front matter says name: {prompt.name}, but the file is prompt {name!r}",
+                         hint=f"make them the same (rename the file to {prompt.name}.md or fix the name)")  # fmt: skip
+    return prompt
+
+
 def _write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file of its own (unique per writer), then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (made if missing) between processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as f:
+        if os.name == "nt":
+            import msvcrt
+
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        else:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def builtin(name: str) -> Prompt:

@@ -3,7 +3,8 @@
 - few-shot with fixed examples (the prompt file's ``examples``) or chosen by embedding similarity
   from a pool (``SimilarExamples``);
 - chain-of-thought with the reasoning kept out of the final answer (``chain_of_thought``);
-- self-consistency: n sampled answers, majority vote on the normalised answer (``self_consistency``).
+- self-consistency: n sampled answers, majority vote on the normalised answer (``self_consistency``);
+  a reply without an answer (cut at ``max_tokens``, or an empty "Answer:") has no vote.
 
 Structured output with validation and retry lives in ``llmkit.structured``; here JSON replies are asked
 for with ``GenerationParams.json_schema`` directly.
@@ -64,15 +65,21 @@ class SimilarExamples:
 def strip_reasoning(text: str) -> str:
     """The final answer of a chain-of-thought reply: after the last "Answer:", else the last line.
 
+    An "Answer:" with nothing after it is no answer (``""``), not the marker itself.
+
     >>> strip_reasoning("Paris is in France. 2 + 2 = 4.\\nAnswer: 4")
     '4'
     >>> strip_reasoning("<think>hmm</think>Blue.")
     'Blue.'
+    >>> strip_reasoning("Step 1: think.\\nAnswer:")
+    ''
     """
     text = _THINK.sub("", text).strip()
-    found = _ANSWER.findall(text)
-    if found and found[-1].strip():
-        return found[-1].strip()
+    found = list(_ANSWER.finditer(text))
+    if found:
+        last = found[-1]
+        after = [last.group(1).strip(), *(ln.strip() for ln in text[last.end() :].splitlines())]
+        return next((a for a in after if a), "")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1] if lines else ""
 
@@ -106,18 +113,24 @@ class Vote:
 
 
 def majority(answers: Sequence[str], normalize: Callable[[str], str] | None = None) -> Vote:
-    """Most common answer after ``normalize``; ties go to the earliest. Returns the first raw form.
+    """Most common answer after ``normalize`` (default: SQuAD's ``normalize_answer``); ties go to the earliest.
 
-    >>> majority(["Paris.", "paris", "Lyon"], lambda s: s.lower().strip(".")).answer
-    'Paris.'
+    Returns the first raw form. Answers that normalise to nothing have no vote; when none is left the
+    answer is ``""`` with agreement 0. Agreement is the winner's share of all the answers.
+
+    >>> majority(["Paris.", "paris!", "", "Lyon"]).answer, majority(["Paris.", "paris!", "", "Lyon"]).agreement
+    ('Paris.', 0.5)
     """
     if not answers:
         raise InputError("no answers to vote on")
-    norm = normalize or (lambda s: " ".join(s.lower().split()))
-    keys = [norm(a) for a in answers]
-    counts = Counter(keys)
+    if normalize is None:
+        from llmkit.evals.metrics import normalize_answer as normalize
+    keys = [normalize(a) if a.strip() else "" for a in answers]
+    counts = Counter(k for k in keys if k)
+    if not counts:
+        return Vote("", 0.0, tuple(answers))
     top = max(counts.values())
-    winner = next(k for k in keys if counts[k] == top)
+    winner = next(k for k in keys if counts.get(k) == top)
     return Vote(answers[keys.index(winner)], top / len(answers), tuple(answers))
 
 
@@ -130,7 +143,10 @@ def self_consistency(
     extract: Callable[[str], str] = strip_reasoning,
     normalize: Callable[[str], str] | None = None,
 ) -> Vote:
-    """Sample ``n`` replies (temperature ≥ 0.7 and a different seed each), extract answers, vote."""
+    """Sample ``n`` replies (temperature ≥ 0.7 and a different seed each), extract answers, vote.
+
+    A reply cut at ``max_tokens`` has no answer (its last line is reasoning), so it has no vote.
+    """
     if not 1 <= n <= 64:
         raise InputError("n must be between 1 and 64")
     base = params or GenerationParams()
@@ -139,5 +155,6 @@ def self_consistency(
     for i in range(n):
         p = replace(base, temperature=temperature, seed=(base.seed or 0) + i)
         with trace_attributes(technique="self-consistency", sample=i):
-            answers.append(extract(model.chat(messages, p).text))
+            reply = model.chat(messages, p)
+        answers.append("" if reply.finish_reason == "length" else extract(reply.text))
     return majority(answers, normalize)
