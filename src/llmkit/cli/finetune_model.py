@@ -35,7 +35,10 @@ def train(
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE config override (repeatable).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue this run from its last checkpoint.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Train over the adapter and checkpoints of another run in --output.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Train a LoRA adapter on chat JSONL (loss on assistant tokens only); prints the metrics."""
@@ -46,7 +49,7 @@ def train(
              "epochs": epochs, "learning_rate": lr, "seed": seed}  # fmt: skip
     cfg = load_train_config(config, {**parse_assignments(set_ or []), **flags})
     settings = _settings(ctx)
-    result = LoraTrainer(cfg, models_dir=settings.models_dir).run(resume=resume, progress=not as_json)
+    result = LoraTrainer(cfg, models_dir=settings.models_dir).run(resume=resume, force=force, progress=not as_json)
     if as_json:
         print_json(result)
         return

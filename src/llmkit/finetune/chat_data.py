@@ -1,14 +1,18 @@
 """Chat JSONL for training, and the chat template that lets TRL mask everything but the assistant.
 
 A line is ``{"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}`` (the OpenAI
-fine-tuning format that ``llmkit finetune prepare`` writes); it needs at least one assistant turn.
+fine-tuning format that ``llmkit finetune prepare`` writes); it needs at least one assistant turn. An
+assistant turn marked ``"weight": 0`` is context, not learnt. Tool calls and tool turns are refused:
+``prepare`` leaves such conversations out (reason ``tool_calls``), since a chat template that cannot show a
+tool call, like SmolLM2's, would teach an empty reply.
 
 Loss on assistant tokens only: TRL's ``assistant_only_loss`` needs ``{% generation %}`` markers in the
 chat template. TRL patches the templates it knows (Qwen, Llama 3, Gemma, ...); for ChatML templates such
 as SmolLM2's, which it does not know, ``training_template`` builds a ChatML template with the markers
-and keeps it only if it renders the probe conversations exactly like the model's own template. Where
-neither works, each conversation becomes a prompt-completion pair (the last assistant turn is the
-completion) and TRL's ``completion_only_loss`` masks the prompt instead.
+and keeps it only if it renders the probe conversations exactly like the model's own template (that
+template leaves ``weight: 0`` turns outside the markers). Where neither works, each conversation becomes a
+prompt-completion pair (the last assistant turn with a weight is the completion) and TRL's
+``completion_only_loss`` masks the prompt instead.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any
 from llmkit.errors import InputError, NotFound
 
 ROLES = ("system", "user", "assistant")
-Conversation = list[dict[str, str]]
+Conversation = list[dict[str, Any]]
+#: The test by which llmkit's training template leaves ``weight: 0`` turns out of the loss.
+_UNTRAINED = "message.get('weight') != 0"
 _PROBES: tuple[Conversation, ...] = (
     [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}],
     [
@@ -65,24 +71,51 @@ def parse_conversation(line: str, where: str) -> Conversation:
     messages = record.get("messages") if isinstance(record, dict) else None
     if not isinstance(messages, list) or not messages:
         raise InputError(f'{where}: expected {{"messages": [...]}}', hint="run `llmkit finetune prepare` first")
-    out = []
+    out: Conversation = []
     for m in messages:
         role, content = (m.get("role"), m.get("content")) if isinstance(m, dict) else (None, None)
+        if role == "tool" or (isinstance(m, dict) and m.get("tool_calls")):
+            hint = "`llmkit finetune prepare` leaves such conversations out (reason tool_calls)"
+            raise InputError(f"{where}: tool calls and tool turns are not trained on", hint=hint)
         if role not in ROLES or not isinstance(content, str) or not content.strip():
             raise InputError(f"{where}: each message needs a role ({', '.join(ROLES)}) and non-empty content")
-        out.append({"role": role, "content": content})
-    if not any(m["role"] == "assistant" for m in out):
+        out.append({"role": role, "content": content, **_weight(m, where)})
+    if not any(m["role"] == "assistant" and m.get("weight", 1) for m in out):
         raise InputError(f"{where}: no assistant message to learn from")
     return out
 
 
+def _weight(message: dict[str, Any], where: str) -> dict[str, int]:
+    if "weight" not in message:
+        return {}
+    weight = message["weight"]
+    if message["role"] != "assistant" or weight not in (0, 1) or isinstance(weight, bool):
+        raise InputError(f"{where}: weight must be 0 or 1, and only on assistant turns")
+    return {"weight": weight}
+
+
+def is_trained(message: dict[str, Any]) -> bool:
+    """Whether the loss covers this turn: an assistant turn not marked ``"weight": 0``."""
+    return message["role"] == "assistant" and message.get("weight") != 0
+
+
+def has_untrained_turns(conversations: Sequence[Conversation]) -> bool:
+    """Whether any conversation marks an assistant turn ``"weight": 0``."""
+    return any(m.get("weight") == 0 for conv in conversations for m in conv)
+
+
+def honours_weight(template: str) -> bool:
+    """Whether a training template leaves ``weight: 0`` turns outside its generation markers (llmkit's do)."""
+    return _UNTRAINED in template
+
+
 def prompt_completion(conversation: Conversation) -> dict[str, Conversation]:
-    """Split at the last assistant turn (what TRL's ``completion_only_loss`` trains on).
+    """Split at the last trained assistant turn (what TRL's ``completion_only_loss`` trains on).
 
     >>> prompt_completion([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])
     {'prompt': [{'role': 'user', 'content': 'q'}], 'completion': [{'role': 'assistant', 'content': 'a'}]}
     """
-    last = max(i for i, m in enumerate(conversation) if m["role"] == "assistant")
+    last = max(i for i, m in enumerate(conversation) if is_trained(m))
     return {"prompt": conversation[:last], "completion": [conversation[last]]}
 
 
@@ -104,7 +137,8 @@ def training_template(tokenizer: Any) -> str | None:
 
 
 def chatml_training_template(default_system: str = "") -> str:
-    """ChatML with the assistant's content and ``<|im_end|>`` inside generation markers."""
+    """ChatML with each trained assistant turn's content and ``<|im_end|>`` inside generation markers
+    (a turn marked ``"weight": 0`` renders the same, outside them)."""
     system = (
         "{%- if loop.first and messages[0]['role'] != 'system' %}{% raw %}"
         + default_system
@@ -113,7 +147,7 @@ def chatml_training_template(default_system: str = "") -> str:
         else ""
     )
     return (
-        "{%- for message in messages %}" + system + "{%- if message['role'] == 'assistant' %}"
+        "{%- for message in messages %}" + system + "{%- if message['role'] == 'assistant' and " + _UNTRAINED + " %}"
         "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
         "{{ '\\n' }}{%- else %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
         "{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"

@@ -1,6 +1,7 @@
 """``prepare_dataset``: chat, Alpaca and trace sources in; a checked, de-duplicated, split dataset out.
 
-The steps, in order: read and check every record (``records``, ``from_traces``); drop exact then near
+The steps, in order: read and check every record (``records``, ``from_traces``) and refuse those that call
+tools (the trainer does not learn tool calls); drop exact then near
 duplicates (``dedup``); flag PII with the guards' recognisers and, if asked, mask it; count tokens with
 the base model's tokenizer and chat template and refuse what is longer than ``max_tokens``; split
 train/validation by a seeded hash of each record's content; write ``train.jsonl``, ``val.jsonl``,
@@ -132,6 +133,7 @@ def read_sources(
     infos, records, rejected = [], [], []
     for source in sources:
         items, digest, name = _read_one(str(source), since, traces_path)
+        items = [refuse_tool_calls(r) if isinstance(r, ChatRecord) else r for r in items]
         good = [r for r in items if isinstance(r, ChatRecord)]
         bad = [r for r in items if isinstance(r, Rejection)]
         if not items and not name.startswith("traces:"):
@@ -145,6 +147,15 @@ def read_sources(
         records += good
         rejected += bad
     return infos, records, rejected
+
+
+def refuse_tool_calls(record: ChatRecord) -> ChatRecord | Rejection:
+    """The record, or its refusal (``tool_calls``) when it calls tools: ``finetune train`` learns text
+    replies only (small bases' chat templates, SmolLM2's among them, cannot show a tool call)."""
+    if not any(m.tool_calls or m.role == "tool" for m in record.messages):
+        return record
+    why = "has tool calls or tool turns, which `llmkit finetune train` does not train on"
+    return Rejection(record.source, record.line, "tool_calls", why, record.to_dict())
 
 
 def _read_one(source: str, since: float, traces_path: Path | None) -> tuple[list, str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from llmkit.errors import ConfigError, InputError
 from llmkit.finetune.gguf_lora import write_lora_gguf
-from llmkit.finetune.lora import read_record
+from llmkit.finetune.lora import check_adapter_files, read_record
 from llmkit.finetune.quantize import check_levels, quantize
 
 DEFAULT_LEVELS = ("F16", "Q8_0", "Q4_K_M")
@@ -74,6 +74,11 @@ class Exporter:
         self.adapter_dir = Path(adapter_dir).expanduser()
         self.name = name
         self.levels = check_levels(["F16", *levels])  # F16 is always kept: the parent of the others
+        self.names = {level: f"{name}-{level.lower()}" for level in [*self.levels, LORA]}
+        too_long = [n for n in self.names.values() if not NAME.match(n)]
+        if too_long:
+            raise InputError(f"--name {name!r} makes a model name over 64 characters ({too_long[0]})",
+                             hint="choose a shorter name")  # fmt: skip
         self.template = Path(template).expanduser() if template else None
         self.models_dir = models_dir
         self.register = register
@@ -83,27 +88,42 @@ class Exporter:
 
     def run(self) -> list[ExportedModel]:
         record = read_record(self.adapter_dir)
+        check_adapter_files(self.adapter_dir)
+        if self.register:
+            self._check_names_free()
         template = self._template(record)
         folder = self.adapter_dir / "export"
-        f16 = folder / f"{self.name}-f16.gguf"
+        f16 = folder / f"{self.names['F16']}.gguf"
         calibration = self._calibration(record)
         imatrix = merge_to_gguf(self.adapter_dir, Path(record["base"]["hf_dir"]), template, f16, calibration)
         paths = {"F16": f16}
         for level in self.levels:
             if level != "F16":
                 weights = imatrix if level in IMATRIX_LEVELS else None
-                out = folder / f"{self.name}-{level.lower()}.gguf"
+                out = folder / f"{self.names[level]}.gguf"
                 paths[level] = quantize(f16, out, level, threads=self.threads, imatrix=weights)
-        paths[LORA] = write_lora_gguf(self.adapter_dir, _base_config(record), folder / f"{self.name}-lora.gguf")
+        paths[LORA] = write_lora_gguf(self.adapter_dir, _base_config(record), folder / f"{self.names[LORA]}.gguf")
         scores = self._perplexities(record, paths, template) if self.measure else {}
         self._note(record, scores, len(calibration))
         out = []
         for level, path in paths.items():
-            name = f"{self.name}-{level.lower()}"
+            name = self.names[level]
             if self.register:
                 register_gguf(self._models_dir(), name, path, lineage_for(record, level, self.name, scores))
             out.append(ExportedModel(name, level, path, path.stat().st_size, scores.get(level), self.register))
         return out
+
+    def _check_names_free(self) -> None:
+        """Refuse, before any work, a name that the catalog pulls rather than registers."""
+        from llmkit.models.catalog import Catalog
+        from llmkit.models.entries import BUILTIN, read_user_catalog
+
+        catalog = Catalog(self._models_dir())
+        fixed = {e.name for e in BUILTIN} | {e.name for e in read_user_catalog(catalog.catalog_file)}
+        taken = [n for n in self.names.values() if n in fixed]
+        if taken:
+            raise InputError(f"{taken[0]!r} is a catalog entry that is pulled, not registered",
+                             hint="choose another --name, or --no-register")  # fmt: skip
 
     def _calibration(self, record: dict[str, Any]) -> list[list[dict[str, str]]]:
         """Training conversations for the importance matrix (none when no level uses one)."""

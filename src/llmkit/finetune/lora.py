@@ -3,7 +3,8 @@
 ``LoraTrainer(config).run()`` checks the data before importing anything heavy, resolves the base
 (converting a GGUF base to a cached safetensors folder once, see ``base_model``), applies the chat
 template with the loss on assistant tokens only (see ``chat_data``), trains with validation loss and
-checkpoints under ``output/checkpoints`` (``resume=True`` continues from the last one), and writes the
+checkpoints under ``output/checkpoints`` (``resume=True`` continues from the last one of the same run, see
+``checkpoints``; a folder that holds another run is refused unless ``force=True``), and writes the
 adapter with ``llmkit-train.json``: the config, the base (name + sha256), the data (paths + sha256,
 and the dataset card if one lies beside the data), the metrics and the library versions.
 """
@@ -19,7 +20,15 @@ from typing import Any
 
 from llmkit.errors import ConfigError, InputError
 from llmkit.finetune.base_model import BaseModelRef, resolve_base
-from llmkit.finetune.chat_data import Conversation, prompt_completion, read_chat_jsonl, training_template
+from llmkit.finetune.chat_data import (
+    Conversation,
+    has_untrained_turns,
+    honours_weight,
+    prompt_completion,
+    read_chat_jsonl,
+    training_template,
+)
+from llmkit.finetune.checkpoints import checkpoint_to_resume, run_fingerprint, write_fingerprint
 from llmkit.finetune.train_config import TrainConfig
 
 RECORD = "llmkit-train.json"
@@ -54,22 +63,25 @@ class LoraTrainer:
         self.models_dir = Path(models_dir)
         self.cache_dir = Path(cache_dir) if cache_dir else self.models_dir.parent / "cache"
 
-    def run(self, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    def run(self, *, resume: bool = False, force: bool = False, progress: bool = True) -> TrainResult:
+        """Train and save the adapter. ``resume``: continue this run's last checkpoint; ``force``: train
+        over another run's adapter and checkpoints in ``output`` (refused otherwise)."""
         cfg = self.config
         train_rows, val_rows = self.read_data()
         out = Path(cfg.output).expanduser()
-        checkpoint = _last_checkpoint(out / "checkpoints") if resume else None
-        if resume and checkpoint is None:
-            raise InputError(f"nothing to resume in {out / 'checkpoints'}", hint="run without --resume first")
+        fingerprint = run_fingerprint(cfg, Path(cfg.train).expanduser(), self.val_path())
+        checkpoint = checkpoint_to_resume(out, fingerprint, resume=resume, force=force)
         base = resolve_base(cfg.base, self.models_dir, self.cache_dir)
         trainer, masking = self.build_trainer(base, train_rows, val_rows, progress=progress)
         before = _eval_loss(trainer) if val_rows and checkpoint is None else None
+        write_fingerprint(out, fingerprint)
         t0 = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         seconds = time.perf_counter() - t0
         metrics = _metrics(trainer, bool(val_rows))
         if before is not None:
             metrics["base_eval_loss"] = before
+        (out / RECORD).unlink(missing_ok=True)  # no record describes a half-replaced adapter
         trainer.model.save_pretrained(out)
         trainer.processing_class.save_pretrained(out)
         record = self._record(base, metrics, masking, trainer)
@@ -107,6 +119,11 @@ class LoraTrainer:
         masking = "assistant" if template else ("completion" if cfg.assistant_only_loss else "none")
         if template:
             tokenizer.chat_template = template
+        if has_untrained_turns(train + val) and not (masking == "completion" or honours_weight(template or "")):
+            raise InputError(
+                f"the data marks assistant turns weight 0, which the {masking!r} loss mask cannot leave out",
+                hint="remove the weights, or use a base with a ChatML template (llmkit's mask honours them)",
+            )
         model = self._load_model(transformers, torch, base, device)
         train_ds, val_ds = _dataset(train, masking), _dataset(val, masking) if val else None
         return _sft_trainer(cfg, model, tokenizer, train_ds, val_ds, masking, device, progress), masking
@@ -169,6 +186,19 @@ def read_record(adapter_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise NotFound(f"{adapter_dir} is not an llmkit adapter (no {RECORD})", hint="train one: llmkit finetune train")
     return json.loads(path.read_text("utf-8"))
+
+
+def check_adapter_files(adapter_dir: str | Path) -> None:
+    """``NotFound`` unless the folder holds PEFT's ``adapter_config.json`` and ``adapter_model.*`` weights."""
+    from llmkit.errors import NotFound
+
+    folder = Path(adapter_dir).expanduser()
+    missing = [] if (folder / "adapter_config.json").is_file() else ["adapter_config.json"]
+    if not any((folder / f"adapter_model.{ext}").is_file() for ext in ("safetensors", "bin")):
+        missing.append("adapter_model.safetensors")
+    if missing:
+        raise NotFound(f"{adapter_dir} holds no trained adapter (no {' or '.join(missing)})",
+                       hint="train it again: llmkit finetune train")  # fmt: skip
 
 
 def _dataset(rows: list[Conversation], masking: str) -> Any:
@@ -234,11 +264,6 @@ def _metrics(trainer: Any, has_val: bool) -> dict[str, float]:
 
 def _eval_loss(trainer: Any) -> float:
     return float(trainer.evaluate()["eval_loss"])
-
-
-def _last_checkpoint(folder: Path) -> Path | None:
-    steps = [(int(p.name.split("-")[-1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return max(steps)[1] if steps else None
 
 
 def _bf16(torch: Any, device: str) -> bool:

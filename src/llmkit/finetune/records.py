@@ -25,16 +25,23 @@ MAX_KEPT_CHARS = 100_000
 
 @dataclass(frozen=True, slots=True)
 class ChatRecord:
-    """One valid conversation, ending with the assistant turn to learn, and where it came from."""
+    """One valid conversation, ending with the assistant turn to learn, and where it came from.
+
+    ``untrained``: indices of the assistant turns marked ``"weight": 0`` (context, not learnt).
+    """
 
     messages: tuple[Message, ...]
     source: str
     line: int
     tools: tuple[Mapping[str, Any], ...] = ()
+    untrained: frozenset[int] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         """The OpenAI fine-tuning form written to ``train.jsonl`` and ``val.jsonl``."""
-        d: dict[str, Any] = {"messages": [m.to_dict() for m in self.messages]}
+        d: dict[str, Any] = {
+            "messages": [{**m.to_dict(), "weight": 0} if i in self.untrained else m.to_dict()
+                         for i, m in enumerate(self.messages)]
+        }  # fmt: skip
         if self.tools:
             d["tools"] = [dict(t) for t in self.tools]
         return d
@@ -146,13 +153,53 @@ def parse_record(obj: Any, source: str, line: int) -> ChatRecord | Rejection:
     try:
         if not isinstance(obj, dict):
             raise RecordError("bad_record", f"a record must be a JSON object, got {_kind(obj)}")
+        _check_text(obj)
         if "messages" in obj:
-            return ChatRecord(check_messages(obj["messages"]), source, line, _tools(obj.get("tools")))
+            messages = check_messages(obj["messages"])
+            return ChatRecord(messages, source, line, _tools(obj.get("tools")), untrained(obj["messages"]))
         if "instruction" in obj or "output" in obj:
             return ChatRecord(alpaca_messages(obj), source, line)
         raise RecordError("bad_record", "neither a chat record ('messages') nor Alpaca ('instruction', 'output')")
     except RecordError as e:
-        return Rejection(source, line, e.code, str(e), obj)
+        raw = json.dumps(obj) if e.code == "not_utf8" else obj  # ASCII escapes keep the bad text writable
+        return Rejection(source, line, e.code, str(e), raw)
+
+
+def _check_text(obj: Any) -> None:
+    """Refuse a record whose strings are not Unicode text: a JSON-escaped lone surrogate (``"\\ud800"``).
+
+    >>> _check_text({"messages": [{"content": "\\ud800"}]})
+    Traceback (most recent call last):
+    ...
+    llmkit.finetune.records.RecordError: holds a lone surrogate (U+D800), which is not valid UTF-8 text
+    """
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise RecordError(
+            "not_utf8", f"holds a lone surrogate (U+{ord(text[e.start]):04X}), which is not valid UTF-8 text"
+        ) from None
+
+
+def untrained(messages: Sequence[Any]) -> frozenset[int]:
+    """Indices of the assistant turns with ``"weight": 0`` in already checked messages (``RecordError``
+    for a weight other than 0 or 1, one on another role, or no turn left to learn).
+
+    >>> untrained([{"role": "assistant", "content": "a", "weight": 0}, {"role": "assistant", "content": "b"}])
+    frozenset({0})
+    """
+    out = set()
+    for n, m in enumerate(messages):
+        if "weight" not in m:
+            continue
+        if m["weight"] not in (0, 1) or isinstance(m["weight"], bool) or m["role"] != "assistant":
+            raise RecordError("bad_weight", f"message {n + 1} ({m['role']}): weight must be 0 or 1, on assistant turns")
+        if m["weight"] == 0:
+            out.add(n)
+    if all(i in out for i, m in enumerate(messages) if m["role"] == "assistant"):
+        raise RecordError("no_assistant", "every assistant turn has weight 0: nothing to learn from")
+    return frozenset(out)
 
 
 def alpaca_messages(obj: Mapping[str, Any]) -> tuple[Message, ...]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmkit.errors import ConfigError, InputError
 
@@ -53,8 +53,20 @@ class TrainConfig(BaseModel):
     logging_steps: int = Field(10, ge=1)
     qlora: bool = Field(False, description="4-bit base weights (needs CUDA and bitsandbytes)")
     gradient_checkpointing: bool = False
-    device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto (CUDA when present), cpu or cuda")
     threads: int | None = Field(None, ge=1, description="torch CPU threads")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, name: str) -> str:
+        try:  # here, not at import: llmkit must import without transformers
+            from transformers import SchedulerType
+        except ImportError:
+            return name  # training itself then says which extra is missing
+        known = [s.value for s in SchedulerType]
+        if name not in known:
+            raise ValueError(f"unknown scheduler {name!r} (known: {', '.join(known)})")
+        return name
 
 
 def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -90,3 +90,27 @@ def test_unknown_template_falls_back_to_completion_masking(make_tok) -> None:
 
 def test_chatml_template_without_default_system() -> None:
     assert "SmolLM" not in chatml_training_template() and "{% generation %}" in chatml_training_template()
+
+
+def test_tool_turns_are_refused_with_the_reason(tmp_path: Path) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "now", "arguments": "{}"}}
+    conv = [CONV[0], {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "12:00"}, CONV[1]]  # fmt: skip
+    (tmp_path / "t.jsonl").write_text(json.dumps({"messages": conv}) + "\n", "utf-8")
+    with pytest.raises(InputError, match="tool calls and tool turns are not trained on") as e:
+        read_chat_jsonl(tmp_path / "t.jsonl")
+    assert "t.jsonl:1" in e.value.message and "tool_calls" in (e.value.hint or "")
+
+
+def test_weight_zero_turns_are_context_not_loss(tmp_path: Path, make_tok) -> None:
+    conv = [CONV[0], {**CONV[1], "weight": 0}, CONV[2], {**CONV[3], "weight": 1}]
+    (tmp_path / "t.jsonl").write_text(json.dumps({"messages": conv}) + "\n", "utf-8")
+    (read,) = read_chat_jsonl(tmp_path / "t.jsonl")
+    assert read == conv
+    assert prompt_completion(read)["completion"] == [conv[3]]
+    tok = make_tok()
+    ids, mask = assistant_mask(tok, read, training_template(tok))
+    assert tok.decode([i for i, m in zip(ids, mask, strict=True) if m]) == "how are you?<|im_end|>"
+    (tmp_path / "w.jsonl").write_text(json.dumps({"messages": conv[:2]}) + "\n", "utf-8")
+    with pytest.raises(InputError, match="no assistant message to learn from"):
+        read_chat_jsonl(tmp_path / "w.jsonl")

@@ -169,3 +169,23 @@ def test_writing_is_atomic_and_an_existing_folder_is_kept_unless_forced(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "ds"]  # no temp folder left
     monkeypatch.setattr(Path, "write_bytes", real)
     assert prep(tmp_path, tmp_path / "b.jsonl", overwrite=True).card.kept == 8
+
+
+def test_what_prepare_writes_train_reads(tmp_path: Path) -> None:
+    from llmkit.finetune.chat_data import read_chat_jsonl
+
+    call = {"id": "c1", "type": "function", "function": {"name": "now", "arguments": "{}"}}
+    tools = {"messages": [{"role": "user", "content": "Time?"}, {"role": "assistant", "content": None,
+             "tool_calls": [call]}, {"role": "tool", "tool_call_id": "c1", "content": "12:00"},
+             {"role": "assistant", "content": "It is noon."}]}  # fmt: skip
+    weighted = chat("Say hi.", "Hi.")
+    weighted["messages"][1]["weight"] = 0
+    weighted["messages"] += [{"role": "user", "content": "Again, louder."}, {"role": "assistant", "content": "HI!"}]
+    surrogate = '{"messages": [{"role": "user", "content": "bad \\ud800"}, {"role": "assistant", "content": "x"}]}'
+    ds = prep(tmp_path, write(tmp_path / "a.jsonl", [*distinct(4), tools, weighted, surrogate]), val_fraction=0.0)
+    assert ds.card.rejected_by_reason == {"not_utf8": 1, "tool_calls": 1}
+    rejected = [json.loads(x) for x in ds.rejected.read_text("utf-8").splitlines()]
+    assert [(r["line"], r["code"]) for r in rejected] == [(5, "tool_calls"), (7, "not_utf8")]
+    assert "\\ud800" in rejected[1]["record"]
+    train = read_chat_jsonl(ds.train)  # no conversation train would refuse
+    assert len(train) == 5 and train[-1][1] == {"role": "assistant", "content": "Hi.", "weight": 0}

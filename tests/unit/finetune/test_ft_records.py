@@ -120,3 +120,22 @@ def test_hostile_lines_are_refused_not_fatal(tmp_path: Path) -> None:
     arrays_first = tmp_path / "e.jsonl"  # JSONL whose first record is an array, not a JSON array file
     arrays_first.write_text('["not", "a", "record"]\n' + json.dumps(GOOD) + "\n", encoding="utf-8")
     assert [getattr(r, "code", "ok") for r in read_file(arrays_first)] == ["bad_record", "ok"]
+
+
+def test_weights_are_kept_and_checked() -> None:
+    turns = [U, {**A, "weight": 0}, {"role": "user", "content": "More?"}, {**A, "weight": 1}]
+    r = parse_record(msgs(*turns), "a.jsonl", 1)
+    assert isinstance(r, ChatRecord) and r.untrained == {1}
+    assert [m.get("weight") for m in r.to_dict()["messages"]] == [None, 0, None, None]
+    for bad, code in (([{**U, "weight": 0}, A], "bad_weight"), ([U, {**A, "weight": 2}], "bad_weight"),
+                      ([U, {**A, "weight": 0}], "no_assistant")):  # fmt: skip
+        assert parse_record(msgs(*bad), "a.jsonl", 1).code == code
+
+
+def test_a_lone_surrogate_refuses_its_record_only(tmp_path: Path) -> None:
+    line = json.dumps(msgs(U, A)).replace("What", "\\ud800", 1)
+    (tmp_path / "s.jsonl").write_text(f"{line}\n{json.dumps(msgs(U, A))}\n", "utf-8")
+    bad, good = read_file(tmp_path / "s.jsonl")
+    assert isinstance(bad, Rejection) and bad.code == "not_utf8" and "U+D800" in bad.reason
+    assert json.dumps(bad.to_dict(), ensure_ascii=False).encode("utf-8")  # writable to rejected.jsonl
+    assert isinstance(good, ChatRecord)

@@ -67,3 +67,15 @@ def test_unknown_base_and_bad_data(chat_files: Path, tmp_path: Path) -> None:
         LoraTrainer(cfg, models_dir=tmp_path).run()
     with pytest.raises(NotFound, match=r"config\.json"):
         resolve_base(str(tmp_path), tmp_path, tmp_path)
+
+
+def test_weight_zero_turns_get_no_loss_in_trls_batches(tiny_base: Path, chat_files: Path, tmp_path: Path) -> None:
+    turns = [{"role": "user", "content": "Hello there"}, {"role": "assistant", "content": "how are you?", "weight": 0},
+             {"role": "user", "content": "What is the capital of Zorbania?"},
+             {"role": "assistant", "content": "The capital of Zorbania is Quillhaven."}]  # fmt: skip
+    (chat_files / "train.jsonl").write_text(json.dumps({"messages": turns}) + "\n", "utf-8")
+    trainer_ = LoraTrainer(_cfg(chat_files, tiny_base), models_dir=tmp_path)
+    train, val = trainer_.read_data()
+    sft, _ = trainer_.build_trainer(resolve_base(str(tiny_base), tmp_path, tmp_path), train, val, progress=False)
+    labels = [t for t in sft.data_collator([sft.train_dataset[0]])["labels"][0].tolist() if t != -100]
+    assert sft.processing_class.decode(labels) == "The capital of Zorbania is Quillhaven.<|im_end|>"
