@@ -9,11 +9,15 @@ Local models cost nothing to call; a model with no price has unknown cost (``Non
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from llmkit.types import Usage
+
+_DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$")  # a snapshot's date: gpt-4o-mini-2024-07-18
+_LOCAL_BACKENDS = ("llama_cpp", "llama_batch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +53,21 @@ class PriceTable:
         self.prices.update({name: Price(p.input, p.output) for name, p in (extra or {}).items()})
 
     def price(self, model: str) -> Price | None:
-        """``model``'s price, by id or by file name (``/m/SmolLM2-135M-Instruct.gguf``)."""
-        return self.prices.get(model) or self.prices.get(_base_name(model))
+        """``model``'s price, by id, by file name (``/m/SmolLM2-135M-Instruct.gguf``) and by the forms a model is
+        named in (``openai:ID``, ``URL#ID``, a dated snapshot ``ID-2024-07-18``); a local model costs nothing.
+
+        >>> table = PriceTable()
+        >>> table.price("openai:gpt-4o-mini-2024-07-18") == table.price("https://api.openai.com/v1#GPT-4o-mini")
+        True
+        >>> table.price("/m/my-finetune.gguf"), table.price("mystery")
+        (Price(input=0.0, output=0.0), None)
+        """
+        backend, model_id = _split(model)
+        base = _base_name(model_id)
+        for name in (model, model_id, base, _DATED.sub("", base)):
+            if name in self.prices:
+                return self.prices[name]
+        return Price(0.0, 0.0) if _is_local(backend, model_id) else None
 
     def cost(self, model: str, usage: Usage) -> float | None:
         """USD for ``usage`` on ``model``; None when the model or the usage is unknown.
@@ -64,6 +81,29 @@ class PriceTable:
         if price is None or usage.prompt_tokens is None or usage.completion_tokens is None:
             return None
         return price.cost(usage.prompt_tokens, usage.completion_tokens)
+
+
+def _split(model: str) -> tuple[str | None, str]:
+    """``(backend, model id)`` as ``llmkit.registry`` reads a model name (a URL's backend is ``openai``).
+
+    >>> _split("openai:gpt-4o-mini"), _split("http://gpu:8000/v1#qwen"), _split("llama3:8b")
+    (('openai', 'gpt-4o-mini'), ('openai', 'qwen'), (None, 'llama3:8b'))
+    """
+    from llmkit.registry import CHAT_BACKENDS, is_url, split_model_name
+
+    if is_url(model):
+        return "openai", split_model_name(model, "openai")[1]
+    prefix, sep, rest = model.partition(":")
+    return (prefix, rest) if sep and rest and prefix in CHAT_BACKENDS else (None, model)
+
+
+def _is_local(backend: str | None, model_id: str) -> bool:
+    """Whether llama.cpp runs the model here: a ``.gguf`` file, a ``llama_cpp:`` name or a built-in catalog model."""
+    from llmkit.models.entries import BUILTIN
+
+    if backend is not None:
+        return backend in _LOCAL_BACKENDS
+    return model_id.lower().endswith(".gguf") or any(e.name == model_id and e.kind == "chat" for e in BUILTIN)
 
 
 def _base_name(model: str) -> str:

@@ -1,16 +1,17 @@
 """Embeddings from any OpenAI-compatible ``/v1/embeddings`` endpoint, L2-normalised here.
 
-``count_tokens`` is an estimate that errs high (the remote tokenizer is not known here).
+``count_tokens`` is an estimate that errs high (the remote tokenizer is not known here; see
+``llmkit.models.openai_tokens``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError, ModelError
 from llmkit.models.openai_compat import make_client, translate_error
+from llmkit.models.openai_tokens import estimate_tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,8 +75,8 @@ class OpenAIEmbedder:
         return self._max_tokens
 
     def count_tokens(self, text: str) -> int:
-        """An estimate that errs high: one token per 3 UTF-8 bytes."""
-        return math.ceil(len(text.encode("utf-8")) / 3)
+        """An estimate that errs high (``openai_tokens.estimate_tokens``)."""
+        return estimate_tokens(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (in batches of ``batch_size``) as float32 ``(len(texts), dim)``, rows L2-normalised."""

@@ -14,6 +14,7 @@ from llmkit.errors import BackendUnavailable, NotFound
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
+_MAX_NESTING = 8  # arrays of arrays: real files nest one or two deep; a crafted one could exhaust the stack
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def _string(view: bytes, pos: int) -> tuple[str, int]:
     return view[pos + 8 : end].decode("utf-8"), end
 
 
-def _value(view: bytes, pos: int, vtype: int) -> tuple[Any, int]:
+def _value(view: bytes, pos: int, vtype: int, depth: int = 0) -> tuple[Any, int]:
     if vtype in _SCALARS:
         fmt = _SCALARS[vtype]
         return _unpack(fmt, view, pos)[0], pos + struct.calcsize(fmt)
@@ -107,7 +108,9 @@ def _value(view: bytes, pos: int, vtype: int) -> tuple[Any, int]:
             if pos > size:
                 raise _Truncated
             return f"<array of {n}>", pos
+        if item_type == _ARRAY and depth >= _MAX_NESTING:
+            raise ValueError(f"arrays nested more than {_MAX_NESTING} deep")
         for _ in range(n):
-            _, pos = _value(view, pos, item_type)
+            _, pos = _value(view, pos, item_type, depth + 1)
         return f"<array of {n}>", pos
     raise ValueError(f"unknown GGUF value type {vtype}")

@@ -6,7 +6,7 @@ streamed chat call cost 1.2–1.35 ms of CPU and 2.6–3.5 ms of wall time that 
 1.0–1.5 ms through aiohttp on the loop (bench/README.md, "Gateway overhead, fourth pass"). aiohttp (C
 HTTP parser, connection pool, proxies) is in the ``serve`` extra;
 this module adds the retries ``Upstream`` gets from urllib3's ``Retry`` (the statuses the ``openai``
-client retries, ``Retry-After``, backoff) and maps failures onto the same errors.
+client retries, ``Retry-After`` up to a minute, backoff) and maps failures onto the same errors.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llmkit.errors import BackendUnavailable, MissingExtra
-from llmkit.models.openai_http import RETRY_STATUSES, UpstreamStatus, error_message, proxy_for
+from llmkit.models.openai_http import (
+    RETRY_AFTER_MAX_S,
+    RETRY_STATUSES,
+    UpstreamStatus,
+    error_message,
+    proxy_for,
+    redact_url,
+)
 
 
 def available() -> bool:
@@ -56,9 +63,10 @@ class AsyncUpstream:
                 return response
             raw = await response.read()
             response.release()
-            if last or response.status not in RETRY_STATUSES:
-                raise UpstreamStatus(response.status, error_message(raw), response.headers)
-            await asyncio.sleep(backoff(attempt, response.headers.get("retry-after")))
+            wait = backoff(attempt, response.headers.get("retry-after"))
+            if last or response.status not in RETRY_STATUSES or wait > RETRY_AFTER_MAX_S:
+                raise UpstreamStatus(response.status, error_message(raw), response.headers, raw)
+            await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def session(self) -> Any:
@@ -95,23 +103,23 @@ def _session(timeout_s: float, proxy: str | None) -> Any:
 
 
 def backoff(attempt: int, retry_after: str | None) -> float:
-    """Seconds before retry ``attempt + 1``: the server's ``Retry-After`` (seconds, at most 60), else urllib3's
-    ``Retry(backoff_factor=0.5, backoff_max=8)``: none before the first retry, then 1, 2, 4 ... up to 8.
+    """Seconds before retry ``attempt + 1``: the server's ``Retry-After`` in seconds (``request`` gives up
+    over ``RETRY_AFTER_MAX_S``), else urllib3's ``Retry(backoff_factor=0.5, backoff_max=8)``: none before
+    the first retry, then 1, 2, 4 ... up to 8.
 
     >>> backoff(0, None), backoff(1, None), backoff(5, None), backoff(0, "3"), backoff(1, "soon")
     (0.0, 1.0, 8.0, 3.0, 1.0)
     """
-    if retry_after is not None:
-        try:
-            return min(max(float(retry_after), 0.0), 60.0)
-        except ValueError:
-            pass
+    if retry_after is not None and retry_after.strip().isdecimal():  # what urllib3 reads: no "nan", no "inf"
+        return float(retry_after)
     return 0.0 if attempt == 0 else min(0.5 * 2**attempt, 8.0)
 
 
 def unavailable(base_url: str, error: BaseException) -> BackendUnavailable:
     kind = "timed out" if isinstance(error, TimeoutError) else "cannot connect"
-    return BackendUnavailable(f"{base_url}: {kind} ({error!r})", hint="is the server running? check model.base_url")
+    return BackendUnavailable(
+        redact_url(f"{base_url}: {kind} ({error!r})"), hint="is the server running? check model.base_url"
+    )
 
 
 async def iter_lines(response: Any) -> AsyncIterator[str]:

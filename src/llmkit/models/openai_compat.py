@@ -17,7 +17,7 @@ calls are assembled from their deltas and arrive whole in the last chunk.
 from __future__ import annotations
 
 import email.utils
-import math
+import json
 import os
 import re
 import time
@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from llmkit.errors import BackendUnavailable, ContextLengthExceeded, ModelError, NotFound, RateLimited
 from llmkit.models import openai_http
-from llmkit.models.openai_http import DONE, Upstream, UpstreamStatus, drain, iter_lines, sse_data, sse_event
+from llmkit.models.openai_http import (
+    DONE,
+    SSEParser,
+    Upstream,
+    UpstreamStatus,
+    drain,
+    iter_lines,
+    redact_url,
+)
+from llmkit.models.openai_tokens import estimate_tokens
 from llmkit.types import ChatChunk, ChatResponse, FinishReason, GenerationParams, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -35,7 +44,14 @@ if TYPE_CHECKING:
 
 #: Window assumed when neither the settings nor the server say (most current models allow more).
 DEFAULT_CONTEXT_WINDOW = 8192
-_CONTEXT_WORDS = re.compile(r"context.length|context window|maximum context|too many tokens|prompt is too long", re.I)
+#: A prompt over the window, as OpenAI and vLLM, llama.cpp's server and TGI (HTTP 422) word it.
+_CONTEXT_WORDS = re.compile(
+    r"context.length|context window|maximum context|too many tokens|prompt is too long|available context size"
+    r"|`inputs` tokens \+ `max_new_tokens` must be|`inputs` must have less than",
+    re.I,
+)
+#: The window in such a message: "maximum context length is 2048", "context size (2048 tokens)", "<= 2048".
+_WINDOW_IN_MESSAGE = re.compile(r"(?:context (?:length|size|window)|<=|less than)\D{0,20}?(\d+)", re.I)
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -86,6 +102,12 @@ class OpenAIChatModel:
             model_id, base_url=m.base_url or url, api_key=key, timeout_s=m.timeout_s, context_window=m.context_window
         )
 
+    @property
+    def cache_identity(self) -> str:
+        """The model id and the server it is asked on (credentials masked): one id on two servers is two models."""
+        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or openai_http.OPENAI_URL
+        return f"{self.name}@{redact_url(url.rstrip('/'))}"
+
     # ------------------------------------------------------------------ ChatModel protocol
 
     @property
@@ -95,8 +117,8 @@ class OpenAIChatModel:
         return self._window
 
     def count_tokens(self, text: str) -> int:
-        """An estimate that errs high: one token per 3 UTF-8 bytes (English BPE averages about 4)."""
-        return math.ceil(len(text.encode("utf-8")) / 3)
+        """An estimate that errs high (``openai_tokens.estimate_tokens``: about 1.3x on English)."""
+        return estimate_tokens(text)
 
     def count_message_tokens(self, messages: Sequence[Message]) -> int:
         """Estimated prompt tokens: each message's text plus 4 tokens of chat-template overhead, plus 3."""
@@ -109,20 +131,21 @@ class OpenAIChatModel:
             resp = self.upstream().json("POST", "/chat/completions", self._request(messages, params))
         except Exception as e:
             self._reraise(e, messages, params)
-        choice = (resp.get("choices") or [None])[0] or {}
-        message = choice.get("message") or {}
-        calls = tuple(
-            ToolCall(c.get("id") or "", c["function"]["name"], c["function"].get("arguments") or "{}")
-            for c in message.get("tool_calls") or ()
-        )
-        return ChatResponse(
-            text=message.get("content") or "",
-            usage=_usage(resp.get("usage")),
-            finish_reason=_FINISH.get(choice.get("finish_reason") or "", "stop"),
-            model=resp.get("model") or self.name,
-            latency_s=time.perf_counter() - t0,
-            tool_calls=calls,
-        )
+        where = _where(self.base_url)
+        try:
+            choice = (resp.get("choices") or [None])[0] or {}
+            message = choice.get("message") or {}
+            text, finish = message.get("content") or "", _FINISH.get(choice.get("finish_reason") or "", "stop")
+            if not isinstance(text, str):
+                raise TypeError(text)
+            calls = tuple(
+                _tool_call(where, c.get("id"), c.get("function") or {}) for c in message.get("tool_calls") or ()
+            )
+            model = resp.get("model") or self.name
+        except (AttributeError, TypeError, KeyError):  # not the objects the API describes
+            raise ModelError(f"{where} sent an invalid reply: {str(resp)[:200]}") from None
+        usage = _usage(resp.get("usage"))
+        return ChatResponse(text, usage, finish, model, time.perf_counter() - t0, tool_calls=calls)
 
     def stream(self, messages: Sequence[Message], params: GenerationParams | None = None) -> Iterator[ChatChunk]:
         params = params or GenerationParams()
@@ -133,9 +156,11 @@ class OpenAIChatModel:
             self._reraise(e, messages, params)
         fold, lines = _Fold(self.base_url), iter_lines(response)
         try:
-            for event in sse_data(lines):
-                if text := fold.feed(event):
+            for line in lines:
+                if text := fold.feed(line):
                     yield ChatChunk(text)
+                if fold.done:
+                    break
             drain(lines, response)
         except Exception as e:
             self._reraise(e, messages, params)
@@ -155,19 +180,17 @@ class OpenAIChatModel:
             response = await self.aupstream().request("POST", "/chat/completions", request)
         except Exception as e:
             self._reraise(e, messages, params)
-        fold, done = _Fold(self.base_url), False
+        fold = _Fold(self.base_url)
         try:
             async for line in openai_aio.iter_lines(response):
-                event = sse_event(line)
-                if event is DONE:
-                    done = True
-                    break
-                if event is not None and (text := fold.feed(event)):
+                if text := fold.feed(line):
                     yield ChatChunk(text)
-            if done:  # read the rest (normally nothing), so the connection goes back to the pool
+                if fold.done:
+                    break
+            if fold.done:  # read the rest (normally nothing), so the connection goes back to the pool
                 await openai_aio.drain(response)
         except TimeoutError as e:  # no bytes for timeout_s mid-stream
-            raise openai_aio.unavailable(self.base_url or "the OpenAI API", e) from e
+            raise openai_aio.unavailable(redact_url(self.base_url or "the OpenAI API"), e) from e
         except Exception as e:
             self._reraise(e, messages, params)
         finally:
@@ -236,14 +259,25 @@ class OpenAIChatModel:
         raise ours from error
 
     def _translate(self, error: Exception, messages: Sequence[Message], params: GenerationParams) -> Exception:
-        if isinstance(error, UpstreamStatus) and error.status == 400 and _CONTEXT_WORDS.search(error.message):
-            # "maximum context length is 2048 tokens. However, you requested 5000 tokens ..."
-            numbers = [int(n) for n in re.findall(r"\d+", error.message)]
-            available = numbers[0] if numbers else (self._window or DEFAULT_CONTEXT_WINDOW)
-            estimate = self.count_message_tokens(messages) + (params.max_tokens or 0)
-            needed = max(numbers) if numbers and max(numbers) > available else max(estimate, available + 1)
-            return ContextLengthExceeded(needed, available)
+        overflow = isinstance(error, UpstreamStatus) and error.status in (400, 413, 422)
+        if overflow and _CONTEXT_WORDS.search(error.message):
+            return self._context_error(error, messages, params)
         return translate_error(error, model=self.name, base_url=self.base_url)
+
+    def _context_error(
+        self, error: UpstreamStatus, messages: Sequence[Message], params: GenerationParams
+    ) -> ContextLengthExceeded:
+        """The numbers from the error's fields (llama.cpp's ``n_prompt_tokens`` and ``n_ctx``), else from its message
+        ("maximum context length is 2048 tokens. However, you requested 5000 tokens ..."), else estimated."""
+        fields = _error_fields(error.body)
+        numbers = [int(n) for n in re.findall(r"\d+", error.message)]
+        window = _WINDOW_IN_MESSAGE.search(error.message)
+        available = fields.get("n_ctx") or (int(window[1]) if window else numbers[0] if numbers else self._window)
+        available = available or DEFAULT_CONTEXT_WINDOW
+        needed = fields.get("n_prompt_tokens") or max(numbers, default=0)
+        if needed <= available:
+            needed = max(self.count_message_tokens(messages) + (params.max_tokens or 0), available + 1)
+        return ContextLengthExceeded(needed, available)
 
     def _window_from_server(self) -> int | None:
         try:
@@ -271,19 +305,21 @@ def translate_error(error: Exception, *, model: str, base_url: str | None) -> Ex
     else is returned unchanged)."""
     import openai
 
-    where = base_url or "the OpenAI API"
+    where = redact_url(base_url) if base_url else "the OpenAI API"
     if isinstance(error, UpstreamStatus):
         return status_error(error.status, error.message, error.headers, model=model, where=where)
     if isinstance(error, openai.APIConnectionError):  # includes timeouts
         kind = "timed out" if isinstance(error, openai.APITimeoutError) else "cannot connect"
-        return BackendUnavailable(f"{where}: {kind} ({error})", hint="is the server running? check model.base_url")
+        text = redact_url(f"{where}: {kind} ({error})")
+        return BackendUnavailable(text, hint="is the server running? check model.base_url")
     if isinstance(error, openai.APIStatusError):
         return status_error(error.status_code, _message(error), error.response.headers, model=model, where=where)
     if isinstance(error, openai.OpenAIError):
-        return ModelError(f"{where}: {error}")
+        return ModelError(redact_url(f"{where}: {error}"))
     broken = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "http", "aiohttp")  # a stream broke mid-way
     if type(error).__module__.split(".")[0] in broken:
-        return BackendUnavailable(f"{where}: the connection failed ({error!r})", hint="is the server still running?")
+        text = redact_url(f"{where}: the connection failed ({error!r})")
+        return BackendUnavailable(text, hint="is the server still running?")
     return error
 
 
@@ -366,7 +402,10 @@ def _add_call_delta(calls: dict[int, list[str]], delta: dict[str, Any]) -> None:
     >>> calls
     {0: ['c1', 'now', '{}']}
     """
-    call = calls.setdefault(delta.get("index") or 0, ["", "", ""])
+    index = delta.get("index") or 0
+    if not isinstance(index, int):
+        raise TypeError(f"tool call index {index!r}")
+    call = calls.setdefault(index, ["", "", ""])
     fn = delta.get("function") or {}
     call[0] = delta.get("id") or call[0]
     call[1] = fn.get("name") or call[1]
@@ -381,18 +420,32 @@ class _Body:
 
 
 class _Fold:
-    """A stream's events folded as they come: each event's text is returned, and ``last()`` is the closing chunk
-    (finish reason, usage, tool calls assembled from their deltas). ``stream`` and ``astream`` share it."""
+    """A stream's lines folded as they come: ``feed`` returns the text of the event a line ends, ``done`` turns
+    True at ``[DONE]``, and ``last()`` is the closing chunk (finish reason, usage, tool calls assembled from
+    their deltas). ``stream`` and ``astream`` share it."""
 
     def __init__(self, where: str | None) -> None:
-        self.where = where or "the OpenAI API"
-        self.finish: FinishReason = "stop"
+        self.where = _where(where)
+        self.sse = SSEParser(self.where)
+        self.done = False
+        self.finish: FinishReason | None = None
         self.usage = Usage(None, None)
         self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
 
-    def feed(self, event: dict[str, Any]) -> str:
+    def feed(self, line: str) -> str:
+        event = self.sse.feed(line)
+        if event is DONE:
+            self.done = True
+        if event is None or event is DONE:
+            return ""
         if event.get("error"):
             raise ModelError(f"{self.where} sent an error: {_message(_Body(event))}")
+        try:
+            return self._fold(event)
+        except (AttributeError, TypeError):  # not the objects the API describes
+            raise ModelError(f"{self.where} sent an invalid event: {str(event)[:200]}") from None
+
+    def _fold(self, event: dict[str, Any]) -> str:
         if event.get("usage"):
             self.usage = _usage(event["usage"])
         text = ""
@@ -406,8 +459,46 @@ class _Fold:
         return text
 
     def last(self) -> ChatChunk:
-        calls = tuple(ToolCall(i, n, a or "{}") for i, n, a in (self.calls[k] for k in sorted(self.calls)))
-        return ChatChunk("", finish_reason=self.finish, usage=self.usage, tool_calls=calls)
+        """The closing chunk; ``BackendUnavailable`` when the stream ended with neither ``[DONE]`` nor a finish
+        reason (a server or proxy that broke off: the reply may be cut short)."""
+        if not self.done and self.finish is None:
+            raise BackendUnavailable(f"{self.where}: the stream ended early", hint="is the server still running?")
+        calls = tuple(
+            _tool_call(self.where, i, {"name": n, "arguments": a})
+            for i, n, a in (self.calls[k] for k in sorted(self.calls))
+        )
+        return ChatChunk("", finish_reason=self.finish or "stop", usage=self.usage, tool_calls=calls)
+
+
+def _tool_call(where: str, call_id: Any, function: dict[str, Any]) -> ToolCall:
+    """The ``ToolCall`` for a reply's ``{"name": ..., "arguments": ...}``; a call without a name is an invalid reply.
+
+    >>> _tool_call("http://x", "c1", {"name": "now", "arguments": ""})
+    ToolCall(id='c1', name='now', arguments='{}')
+    """
+    name, arguments = function.get("name"), function.get("arguments") or "{}"
+    if not name or not isinstance(name, str) or not isinstance(arguments, str):
+        raise ModelError(f"{where} sent an invalid tool call (a function name is needed): {str(function)[:200]}")
+    return ToolCall(str(call_id or ""), name, arguments)
+
+
+def _where(base_url: str | None) -> str:
+    """The server as errors name it (credentials masked)."""
+    return redact_url(base_url) if base_url else "the OpenAI API"
+
+
+def _error_fields(body: bytes) -> dict[str, int]:
+    """The whole-number fields of an error body (``{"error": {...}}`` or bare).
+
+    >>> _error_fields(b'{"error": {"message": "too long", "n_prompt_tokens": 5000, "n_ctx": 2048}}')
+    {'n_prompt_tokens': 5000, 'n_ctx': 2048}
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    inner = data.get("error", data) if isinstance(data, dict) else None
+    return {k: v for k, v in inner.items() if type(v) is int and v > 0} if isinstance(inner, dict) else {}
 
 
 def _usage(u: Any) -> Usage:

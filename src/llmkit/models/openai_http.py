@@ -4,16 +4,18 @@ Why not the ``openai`` client for this hop: a gateway pays the client's own work
 that was the largest share of llmkit's CPU per request (bench/README.md, "Gateway overhead, third pass").
 CPU per streamed chat call against a canned upstream on loopback: ``openai`` 2.4–2.9 ms, ``httpx`` alone
 1.8–2.0 ms, urllib3 0.6–0.8 ms. urllib3 (the transport under requests and botocore) keeps the pool,
-the timeouts and the retries (``Retry``: backoff, ``Retry-After``, the statuses the ``openai`` client
-retries); this module adds the proxy choice from the environment and maps failures onto llmkit's errors
+the timeouts and the retries (``Retry``: backoff, ``Retry-After`` up to a minute, the statuses the ``openai``
+client retries); this module adds the proxy choice from the environment and maps failures onto llmkit's errors
 like ``openai_compat.translate_error`` maps the ``openai`` client's.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from llmkit.errors import BackendUnavailable, ModelError
@@ -21,14 +23,29 @@ from llmkit.errors import BackendUnavailable, ModelError
 OPENAI_URL = "https://api.openai.com/v1"
 #: What the ``openai`` client retries: request timeout, conflict, rate limit, server errors.
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: The longest ``Retry-After`` waited for; a server that asks for more gets its error reported at once.
+RETRY_AFTER_MAX_S = 60.0
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
+_SECRET_QUERY = re.compile(
+    r"([?&][^&=#\s]*(?:key|token|secret|passw|pwd|auth|sig|credential)[^&=#\s]*=)[^&#\s'\"]*", re.I
+)
+
+
+def redact_url(text: str) -> str:
+    """``text`` (a URL, or a message that holds URLs) with user info and secret-looking query values masked.
+
+    >>> redact_url("http://alice:s3cret@host:8000/v1?api-key=abc&x=1")
+    'http://***@host:8000/v1?api-key=***&x=1'
+    """
+    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub("***@", text))
 
 
 class UpstreamStatus(Exception):
-    """The server answered an HTTP error: its status, its error message and its headers."""
+    """The server answered an HTTP error: its status, its error message, its headers and its body."""
 
-    def __init__(self, status: int, message: str, headers: Any) -> None:
+    def __init__(self, status: int, message: str, headers: Any, body: bytes = b"") -> None:
         super().__init__(f"HTTP {status}: {message}")
-        self.status, self.message, self.headers = status, message, headers
+        self.status, self.message, self.headers, self.body = status, message, headers, body
 
 
 class Upstream:
@@ -47,7 +64,7 @@ class Upstream:
         ``BackendUnavailable`` when the server cannot be reached or times out (after the retries)."""
         import urllib3
 
-        retry = urllib3.Retry(
+        retry = _retry_class()(
             total=self.max_retries if retries is None else retries, redirect=0, allowed_methods=None,
             status_forcelist=RETRY_STATUSES, backoff_factor=0.5, backoff_max=8, raise_on_status=False,
         )  # fmt: skip
@@ -60,7 +77,7 @@ class Upstream:
         except urllib3.exceptions.HTTPError as e:
             raise self.unavailable(e) from e
         if response.status >= 400:
-            raise UpstreamStatus(response.status, error_message(response.data), response.headers)
+            raise UpstreamStatus(response.status, error_message(response.data), response.headers, response.data)
         return response
 
     def json(self, method: str, path: str, body: Any = None, *, retries: int | None = None) -> Any:
@@ -68,7 +85,8 @@ class Upstream:
         try:
             return json.loads(response.data)
         except ValueError:
-            raise ModelError(f"{self.base_url} answered with invalid JSON: {response.data[:200]!r}") from None
+            where = redact_url(self.base_url)
+            raise ModelError(f"{where} answered with invalid JSON: {response.data[:200]!r}") from None
 
     def unavailable(self, error: Exception) -> BackendUnavailable:
         import urllib3
@@ -79,7 +97,7 @@ class Upstream:
         )
         kind = "timed out" if timed_out else "cannot connect"
         return BackendUnavailable(
-            f"{self.base_url}: {kind} ({error})", hint="is the server running? check model.base_url"
+            redact_url(f"{self.base_url}: {kind} ({error})"), hint="is the server running? check model.base_url"
         )
 
     def pool(self) -> Any:
@@ -91,6 +109,28 @@ class Upstream:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.clear()
+
+
+@functools.cache
+def _retry_class() -> Any:
+    """urllib3's ``Retry``, except that a ``Retry-After`` over ``RETRY_AFTER_MAX_S`` ends the retries (the
+    response comes back, and its status is reported) and an unreadable one means the usual backoff."""
+    import urllib3
+
+    class Retry(urllib3.Retry):
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, *args: Any, **kw: Any) -> Any:
+            if response is not None and (self.get_retry_after(response) or 0) > RETRY_AFTER_MAX_S:
+                reason = urllib3.exceptions.ResponseError(f"Retry-After over {RETRY_AFTER_MAX_S:.0f} s")
+                raise urllib3.exceptions.MaxRetryError(kw.get("_pool"), url, reason)
+            return super().increment(method, url, response, *args, **kw)
+
+        def get_retry_after(self, response: Any) -> float | None:
+            try:
+                return super().get_retry_after(response)
+            except urllib3.exceptions.InvalidHeader:
+                return None
+
+    return Retry
 
 
 def _pool_for(url: str) -> Any:
@@ -179,34 +219,40 @@ def api_key(base_url: str | None, key: str | None) -> str:
     return "no-key"  # local servers (vLLM, Ollama, llama.cpp) usually need none
 
 
-DONE: Any = object()  # what ``sse_event`` returns for ``data: [DONE]``
+DONE: Any = object()  # what ``SSEParser.feed`` returns for ``data: [DONE]``
 
 
-def sse_event(line: str) -> Any:
-    """The JSON payload of one Server-Sent Events line, ``DONE`` at ``data: [DONE]``, else ``None``.
+class SSEParser:
+    """A Server-Sent Events stream read line by line into its events' JSON objects.
 
-    >>> sse_event('data: {"a": 1}'), sse_event(": ping"), sse_event("data: [DONE]") is DONE
-    ({'a': 1}, None, True)
+    ``feed(line)`` returns an event's object (``DONE`` for ``[DONE]``) at the blank line that ends it, else
+    None. An event's ``data:`` lines are joined with newlines, as the SSE spec says; comments and other fields
+    are skipped, and data that is not a JSON object is a ``ModelError`` naming ``where``.
+
+    >>> sse = SSEParser("http://x")
+    >>> [sse.feed(line) for line in ['data: {"a":', "data: 1}", "", ": ping", "event: x", ""]]
+    [None, None, {'a': 1}, None, None, None]
+    >>> sse.feed("data: [DONE]"), sse.feed("") is DONE
+    (None, True)
     """
-    if not line.startswith("data:"):
-        return None
-    data = line[5:].strip()
-    if data == "[DONE]":
-        return DONE
-    return json.loads(data) if data else None
 
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._data: list[str] = []
 
-def sse_data(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """The JSON payloads of a Server-Sent Events stream's ``data:`` lines, up to ``[DONE]``.
-
-    One event a line, as OpenAI-compatible servers send them; other fields and comments are skipped.
-
-    >>> list(sse_data(['data: {"a": 1}', "", ": ping", "event: x", "data: [DONE]", 'data: {"b": 2}']))
-    [{'a': 1}]
-    """
-    for line in lines:
-        event = sse_event(line)
-        if event is DONE:
-            return
-        if event is not None:
-            yield event
+    def feed(self, line: str) -> Any:
+        if line.startswith("data:"):
+            self._data.append(line[5:])
+            return None
+        if line or not self._data:
+            return None
+        data, self._data = "\n".join(self._data).strip(), []
+        if data == "[DONE]":
+            return DONE
+        try:
+            event = json.loads(data) if data else {}
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            raise ModelError(f"{self.where} sent an invalid event: {data[:200]!r}")
+        return event or None

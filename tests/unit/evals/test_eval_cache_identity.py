@@ -88,3 +88,10 @@ def test_credentials_stay_out_of_error_messages() -> None:
     assert "pass" not in str(Upstream(url, "k", 1).unavailable(OSError(f"failed for {url}")))
     refused = translate_error(UpstreamStatus(503, "down", {}), model="m", base_url=url)
     assert "pass" not in str(refused) and "s3cret" not in str(refused)
+
+
+def test_credentials_stay_out_of_the_async_paths_errors() -> None:
+    from llmkit.models.openai_aio import unavailable
+
+    error = unavailable("http://alice:pass@127.0.0.1:9/v1?token=s3cret", OSError("refused"))
+    assert "pass" not in str(error) and "s3cret" not in str(error) and "127.0.0.1" in str(error)
