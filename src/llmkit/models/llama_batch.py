@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import BackendUnavailable, InputError, MissingExtra
 from llmkit.models import tool_protocol
-from llmkit.models.llama_cpp import chunks_from, completion_budget
+from llmkit.models.llama_cpp import chunks_from, completion_budget, gguf_identity
 from llmkit.models.llama_lora import LoraAdapter, attach, check_adapter, lora_from_settings
 from llmkit.models.llama_sampling import SamplingPlan, reply_grammar
 from llmkit.models.llama_scheduler import Request, Scheduler
@@ -92,6 +92,10 @@ class BatchedLlamaModel:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {}  # worker-owned: model, ctx, formatter, scheduler
+
+    @property
+    def cache_identity(self) -> str:
+        return gguf_identity(self.name, self.path, self.lora)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BatchedLlamaModel:

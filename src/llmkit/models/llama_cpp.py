@@ -50,6 +50,15 @@ _Emit = Callable[[str], None]
 _Result = tuple[FinishReason, Usage, tuple[ToolCall, ...]]
 
 
+def gguf_identity(name: str, path: Path, lora: LoraAdapter | None) -> str:
+    """A local model's cache identity: the name, the GGUF file and the LoRA adapter with its scale (a different
+    file or adapter is another model)."""
+    identity = f"{name} [{file_fingerprint(path)}]"
+    if lora:
+        identity += f" + LoRA {lora.name}x{lora.scale:g} [{file_fingerprint(lora.path)}]"
+    return identity
+
+
 class LlamaCppModel:
     """A ``ChatModel`` on a local GGUF file. Construction is cheap; the model loads on first use.
 
@@ -94,11 +103,7 @@ class LlamaCppModel:
 
     @property
     def cache_identity(self) -> str:
-        """The name, the GGUF file and the LoRA adapter with its scale: a different file or adapter is another model."""
-        identity = f"{self.name} [{file_fingerprint(self.path)}]"
-        if self.lora:
-            identity += f" + LoRA {self.lora.name}x{self.lora.scale:g} [{file_fingerprint(self.lora.path)}]"
-        return identity
+        return gguf_identity(self.name, self.path, self.lora)
 
     # ------------------------------------------------------------------ ChatModel protocol
 

@@ -58,6 +58,10 @@ def test_backends_have_distinct_identities(tmp_path: Path) -> None:
     assert len({cache_identity(base), cache_identity(tuned), cache_identity(half)}) == 3
     assert cache_identity(base) == cache_identity(LlamaCppModel(gguf, name="m"))
     assert cache_identity(FakeChatModel(name="x")) == "x"
+    from llmkit.models.llama_batch import BatchedLlamaModel
+
+    batched = BatchedLlamaModel(gguf, name="m", lora=LoraAdapter(tmp_path / "t.gguf", "t", 1.0))
+    assert cache_identity(batched) == cache_identity(tuned)  # the same file and adapter: the same replies
 
 
 def test_run_records_the_identity(tmp_path: Path) -> None:
