@@ -58,9 +58,9 @@ def create_app(settings: Settings, *, chat_model: ChatModel | None = None, embed
         lifespan=lifespan,
     )
     _add_error_handlers(app)
-    from llmkit.server.routes import documents, openai_compat, ops, query
+    from llmkit.server.routes import documents, evals, openai_compat, ops, query, web
 
-    for module in (ops, openai_compat, documents, query):
+    for module in (ops, openai_compat, documents, query, evals, web):
         app.include_router(module.router)
     declared = {r.path: r for r in openai_compat.router.routes if isinstance(r, APIRoute)}
     app.add_middleware(FastRoutes, routes={path: (declared[path], fn) for path, fn in HANDLERS.items()})
