@@ -54,7 +54,10 @@ def test_graceful_shutdown_finishes_in_flight_requests(tmp_path: Path) -> None:
         t.start()
         import time
 
-        time.sleep(0.4)  # the request is in flight; leaving the block asks the server to stop
+        deadline = time.monotonic() + 20  # wait until the request is in flight, however busy the machine
+        while app.state.llmkit.chat.gate.running == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert app.state.llmkit.chat.gate.running == 1  # leaving the block now asks the server to stop
     t.join(10)
     reply = result["reply"]
     assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "done"
