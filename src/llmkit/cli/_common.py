@@ -68,14 +68,19 @@ def print_json(value: Any) -> None:
 
 
 def parse_filter(text: str | None) -> dict[str, Any] | None:
-    """``--filter '{"page": {"$gte": 2}}'`` or ``--filter source=a.md``."""
+    """``--filter '{"page": {"$gte": 2}}'`` or ``--filter key=value``, the value a JSON scalar where it parses as
+    one (``page=2``, ``draft=true``, ``tag=null``, ``year="2020"`` for the string), else the text as it is.
+
+    >>> parse_filter("page=2"), parse_filter("source=a.md"), parse_filter('year="2020"'), parse_filter("x=NaN")
+    ({'page': 2}, {'source': 'a.md'}, {'year': '2020'}, {'x': 'NaN'})
+    """
     from llmkit.errors import InputError
 
     if not text:
         return None
     if "=" in text and not text.lstrip().startswith("{"):
         key, _, value = text.partition("=")
-        return {key.strip(): value.strip()}
+        return {key.strip(): _scalar(value.strip())}
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as e:
@@ -83,3 +88,20 @@ def parse_filter(text: str | None) -> dict[str, Any] | None:
     if not isinstance(parsed, dict):
         raise InputError("--filter must be a JSON object")
     return parsed
+
+
+def _scalar(text: str) -> Any:
+    """``text`` as a JSON number, string, true, false or null where it is one; otherwise ``text`` itself.
+
+    >>> _scalar("2.5"), _scalar("false"), _scalar("null"), _scalar("[1]"), _scalar("Infinity"), _scalar("a b")
+    (2.5, False, None, '[1]', 'Infinity', 'a b')
+    """
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)  # NaN and Infinity: no filter value can be one
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return text
+    return value if value is None or isinstance(value, (str, int, float, bool)) else text

@@ -42,6 +42,8 @@ def _check_scalar(key: str, value: Any) -> None:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 raise _fail(f"the value for {key!r} is not valid Unicode text") from None
+            if "\x00" in value:  # no store keeps one (``records.check_text``), so it could match nothing
+                raise _fail(f"the value for {key!r} holds a NUL character (\\x00)")
         return
     if isinstance(value, int):
         if not -_INT64 <= value < _INT64:

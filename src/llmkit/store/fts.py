@@ -42,7 +42,8 @@ def query_terms(text: str, *, max_terms: int = MAX_TERMS) -> list[str]:
     ['snake case', 'snake']
     """
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot reach SQLite
-    words = list(dict.fromkeys(_TERM.findall(text.lower())))
+    # "İ".lower() is "i" and a combining dot, which would split the word; FTS5 indexes "İ" as "i"
+    words = list(dict.fromkeys(_TERM.findall(text.replace("İ", "I").lower())))
     words = [w for w in words if w not in STOPWORDS] or words
     terms: dict[str, None] = {}
     for word in words:

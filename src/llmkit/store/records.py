@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +16,22 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+#: NUL (``\\x00``) is refused in stored text and metadata, by every store alike: PostgreSQL cannot keep it.
+_NUL_HINT = "remove NUL characters (\\x00) from the text, e.g. text.replace('\\x00', '')"
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # JSON's escape of NUL, not an escaped backslash before "u0000"
+
+
 def to_json(value: Mapping[str, Any], what: str) -> str:
     """``value`` as a JSON object, or InputError naming ``what`` (NaN, sets, bytes … are refused)."""
     if not isinstance(value, Mapping):
         raise InputError(f"{what} must be a mapping, got {type(value).__name__}")
     try:
-        return json.dumps(dict(value), ensure_ascii=False, allow_nan=False, sort_keys=True).encode("utf-8").decode()
+        out = json.dumps(dict(value), ensure_ascii=False, allow_nan=False, sort_keys=True).encode("utf-8").decode()
     except (TypeError, ValueError, UnicodeEncodeError) as e:
         raise InputError(f"{what} is not JSON-serialisable: {e}", hint="use strings, numbers, booleans, lists") from e
+    if "\\u0000" in out and _NUL_ESCAPE.search(out):
+        raise InputError(f"{what} holds a NUL character (\\x00)", hint=_NUL_HINT)
+    return out
 
 
 def check_collection(name: Any, embedder: Any, dim: Any, *, max_dim: int, why: str = "") -> None:
@@ -41,11 +50,32 @@ def check_collection(name: Any, embedder: Any, dim: Any, *, max_dim: int, why: s
         raise InputError(f"dim must be an integer from 1 to {max_dim}{why}, got {dim!r}")
 
 
+#: What a new collection may be called: a name the HTTP API can carry in a path and a query (the same
+#: pattern as ``llmkit.server``'s). Collections named otherwise by an older llmkit stay usable.
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_new_name(name: str) -> None:
+    """What a collection about to be created must be called (``COLLECTION_NAME``), or InputError.
+
+    >>> [bool(COLLECTION_NAME.fullmatch(n)) for n in ("docs-2024_v1.0", "my docs", "x/y", ".hidden", "x" * 65)]
+    [True, False, False, False, False]
+    """
+    if not COLLECTION_NAME.fullmatch(name):
+        raise InputError(
+            "a new collection name must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit,"
+            f" got {name!r}",
+            hint="for example docs, support-2024 or manuals_v2",
+        )
+
+
 def check_text(value: Any, what: str, *, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str):
         raise InputError(f"{what} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InputError(f"{what} holds a NUL character (\\x00)", hint=_NUL_HINT)
     if value.isascii():
         return
     try:
@@ -158,7 +188,7 @@ def _check_chunk(doc: DocumentWrite, chunk: Chunk, seen: set[str]) -> None:
             f"its document is {doc.id!r} from {doc.source!r}"
         )
     cid, text, heading = chunk.id, chunk.text, chunk.heading
-    if not (_ascii(cid) and _ascii(text) and (heading is None or _ascii(heading))):  # else the full checks
+    if not (_ascii(cid) and _ascii(text) and (heading is None or _ascii(heading))) or "\x00" in text:  # full checks
         check_text(cid, "chunk id")
         check_text(text, f"text of chunk {cid!r}")
         check_text(heading, f"heading of chunk {cid!r}", optional=True)

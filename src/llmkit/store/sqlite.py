@@ -32,6 +32,7 @@ from llmkit.store.records import (
     check_batch,
     check_collection,
     check_k,
+    check_new_name,
     check_new_vectors,
     check_page,
     check_vector,
@@ -172,6 +173,7 @@ class SQLiteStore:
         with self._tx() as conn:
             row = conn.execute("SELECT embedder, dim FROM collections WHERE name = ?", (name,)).fetchone()
             if row is None:
+                check_new_name(name)
                 cur = conn.execute(
                     "INSERT INTO collections (name, embedder, dim, created_at) VALUES (?, ?, ?, ?)",
                     (name, embedder, dim, time.time()),

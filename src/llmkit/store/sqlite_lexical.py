@@ -35,6 +35,7 @@ from llmkit.store.over_fetch import LIMIT as OVER_FETCH_LIMIT
 from llmkit.store.over_fetch import over_fetch
 from llmkit.store.schema import fts_table
 from llmkit.store.sqlite_rows import IDS, CompiledFilter
+from llmkit.store.text_index import FORMAT as TEXT_FORMAT
 from llmkit.store.text_index import TextIndex, available, remove
 from llmkit.store.vector_index import Stamp
 
@@ -210,7 +211,7 @@ class SQLiteLexical:
                 # remembered until the next write: counting took ~1 ms of each search at 10k chunks
                 self._small[cid] = generation
                 return None
-            stamp = Stamp(cid, generation, 0, count)
+            stamp = Stamp(cid, generation, 0, count, TEXT_FORMAT)
             index = TextIndex.load(self.text_path(cid), stamp)
             if index is None and not build:
                 return None

@@ -24,8 +24,38 @@ from typing import Any
 from llmkit.store.fts import MAX_TERMS, STOPWORDS
 from llmkit.store.vector_index import Stamp
 
-_TERM = re.compile(r"\w+")
+_SEPARATORS = re.compile(r"[\W_]+")
 ANALYZER = "llmkit_en"
+#: The stamp's ``digest`` for indexes whose words come from ``fts5_words``: an index built before (its words
+#: split, cased and folded by tantivy, unlike FTS5's) is rebuilt.
+FORMAT = "fts5-words-1"
+
+
+def _single_accent_table() -> dict[int, str]:
+    """Latin letters with one accent mapped to their base letter, as FTS5's unicode61 (remove_diacritics 1)
+    folds them; letters with two accents ("ế") stay."""
+    import unicodedata
+
+    table = {}
+    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        parts = unicodedata.normalize("NFD", chr(code))
+        if len(parts) == 2 and parts[0].isascii() and 0x300 <= ord(parts[1]) <= 0x36F:
+            table[code] = parts[0]
+    return table
+
+
+_FOLD = {0x130: "i", **_single_accent_table()}  # "İ".lower() is "i" + a dot above; FTS5 makes it "i"
+
+
+def fts5_words(text: str) -> str:
+    """``text`` as FTS5's unicode61 tokenizer splits and folds it, words joined by spaces: lower case, one accent
+    dropped, split at anything but letters and digits (vowel signs and "_" included); ligatures, "ß" and
+    sub/superscripts kept. Indexed and queried through this, tantivy finds what FTS5 finds.
+
+    >>> fts5_words("İstanbul, Straße; भाषा snake_case café tiếng ﬁbrosis H₂O")
+    'istanbul straße भ ष snake case cafe tiếng ﬁbrosis h₂o'
+    """
+    return _SEPARATORS.sub(" ", text.translate(_FOLD).lower()).strip()
 
 
 def available() -> bool:
@@ -38,11 +68,10 @@ def available() -> bool:
 
 
 def _analyzer() -> Any:
-    """Words split on non-alphanumerics, lowercased, accents folded, Snowball English stems (as FTS5's porter)."""
+    """``fts5_words``' words (split at spaces), Snowball English stems (as FTS5's porter)."""
     import tantivy
 
-    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(64))
-    builder = builder.filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold())
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).filter(tantivy.Filter.remove_long(64))
     return builder.filter(tantivy.Filter.stemmer("english")).build()
 
 
@@ -61,13 +90,13 @@ def _open(path: Path, create: bool) -> Any:
 
 
 def query_words(text: str, max_terms: int = MAX_TERMS) -> list[str]:
-    """The distinct words of ``text`` to look up: function words dropped unless nothing else is left.
+    """The distinct words of ``text`` to look up (``fts5_words``): function words dropped unless nothing else is left.
 
     >>> query_words("What is the role of p53 in cell_death?")
-    ['role', 'p53', 'cell_death']
+    ['role', 'p53', 'cell', 'death']
     """
     text = text.encode("utf-8", "replace").decode("utf-8")
-    words = list(dict.fromkeys(_TERM.findall(text.lower())))
+    words = list(dict.fromkeys(fts5_words(text).split()))
     return ([w for w in words if w not in STOPWORDS] or words)[:max_terms]
 
 
@@ -97,7 +126,7 @@ class TextIndex:
         writer = index.writer(heap_size=256_000_000, num_threads=min(4, os.cpu_count() or 1))
         count = 0
         for rowid, text in rows:
-            writer.add_document(tantivy.Document(rowid=rowid, text=text))
+            writer.add_document(tantivy.Document(rowid=rowid, text=fts5_words(text)))
             count += 1
         writer.commit()
         writer.wait_merging_threads()
@@ -133,7 +162,7 @@ class TextIndex:
         for rowid in removed:
             writer.delete_documents_by_term("rowid", int(rowid))
         for rowid, text in added:
-            writer.add_document(tantivy.Document(rowid=int(rowid), text=text))
+            writer.add_document(tantivy.Document(rowid=int(rowid), text=fts5_words(text)))
         writer.commit()
         writer.wait_merging_threads()
         self.index.reload()

@@ -165,6 +165,29 @@ class StoreContract:
         with pytest.raises(InputError):
             store.create_collection(name, embedder="e", dim=dim)
 
+    @pytest.mark.parametrize("name", ["a b", "x/y", "<b>x</b>", ".hidden", "-x", "x" * 65, "naïve", "x?y=1"])
+    def test_create_refuses_names_the_http_api_cannot_address(self, store: Store, name: str) -> None:
+        with pytest.raises(InputError, match="collection name"):
+            store.create_collection(name, embedder="e", dim=8)
+        assert store.list_collections() == []
+        store.create_collection("Docs_2024.v1-" + "x" * 51, embedder="e", dim=8)  # 64 characters: the longest
+
+    def test_collections_named_before_the_rule_stay_usable(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        import re
+
+        from llmkit.store import records
+
+        odd = "old docs/<b>"
+        monkeypatch.setattr(records, "COLLECTION_NAME", re.compile(".+"))  # as an older llmkit allowed
+        store.create_collection(odd, embedder=EMBEDDER.name, dim=EMBEDDER.dim)
+        monkeypatch.undo()
+        store.create_collection(odd, embedder=EMBEDDER.name, dim=EMBEDDER.dim)  # ingest into it again
+        store.write(odd, [make_document("a", ["kept apple"])])
+        assert [h.chunk.id for h in store.search_lexical(odd, "apple", 3)] == ["a#0"]
+        assert [c.name for c in store.list_collections()] == [odd] and store.get_collection(odd).chunks == 1
+        store.delete_collection(odd)
+        assert store.list_collections() == []
+
     def test_missing_collection_is_not_found_everywhere(self, store: Store) -> None:
         calls = [
             lambda: store.write("nope", [make_document("a", ["x"])]),
@@ -248,7 +271,20 @@ class StoreContract:
         assert filled.search_lexical(NAME, "café", 1)[0].chunk.id == "uni#0"
         assert [h.chunk.id for h in filled.search_lexical(NAME, "cafe", 5, filter={"ключ": "значение 🙂"})] == ["uni#0"]
 
-    @pytest.mark.parametrize("problem", ["dim", "count", "nan", "dup_doc", "dup_chunk", "meta", "doc_id", "clash"])
+    @pytest.mark.parametrize(
+        ("text", "query"),
+        [("データベース を 使います", "データベース"), ("ひらがな ばら", "ばら"), ("ひらがな ばら", "ひらがな ばら"),
+         ("हिन्दी भाषा का शब्द", "हिन्दी"), ("हिन्दी भाषा का शब्द", "भाषा"), ("हिन्दी भाषा का शब्द", "हिन्दी भाषा का शब्द"),
+         ("Tiếng Việt có dấu", "việt")],
+    )  # fmt: skip
+    def test_lexical_finds_words_of_any_script(self, filled: Store, text: str, query: str) -> None:
+        """Voicing marks (kana), vowel signs (Devanagari) and accents stay with their word on both sides."""
+        filled.write(NAME, [make_document("script", [text])])
+        assert [h.chunk.id for h in filled.search_lexical(NAME, query, 3)] == ["script#0"]
+
+    @pytest.mark.parametrize(
+        "problem", ["dim", "count", "nan", "dup_doc", "dup_chunk", "meta", "doc_id", "clash", "nul_text", "nul_meta"]
+    )
     def test_bad_batch_writes_nothing(self, filled: Store, problem: str) -> None:
         good = make_document("new", ["new kiwi text"])
         bad = make_document("bad", ["bad one", "bad two"], metadata={"m": 1})
@@ -263,6 +299,9 @@ class StoreContract:
             "doc_id": {"id": "other"},
             # a chunk id that a stored document ("beta") already uses
             "clash": {"chunks": [bad.chunks[0], dataclasses.replace(bad.chunks[1], id="beta#0")]},
+            # NUL is refused alike by every store (PostgreSQL cannot keep it in text or JSON)
+            "nul_text": {"chunks": [bad.chunks[0], dataclasses.replace(bad.chunks[1], text="bad\x00two")]},
+            "nul_meta": {"metadata": {"m": "a\x00b"}},
         }[problem]
         if problem == "dup_doc":
             bad = dataclasses.replace(bad, chunks=[dataclasses.replace(c, doc_id="new") for c in bad.chunks])
@@ -362,7 +401,8 @@ class StoreContract:
     @pytest.mark.parametrize(
         "flt",
         [{"page": {"$regex": "x"}}, {"$or": []}, {"lang": {"$in": []}}, {"": 1}, {'a"b': 1}, {"x": [1]},
-         {"x": {"$gt": True}}, {"x": float("nan")}, {"$not": {"x": 1}}, "lang = 'en'", {"x": {}}],
+         {"x": {"$gt": True}}, {"x": float("nan")}, {"$not": {"x": 1}}, "lang = 'en'", {"x": {}},
+         {"lang": "e\x00n"}, {"lang": {"$in": ["en", "\x00"]}}],
     )  # fmt: skip
     def test_malformed_filters_are_input_errors(self, filled: Store, flt: Any) -> None:
         with pytest.raises(InputError):

@@ -19,12 +19,15 @@ _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20
 def fold(text: str) -> str:
     """``text`` without accents (as SQLite's unicode61 tokenizer folds them), so "cafe" finds "café".
 
-    >>> fold("naïve café"), fold("plain")
-    ('naive cafe', 'plain')
+    Only the combining diacritical marks go; the rest is recomposed (NFC), so marks that belong to a word
+    (the kana voicing mark in "データ", Devanagari vowel signs) stay in it, as in the text the server parses.
+
+    >>> fold("naïve café"), fold("plain"), fold("データ ﬁ") == "データ fi"
+    ('naive cafe', 'plain', True)
     """
     if text.isascii():
         return text
-    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
+    return unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFKD", text)))
 
 
 def search_text(text: str) -> str | None:
@@ -47,6 +50,16 @@ def ts_query(text: str, *, max_terms: int = MAX_TERMS) -> str:
     ''
     """
     return " | ".join(f"'{w}'" for w in query_words(text, max_terms=max_terms))
+
+
+def query_text(text: str) -> str:
+    """``text`` ready for ``QUERY_LEXEMES_SQL``: valid UTF-8, no NUL (the server refuses both), accents folded
+    as in the stored rows, so the server's parser splits the query exactly as it split the indexed text.
+
+    >>> query_text("Café\\x00データ")
+    'Cafe データ'
+    """
+    return fold(text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " "))
 
 
 def query_words(text: str, *, max_terms: int = MAX_TERMS) -> list[str]:
@@ -80,8 +93,9 @@ SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs,
 FROM (SELECT 1) AS one LEFT JOIN pg_stats s
     ON s.schemaname = current_schema() AND s.tablename = 'llmkit_chunks' AND s.attname = 'tsv'
 """
-#: The query's lexemes: English stems of its words, distinct, in ``tsvector`` order.
-STEMS_SQL = "SELECT unnest(tsvector_to_array(to_tsvector('english', %s)))"
+#: The query's lexemes (English stems, distinct), parsed as the ``tsv`` column parses chunk texts, in the
+#: order they first occur in the query; at most the given number.
+QUERY_LEXEMES_SQL = "SELECT lexeme FROM unnest(to_tsvector('english', %s)) ORDER BY positions[1], lexeme LIMIT %s"
 #: Seconds the table statistics are reused for. They change only when ANALYZE runs (autovacuum, or
 #: ``build_index``, which refreshes them at once); they only choose candidates, never the ranking.
 STATS_TTL_S = 60.0

@@ -23,23 +23,26 @@ from typing import TYPE_CHECKING, Any
 from llmkit.errors import InputError, NotFound, StoreError
 from llmkit.store.base import DocumentWrite, Filter
 from llmkit.store.bulk import BulkLoads
+from llmkit.store.fts import MAX_TERMS, STOPWORDS
 from llmkit.store.postgres import lexical, schema
 from llmkit.store.postgres.connection import import_psycopg, is_postgres_url, open_pool, redact, translated
 from llmkit.store.postgres.filters import to_pg_sql
 from llmkit.store.postgres.lexical import (
-    STEMS_SQL,
+    QUERY_LEXEMES_SQL,
     TABLE_STATS_SQL,
     LexemeStats,
     candidate_lexemes,
-    query_words,
+    query_text,
     quote_lexeme,
     search_text,
 )
 from llmkit.store.records import (
     CHUNK_COLUMNS,
+    COLLECTION_NAME,
     check_batch,
     check_collection,
     check_k,
+    check_new_name,
     check_new_vectors,
     check_page,
     check_vector,
@@ -165,6 +168,8 @@ class PostgresStore:
     def create_collection(self, name: str, *, embedder: str, dim: int) -> CollectionInfo:
         check_collection(name, embedder, dim, max_dim=16_000, why=" (pgvector's limit)")
         with self._conn() as conn:
+            if not COLLECTION_NAME.fullmatch(name) and not self._exists(conn, name):
+                check_new_name(name)
             created = conn.execute(
                 "INSERT INTO llmkit_collections (name, embedder, dim, created_at) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (name) DO NOTHING RETURNING id",
@@ -181,6 +186,9 @@ class PostgresStore:
             if created and ddl:
                 conn.execute(ddl)
             return self._info(conn, cid, name, embedder, dim)
+
+    def _exists(self, conn: psycopg.Connection, name: str) -> bool:
+        return conn.execute("SELECT 1 FROM llmkit_collections WHERE name = %s", (name,)).fetchone() is not None
 
     def _info(self, conn: psycopg.Connection, cid: int, name: str, embedder: str, dim: int) -> CollectionInfo:
         docs = conn.execute("SELECT count(*) FROM llmkit_documents WHERE collection_id = %s", (cid,)).fetchone()
@@ -432,7 +440,13 @@ class PostgresStore:
     def _lexical_rows(
         self, collection: str, query: str, k: int, filter: Filter | None, columns: str
     ) -> list[tuple[Any, ...]]:
-        """``(score, *columns)`` of the ``k`` best chunks by ``ts_rank``, best first."""
+        """``(score, *columns)`` of the ``k`` best chunks by ``ts_rank``, best first.
+
+        Candidates are the rows holding the query's rarest lexemes (``candidate_lexemes``). The statistics
+        behind that choice are estimates for the whole table (every collection), blind to the filter, and a
+        word in no row at all (a typo) looks rarest; so when the candidates give fewer than ``k`` rows, the
+        rows holding any of the query's lexemes are searched instead.
+        """
         check_k(k)
         if not isinstance(query, str):
             raise InputError(f"a lexical query is text, got {type(query).__name__}")
@@ -440,16 +454,15 @@ class PostgresStore:
         self._bulk.settle(collection)
         with self._conn() as conn:
             cid = self._collection(conn, collection)[0]
-            words = query_words(query)
-            if not words or k == 0:
+            if k == 0:
                 return []
-            stats = self._lexeme_stats(conn).of([r[0] for r in conn.execute(STEMS_SQL, (" ".join(words),))])
-            lexemes = [quote_lexeme(s[0]) for s in stats]
-            if not lexemes:  # only words the English configuration drops
+            lexemes = [r[0] for r in conn.execute(QUERY_LEXEMES_SQL, (query_text(query), MAX_TERMS))]
+            lexemes = [x for x in lexemes if x not in STOPWORDS] or lexemes
+            if not lexemes:  # no words, or only words the English configuration drops
                 return []
-            candidates = " | ".join(quote_lexeme(x) for x in candidate_lexemes(stats, lexical.CANDIDATE_BUDGET))
-            # Candidates match the rarest words (a bounded number of rows); all the words rank them. Only the
-            # k winners' columns are read (7 % less time at 100k rows than sorting whole rows).
+            chosen = candidate_lexemes(self._lexeme_stats(conn).of(lexemes), lexical.CANDIDATE_BUDGET)
+            # All the words rank the candidates. Only the k winners' columns are read (7 % less time at 100k
+            # rows than sorting whole rows).
             sql = (
                 "WITH hits AS (SELECT c.pk, ts_rank(c.tsv, q, 1) AS score FROM llmkit_chunks c,"
                 " to_tsquery('simple', %s) AS q, to_tsquery('simple', %s) AS cq"
@@ -458,7 +471,11 @@ class PostgresStore:
                 f" SELECT hits.score, {columns} FROM hits JOIN llmkit_chunks c ON c.pk = hits.pk"
                 " ORDER BY hits.score DESC, c.pk"
             )
-            return conn.execute(sql, (" | ".join(lexemes), candidates, *params, k)).fetchall()
+            everything = " | ".join(map(quote_lexeme, lexemes))
+            rows = conn.execute(sql, (everything, " | ".join(map(quote_lexeme, chosen)), *params, k)).fetchall()
+            if len(rows) < k and len(chosen) < len(lexemes):
+                rows = conn.execute(sql, (everything, everything, *params, k)).fetchall()
+            return rows
 
     def _lexeme_stats(self, conn: psycopg.Connection) -> LexemeStats:
         """The table's lexeme statistics, read again when ``lexical.STATS_TTL_S`` old (replacing them is atomic)."""
