@@ -17,13 +17,14 @@ SAMPLES = Path(__file__).parents[3] / "examples" / "demo" / "docs"
     [
         (b'{"a": "\\ud800 lone surrogate", "title": "x\\udfff"}', "s.json"),
         (b'{"\\udc00key": "value"}\n{"b": "\\ud800"}\n', "s.jsonl"),
+        (b'{"a": "NUL \\u0000 inside", "t": "x"}\n', "n.jsonl"),  # no store takes NUL either
     ],
 )
 def test_lone_surrogates_become_replacement_characters(data: bytes, name: str) -> None:
     doc = load(data, name)
     for text in [doc.text, *(s.text for s in doc.sections), *(s.heading or "" for s in doc.sections)]:
         text.encode("utf-8")  # a store refuses text that does not encode
-    assert "\ufffd" in doc.text
+    assert "\ufffd" in doc.text and "\x00" not in doc.text
     assert all(doc.text[s.start : s.end] == s.text for s in doc.sections)
 
 

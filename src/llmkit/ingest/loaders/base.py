@@ -61,13 +61,16 @@ def _newlines(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """``text`` with lone surrogates (a JSON ``"\\ud800"`` escape) replaced by U+FFFD: no store takes them.
+    """``text`` with lone surrogates (a JSON ``"\\ud800"`` escape) and NUL characters replaced by U+FFFD: no
+    store takes them.
 
     The length stays the same, so offsets into the text still hold.
 
-    >>> clean_text("a\\ud800b")
-    'a\ufffdb'
+    >>> clean_text("a\\ud800b"), clean_text("a\\x00b")
+    ('a\ufffdb', 'a\ufffdb')
     """
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
     return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
