@@ -114,6 +114,18 @@ class RetrievalSettings(_Section):
     dense_weight: float = Field(1.0, ge=0)
     mmr: bool = False
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
+    rewrite: Literal["none", "condense", "multi"] = Field(
+        "none",
+        description="query rewriting by the chat model: condense a chat follow-up with its history into a standalone"
+        " question; multi: condense, then also search rewrite_queries rephrasings and fuse the results (RRF)",
+    )
+    rewrite_queries: int = Field(3, ge=1, le=10, description="rephrasings asked for with rewrite = multi")
+    rerank: str = Field(
+        "none",
+        description='stage after fusion: "none", "embedding" (best sentence-window cosine), "llm" (the chat model'
+        " grades each candidate), or a cross-encoder: an .onnx file or folder, or a sentence-transformers name",
+    )
+    rerank_top: int = Field(20, ge=1, le=1000, description="fused candidates the reranker re-scores")
 
 
 class RagSettings(_Section):

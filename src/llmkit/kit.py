@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from llmkit.observe.traces import Trace, TraceStore
     from llmkit.prompts.registry import PromptRegistry
     from llmkit.rag import AnswerStream, RagPipeline
+    from llmkit.rerank.base import Reranker
     from llmkit.retrieve.retriever import Retriever
+    from llmkit.retrieve.rewrite import QueryRewriter
     from llmkit.store.base import Filter, Store
 
 
@@ -115,7 +117,28 @@ class Kit:
     def retriever(self) -> Retriever:
         from llmkit.retrieve.retriever import Retriever
 
-        return Retriever(self.store, self.embedder, self.settings.retrieval)
+        return Retriever(self.store, self.embedder, self.settings.retrieval, reranker=self.reranker)
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        """The ``[retrieval] rerank`` stage (None: none); its model loads on first use."""
+        from llmkit.rerank.base import load_reranker
+
+        return load_reranker(
+            self.settings.retrieval.rerank,
+            embedder=lambda: self.embedder,
+            model=lambda: self.model,
+            prompts=lambda: self.prompts,
+            base=self.settings.project_dir,
+        )
+
+    @cached_property
+    def rewriter(self) -> QueryRewriter:
+        """Query rewriting with the project's chat model, in the ``[retrieval] rewrite`` mode."""
+        from llmkit.retrieve.rewrite import QueryRewriter
+
+        r = self.settings.retrieval
+        return QueryRewriter(lambda: self.model, lambda: self.prompts, mode=r.rewrite, n=r.rewrite_queries)
 
     @cached_property
     def rag(self) -> RagPipeline:
@@ -125,7 +148,13 @@ class Kit:
         params = GenerationParams(max_tokens=m.max_tokens, temperature=m.temperature, top_p=m.top_p, seed=m.seed)
         template = self.prompts.get(self.settings.prompts.rag)
         return RagPipeline(
-            self.retriever, self.model, settings=self.settings.rag, params=params, template=template, guards=self.guards
+            self.retriever,
+            self.model,
+            settings=self.settings.rag,
+            params=params,
+            template=template,
+            guards=self.guards,
+            rewriter=self.rewriter,
         )
 
     @cached_property
@@ -227,9 +256,30 @@ class Kit:
         filter: Filter | None = None,
         explain: bool = False,
         mmr: bool | None = None,
+        rewrite: str | None = None,
+        rerank: bool | None = None,
     ) -> list[Hit]:
+        """The best hits for ``query``. ``rewrite="multi"`` (or ``[retrieval] rewrite = "multi"``) also searches
+        the chat model's rephrasings and fuses them; a search has no history, so ``condense`` changes nothing.
+        ``rerank``: False skips the ``[retrieval] rerank`` stage. With ``explain`` a hit's ``explain`` shows the
+        rerank score and the phrasings that found it (``StagedExplanation``)."""
         name = self._existing(collection)
-        return self.retriever.search(name, query, k=k, mode=mode, filter=filter, explain=explain, mmr=mmr)
+        queries = (
+            self.rewriter.queries(query, mode=rewrite)
+            if (rewrite or self.settings.retrieval.rewrite) == "multi"
+            else (query,)
+        )
+        return self.retriever.search(
+            name,
+            queries[0],
+            k=k,
+            mode=mode,
+            filter=filter,
+            explain=explain,
+            mmr=mmr,
+            queries=queries[1:],
+            rerank=rerank,
+        )
 
     def ask(
         self,
@@ -239,9 +289,14 @@ class Kit:
         k: int | None = None,
         filter: Filter | None = None,
         history: Sequence[Message] = (),
+        mode: str | None = None,
+        rewrite: str | None = None,
     ) -> Answer:
-        """Answer ``question`` from the collection, with citations."""
-        return self.ask_stream(question, collection=collection, k=k, filter=filter, history=history).collect()
+        """Answer ``question`` from the collection, with citations; ``mode`` and ``rewrite`` (none, condense,
+        multi) replace ``[retrieval]``'s for this call."""
+        return self.ask_stream(
+            question, collection=collection, k=k, filter=filter, history=history, mode=mode, rewrite=rewrite
+        ).collect()
 
     def ask_stream(
         self,
@@ -252,10 +307,16 @@ class Kit:
         filter: Filter | None = None,
         history: Sequence[Message] = (),
         params: GenerationParams | None = None,
+        mode: str | None = None,
+        rewrite: str | None = None,
     ) -> AnswerStream:
         """Like ``ask``, but iterate the result for the text as it is generated; ``.answer`` at the end.
-        ``params``: generation parameters for this answer instead of the project's ``[model]`` ones."""
-        return self.rag.stream(self._existing(collection), question, history=history, k=k, filter=filter, params=params)
+        ``params``: generation parameters for this answer instead of the project's ``[model]`` ones. The
+        searched queries, when rewritten, are in ``.attributes["search_queries"]``."""
+        name = self._existing(collection)
+        return self.rag.stream(
+            name, question, history=history, k=k, filter=filter, params=params, mode=mode, rewrite=rewrite
+        )
 
     def chat(self, *, collection: str | None = None, k: int | None = None) -> ChatSession:
         """A multi-turn conversation with retrieval on every turn."""

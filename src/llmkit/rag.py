@@ -18,7 +18,7 @@ from llmkit.config import RagSettings
 from llmkit.errors import ContextLengthExceeded, InputError
 from llmkit.models.base import ChatModel
 from llmkit.observe.traces import trace_attributes
-from llmkit.retrieve.retriever import Retriever
+from llmkit.retrieve.retriever import Mode, Retriever
 from llmkit.store.base import Filter
 from llmkit.types import Answer, Citation, GenerationParams, Hit, Message, Usage
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from llmkit.guards.stream import StreamScreen
     from llmkit.prompts.prompt import Prompt
     from llmkit.prompts.template import PromptTemplate
+    from llmkit.retrieve.rewrite import QueryRewriter
 
 NOT_FOUND = "I could not find this in the documents."
 _MARGIN_TOKENS = 8  # slack for tokenizer boundary effects when pieces are joined
@@ -262,7 +263,9 @@ class RagPipeline:
         params: GenerationParams | None = None,
         template: Prompt | PromptTemplate | None = None,
         guards: GuardPipeline | None = None,
+        rewriter: QueryRewriter | None = None,
     ) -> None:
+        """``rewriter``: rewrites the question (with the chat history) before retrieval, by its ``mode``."""
         if template is None:  # the registry's built-in; Kit passes the project's ([prompts] rag)
             from llmkit.prompts.registry import builtin
 
@@ -275,11 +278,35 @@ class RagPipeline:
         self.params = params or GenerationParams()
         self.template = template
         self.guards = guards if guards is not None and guards.enabled else None
+        self.rewriter = rewriter
 
     def retrieve(
-        self, collection: str, question: str, *, k: int | None = None, filter: Filter | None = None
+        self,
+        collection: str,
+        question: str,
+        *,
+        k: int | None = None,
+        filter: Filter | None = None,
+        mode: Mode | None = None,
+        queries: Sequence[str] = (),
     ) -> list[Hit]:
-        return self.retriever.search(collection, question, k=k, filter=filter, explain=True)
+        """The hits for ``question``, explained; ``mode`` (hybrid, dense, lexical) replaces the configured one,
+        ``queries`` are other phrasings whose results are fused with the question's."""
+        if queries:
+            return self.retriever.search(
+                collection, question, k=k, mode=mode, filter=filter, explain=True, queries=queries
+            )
+        return self.retriever.search(collection, question, k=k, mode=mode, filter=filter, explain=True)
+
+    def search_queries(
+        self, question: str, history: Sequence[Message] = (), rewrite: str | None = None
+    ) -> tuple[str, ...]:
+        """What to search for ``question``: itself, or the rewriter's queries (``rewrite`` replaces its mode)."""
+        if self.rewriter is None:
+            if rewrite not in (None, "none"):
+                raise InputError(f"rewrite = {rewrite!r} needs a query rewriter", hint="construct it with rewriter=")
+            return (question,)
+        return self.rewriter.queries(question, history, mode=rewrite)
 
     def is_relevant(self, hits: Sequence[Hit]) -> bool:
         """False when nothing was found, or when the best dense similarity is below ``min_relevance``."""
@@ -295,17 +322,43 @@ class RagPipeline:
         ``max_out`` answer tokens (default: this pipeline's ``max_tokens``)."""
         max_out = (self.params.max_tokens or 0) if max_out is None else max_out
         bare = self.template.render(context="", question=question)
-        fixed = self.model.count_message_tokens([*bare[:-1], *history, bare[-1]])
+        base = self.model.count_message_tokens(bare)
         window = self.model.context_window
-        room = window - max_out - fixed - _MARGIN_TOKENS
-        if room <= 0 and history:  # drop the oldest turns before giving up
-            return self.build_messages(question, hits, history[2:], max_out)
+        room = window - max_out - base - _MARGIN_TOKENS  # for passages and history together
         if room <= 0:
-            raise ContextLengthExceeded(fixed + max_out + _MARGIN_TOKENS, window)
-        budget = min(room, self.settings.context_tokens or room)
+            raise ContextLengthExceeded(base + max_out + _MARGIN_TOKENS, window)
+        # The passages are what the answer rests on: they keep a reserve (context_tokens, else half the room,
+        # or less when they need less) and the oldest turns go first to make it.
+        reserve = min(room, self.settings.context_tokens or room // 2)
+        context, kept = pack_passages(hits, reserve, self.model.count_tokens)
+        need = self.model.count_tokens(context) + 2 * len(kept)  # as pack_passages counts them
+        history, used = self._fit_history(bare, history, base, room - min(reserve, need))
+        budget = min(room - used, self.settings.context_tokens or room)
         context, kept = pack_passages(hits, budget, self.model.count_tokens)
         rendered = self.template.render(context=context, question=question)
         return [*rendered[:-1], *history, rendered[-1]], kept
+
+    def _fit_history(
+        self, bare: Sequence[Message], history: Sequence[Message], base: int, allowed: int
+    ) -> tuple[Sequence[Message], int]:
+        """The newest turns of ``history`` that fit in ``allowed`` tokens, and the tokens they take: whole turns
+        (two messages) are dropped, oldest first, as few as will do (found by bisection: O(log n) counts)."""
+        costs: dict[int, int] = {}
+
+        def cost(drop: int) -> int:  # tokens the history takes with its ``drop`` oldest turns left out
+            if drop not in costs:
+                rest = history[2 * drop :]
+                costs[drop] = self.model.count_message_tokens([*bare[:-1], *rest, bare[-1]]) - base if rest else 0
+            return costs[drop]
+
+        lo, hi = 0, (len(history) + 1) // 2  # dropping every turn always fits
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cost(mid) <= allowed:
+                hi = mid
+            else:
+                lo = mid + 1
+        return history[2 * lo :], cost(lo)
 
     def stream(
         self,
@@ -316,8 +369,11 @@ class RagPipeline:
         k: int | None = None,
         filter: Filter | None = None,
         params: GenerationParams | None = None,
+        mode: Mode | None = None,
+        rewrite: str | None = None,
     ) -> AnswerStream:
-        """The answer to ``question`` as it is generated; ``params`` replace this pipeline's for this call."""
+        """The answer to ``question`` as it is generated; ``params``, the retrieval ``mode`` and the query
+        ``rewrite`` (none, condense, multi) replace this pipeline's for this call."""
         params = params or self.params
         if not question.strip():
             raise InputError("the question is empty")
@@ -330,12 +386,14 @@ class RagPipeline:
                     answer = Answer(self.guards.blocked_message, (), (), Usage(0, 0), found=False)
                     return AnswerStream((), question, answer=answer, verdicts=verdicts)
                 history, question = screened[:-1], screened[-1].content or ""
-        hits = self.retrieve(collection, question, k=k, filter=filter)
+        queries = self.search_queries(question, history, rewrite)  # the model sees the question as asked
+        hits = self.retrieve(collection, queries[0], k=k, filter=filter, mode=mode, queries=queries[1:])
         placeholders = dict(verdicts["input"].placeholders) if "input" in verdicts else {}
         if self.guards is not None and self.guards.passages:
             hits = self._guard_passages(hits, verdicts, placeholders)
         if not self.is_relevant(hits):
-            return AnswerStream(tuple(hits), question, verdicts=verdicts)
+            searched = {"search_queries": list(queries)} if queries != (question,) else None
+            return AnswerStream(tuple(hits), question, attributes=searched, verdicts=verdicts)
         messages, kept = self.build_messages(question, hits, history, params.max_tokens or 0)
         attrs = {
             "kind": "rag",
@@ -345,6 +403,8 @@ class RagPipeline:
             "prompt_version": self.template.version,
             "chunks": [h.chunk.id for h in kept],
         }
+        if queries != (question,):  # rewritten: what retrieval searched for
+            attrs["search_queries"] = list(queries)
         if verdicts:
             attrs["guards"] = {stage: v.to_dict() for stage, v in verdicts.items()}
         stream = AnswerStream(tuple(kept), question, citations_for(kept), self.model, messages, params, attrs)
@@ -380,5 +440,9 @@ class RagPipeline:
         history: Sequence[Message] = (),
         k: int | None = None,
         filter: Filter | None = None,
+        mode: Mode | None = None,
+        rewrite: str | None = None,
     ) -> Answer:
-        return self.stream(collection, question, history=history, k=k, filter=filter).collect()
+        return self.stream(
+            collection, question, history=history, k=k, filter=filter, mode=mode, rewrite=rewrite
+        ).collect()

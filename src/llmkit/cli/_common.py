@@ -67,6 +67,9 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+FILTER_HELP = "JSON filter, or key=value (the value read as a JSON number, true, false or null, else as text)."
+
+
 def parse_filter(text: str | None) -> dict[str, Any] | None:
     """``--filter '{"page": {"$gte": 2}}'`` or ``--filter key=value``, the value a JSON scalar where it parses as
     one (``page=2``, ``draft=true``, ``tag=null``, ``year="2020"`` for the string), else the text as it is.

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmkit.cli._common import console, err_console, kit_from, parse_filter, print_json
+from llmkit.cli._common import FILTER_HELP, console, err_console, kit_from, parse_filter, print_json
+from llmkit.cli.search import RERANK_HELP, REWRITE_HELP, Rewrite, retrieval_overrides
 
 if TYPE_CHECKING:
     from llmkit.rag import AnswerStream
@@ -18,14 +19,17 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
     k: Annotated[int | None, typer.Option("-k", min=1, max=100, help="Passages to retrieve.")] = None,
-    filter: Annotated[str | None, typer.Option("--filter", help="JSON filter or key=value.")] = None,
+    filter: Annotated[str | None, typer.Option("--filter", help=FILTER_HELP)] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="Longest answer, in tokens.")] = None,
     temperature: Annotated[float | None, typer.Option(min=0, max=2)] = None,
+    rerank: Annotated[str | None, typer.Option(help=RERANK_HELP)] = None,
+    rewrite: Annotated[Rewrite | None, typer.Option(help=REWRITE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer and citations as JSON.")] = False,
 ) -> None:
     """Answer a question from the documents, with citations."""
     model = {k: v for k, v in {"max_tokens": max_tokens, "temperature": temperature}.items() if v is not None}
-    with kit_from(ctx, model=model or None) as kit:
+    retrieval = retrieval_overrides(rerank=rerank, rewrite=rewrite)
+    with kit_from(ctx, model=model or None, retrieval=retrieval or None) as kit:
         stream = kit.ask_stream(question, collection=collection, k=k, filter=parse_filter(filter))
         if as_json:
             print_json(stream.collect())
@@ -38,9 +42,14 @@ def chat(
     ctx: typer.Context,
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
     k: Annotated[int | None, typer.Option("-k", min=1, max=100)] = None,
+    rerank: Annotated[str | None, typer.Option(help=RERANK_HELP)] = None,
+    rewrite: Annotated[
+        Rewrite | None, typer.Option(help="Rewrite follow-ups with the history before retrieval (condense, multi).")
+    ] = None,
 ) -> None:
     """Talk with your documents; each turn retrieves afresh. Empty line or Ctrl-D to quit."""
-    with kit_from(ctx) as kit:
+    retrieval = retrieval_overrides(rerank=rerank, rewrite=rewrite)
+    with kit_from(ctx, retrieval=retrieval or None) as kit:
         session = kit.chat(collection=collection, k=k)
         err_console().print(f"chatting with collection {session.collection!r}; empty line to quit", style="dim")
         while True:
@@ -50,8 +59,12 @@ def chat(
                 break
             if not question.strip():
                 break
+            stream = session.send(question)
+            searched = (stream.attributes or {}).get("search_queries")
+            if searched:
+                err_console().print("searched: " + " | ".join(searched), style="dim", markup=False)
             console().print("[bold blue]llmkit> [/]", end="")
-            print_sources(_stream(session.send(question)))
+            print_sources(_stream(stream))
 
 
 def _stream(stream: AnswerStream) -> Answer:

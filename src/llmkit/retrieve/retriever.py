@@ -15,20 +15,27 @@ In hybrid mode with ``explain=True`` every hit carries its dense cosine (``expla
 computed from the stored vector when the dense side did not return it (then ``dense_rank`` is
 ``None``): this is the relevance signal the RAG layer uses to decide that nothing was found.
 
+Later stages (``search(queries=..., rerank=...)``, ``llmkit.retrieve.stages``): other phrasings of the
+query (multi-query rewriting, ``llmkit.retrieve.rewrite``) are searched too and the lists fused by RRF;
+a reranker (``[retrieval] rerank``, ``llmkit.rerank``) re-scores the best ``rerank_top`` candidates;
+their hits carry a ``StagedExplanation`` (``rerank_score``, ``queries``).
+
 The Retriever keeps no per-query state, so one instance can serve many threads (as far as the store
 and embedder it wraps allow).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from llmkit.errors import InputError
+from llmkit.errors import InputError, NotFound
 from llmkit.retrieve.fusion import mmr as mmr_order
 from llmkit.retrieve.fusion import normalize, weighted_rrf
+from llmkit.retrieve.stages import fuse_queries, rerank_hits, staged
 from llmkit.types import Chunk, Explanation, Hit, Ranked, ScoredChunk
 
 if TYPE_CHECKING:
@@ -36,12 +43,14 @@ if TYPE_CHECKING:
 
     from llmkit.config import RetrievalSettings
     from llmkit.embeddings.base import Embedder
+    from llmkit.rerank.base import Reranker
     from llmkit.store.base import Filter, Store
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 MAX_K = 10_000
 _POOL_LOCK = threading.Lock()
+_VECTOR_TRIES = 3  # reads of candidates' vectors while their documents are being re-written
 
 
 class _Plan(NamedTuple):
@@ -56,7 +65,16 @@ class _Plan(NamedTuple):
 class Retriever:
     """Search one store's collections with one embedder; options default to ``settings``."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        settings: RetrievalSettings | None = None,
+        *,
+        reranker: Reranker | None = None,
+    ) -> None:
+        """``reranker``: the stage after fusion; default: the one ``settings.rerank`` names, where it needs no
+        chat model (``llmkit.open()`` passes the project's for ``rerank = "llm"``)."""
         self.store = store
         self.embedder = embedder
         if settings is None:
@@ -64,6 +82,11 @@ class Retriever:
 
             settings = RetrievalSettings()
         self.settings = settings
+        if reranker is None and settings.rerank != "none":
+            from llmkit.rerank.base import load_reranker
+
+            reranker = load_reranker(settings.rerank, embedder=lambda: embedder)
+        self.reranker = reranker
         self._executor: ThreadPoolExecutor | None = None
 
     def search(
@@ -77,10 +100,43 @@ class Retriever:
         explain: bool = False,
         mmr: bool | None = None,
         mmr_lambda: float | None = None,
+        queries: Sequence[str] = (),
+        rerank: bool | None = None,
     ) -> list[Hit]:
-        """The best ``k`` hits for ``query``, best first. Empty query: InputError; bad filter: the store's."""
+        """The best ``k`` hits for ``query``, best first. Empty query: InputError; bad filter: the store's.
+
+        ``queries``: other phrasings of ``query`` (multi-query rewriting), each searched, the lists fused
+        by RRF. ``rerank``: False skips the reranker, True requires one. With a reranker the best
+        ``rerank_top`` fused candidates are re-scored against ``query`` and ``Hit.score`` is its score;
+        MMR, when on, then diversifies the reranked list.
+        """
         text = clean_query(query)
         plan = self._plan(k, mode, mmr, mmr_lambda)
+        if rerank and self.reranker is None:
+            raise InputError("no reranker is configured", hint='set [retrieval] rerank, e.g. "embedding"')
+        reranker = self.reranker if rerank is not False else None
+        extra = [q for q in dict.fromkeys(clean_query(q) for q in queries) if q != text]
+        if reranker is None and not extra:
+            return self._search(collection, text, plan, filter, explain)
+        wide = self._plan(max(plan.k, self.settings.rerank_top) if reranker else plan.k, plan.mode, False, None)
+        if extra:
+            texts = [text, *extra]
+            vecs = None if wide.mode == "lexical" else self.embedder.embed(texts)
+            lists = [
+                self._run(collection, t, None if vecs is None else vecs[i], wide, filter, explain)
+                for i, t in enumerate(texts)
+            ]
+            hits = fuse_queries(texts, lists, wide.k, self.settings.rrf_k)
+        else:
+            hits = self._search(collection, text, wide, filter, explain)
+        if reranker is not None and hits:
+            hits = rerank_hits(hits, reranker.score(text, [h.chunk.text for h in hits]))
+        if plan.mmr_lambda is not None:
+            return self._diversify(collection, hits, plan, explain)
+        return hits[: plan.k]
+
+    def _search(self, collection: str, text: str, plan: _Plan, filter: Filter | None, explain: bool) -> list[Hit]:
+        """One query's hits by ``plan`` (fusion and MMR included), before any later stage."""
         if plan.mode == "hybrid":  # BM25 runs beside the query's embedding (onnxruntime releases the GIL)
             lexical = self._pool().submit(self.store.rank_lexical, collection, text, plan.pool, filter=filter)
             try:
@@ -155,9 +211,12 @@ class Retriever:
         if plan.mmr_lambda is None:
             order = range(min(plan.k, len(found)))
         else:
+            ids, vecs = self._vectors(collection, [sc.chunk.id for sc in found])
+            if len(ids) < len(found):  # a chunk deleted since the search is left out, as in the plain path
+                present = set(ids)
+                found = [sc for sc in found if sc.chunk.id in present]
             scores = [sc.score for sc in found]
             rel = scores if side == "dense" else normalize(scores)
-            vecs = self._vectors(collection, [sc.chunk.id for sc in found])
             order = mmr_order(None, vecs, rel, plan.k, plan.mmr_lambda)
         if not explain:
             return [Hit(found[i].chunk, found[i].score) for i in order]
@@ -196,8 +255,10 @@ class Retriever:
         if plan.mmr_lambda is None:
             picked = fused[: plan.k]
         else:
-            ids = [cid for cid, _ in fused]
-            vecs = self._vectors(collection, ids)
+            ids, vecs = self._vectors(collection, [cid for cid, _ in fused])
+            if len(ids) < len(fused):  # deleted since they were ranked: not candidates any more
+                present = set(ids)
+                fused = [(cid, f) for cid, f in fused if cid in present]
             order = mmr_order(None, vecs, normalize([f for _, f in fused]), plan.k, plan.mmr_lambda)
             picked = [fused[i] for i in order]
             if vec is not None:
@@ -224,7 +285,8 @@ class Retriever:
         den = {r.id: (rank, r.score) for rank, r in enumerate(dense, 1)}
         missing = [cid for cid, _ in picked if cid not in den and cid not in cosine]
         if missing and vec is not None:
-            cosine.update(zip(missing, (self._vectors(collection, missing) @ vec).tolist(), strict=True))
+            ids, vecs = self._vectors(collection, missing)
+            cosine.update(zip(ids, (vecs @ vec).tolist(), strict=True))
         mmr_on = plan.mmr_lambda is not None
         hits = []
         for pos, (cid, f) in enumerate(picked, 1):
@@ -234,12 +296,37 @@ class Retriever:
             hits.append(Hit(chunks[cid], f, why))
         return hits
 
-    def _vectors(self, collection: str, ids: list[str]) -> np.ndarray:
+    def _diversify(self, collection: str, hits: list[Hit], plan: _Plan, explain: bool) -> list[Hit]:
+        """MMR over hits already ranked by a later stage, with their scores as the relevance."""
+        ids, vecs = self._vectors(collection, [h.chunk.id for h in hits])
+        present = set(ids)
+        hits = [h for h in hits if h.chunk.id in present]
+        assert plan.mmr_lambda is not None
+        order = mmr_order(None, vecs, normalize([h.score for h in hits]), plan.k, plan.mmr_lambda)
+        if not explain:
+            return [hits[i] for i in order]
+        return [
+            dataclasses.replace(hits[i], explain=staged(hits[i].explain, mmr_rank=pos))
+            for pos, i in enumerate(order, 1)
+        ]
+
+    def _vectors(self, collection: str, ids: list[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of those ``ids`` that still exist, with those ids (in order).
+
+        Documents may be re-written or deleted between ranking and this read (``store.get_vectors`` raises
+        NotFound for a missing id): then the ids still present are read again, a few times at most.
+        """
         import numpy as np
 
-        if not ids:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.asarray(self.store.get_vectors(collection, ids), dtype=np.float32)
+        for _ in range(_VECTOR_TRIES):
+            if not ids:
+                return ids, np.zeros((0, self.embedder.dim), dtype=np.float32)
+            try:
+                return ids, np.asarray(self.store.get_vectors(collection, ids), dtype=np.float32)
+            except NotFound:
+                present = {c.id for c in self.store.get_chunks(collection, ids)}  # NotFound for a gone collection
+                ids = [i for i in ids if i in present]
+        return ids, np.asarray(self.store.get_vectors(collection, ids), dtype=np.float32)
 
 
 def clean_query(query: object) -> str:

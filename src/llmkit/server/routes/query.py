@@ -69,7 +69,7 @@ def _answer(state: ServerState, body: QueryRequest, collection: str) -> Iterator
     """On the model's worker: retrieve, then yield the answer's text pieces and the whole ``Answer``, traced
     with the request id."""
     with tracer().start_as_current_span("retrieve"):
-        stream = state.kit.ask_stream(body.query, collection=collection, k=body.k, filter=body.filter)
+        stream = state.kit.ask_stream(body.query, collection=collection, k=body.k, filter=body.filter, mode=body.mode)
     with (
         tracer().start_as_current_span("generate"),
         trace_attributes(kind="server.query", request_id=REQUEST_ID.get(), collection=collection),
