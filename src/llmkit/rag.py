@@ -292,11 +292,7 @@ class RagPipeline:
     ) -> list[Hit]:
         """The hits for ``question``, explained; ``mode`` (hybrid, dense, lexical) replaces the configured one,
         ``queries`` are other phrasings whose results are fused with the question's."""
-        if queries:
-            return self.retriever.search(
-                collection, question, k=k, mode=mode, filter=filter, explain=True, queries=queries
-            )
-        return self.retriever.search(collection, question, k=k, mode=mode, filter=filter, explain=True)
+        return self.retriever.search(collection, question, k=k, mode=mode, filter=filter, explain=True, queries=queries)
 
     def search_queries(
         self, question: str, history: Sequence[Message] = (), rewrite: str | None = None
@@ -329,10 +325,12 @@ class RagPipeline:
             raise ContextLengthExceeded(base + max_out + _MARGIN_TOKENS, window)
         # The passages are what the answer rests on: they keep a reserve (context_tokens, else half the room,
         # or less when they need less) and the oldest turns go first to make it.
-        reserve = min(room, self.settings.context_tokens or room // 2)
-        context, kept = pack_passages(hits, reserve, self.model.count_tokens)
-        need = self.model.count_tokens(context) + 2 * len(kept)  # as pack_passages counts them
-        history, used = self._fit_history(bare, history, base, room - min(reserve, need))
+        used = 0
+        if history:
+            reserve = min(room, self.settings.context_tokens or room // 2)
+            context, kept = pack_passages(hits, reserve, self.model.count_tokens)
+            need = self.model.count_tokens(context) + 2 * len(kept)  # as pack_passages counts them
+            history, used = self._fit_history(bare, history, base, room - min(reserve, need))
         budget = min(room - used, self.settings.context_tokens or room)
         context, kept = pack_passages(hits, budget, self.model.count_tokens)
         rendered = self.template.render(context=context, question=question)

@@ -304,7 +304,11 @@ def runner_for_kit(suite: Suite, kit: Kit, *, items: Sequence[EvalItem] | None =
     if p.kind == "rag":
         template = registry.get(p.prompt or s.prompts.rag)
         registry.save(template) if registry.data_dir else None
-        rag = RagPipeline(kit.retriever, model, settings=s.rag, params=base, template=template)
+        from llmkit.retrieve.rewrite import QueryRewriter
+
+        r = s.retrieval  # the project's rewriting, with the suite's model, as `llmkit ask` would rewrite
+        rewriter = QueryRewriter(lambda: model, lambda: registry, mode=r.rewrite, n=r.rewrite_queries)
+        rag = RagPipeline(kit.retriever, model, settings=s.rag, params=base, template=template, rewriter=rewriter)
         prompt = template
     elif p.kind == "generate":
         prompt = registry.get(p.prompt or "qa-short")

@@ -82,7 +82,7 @@ class Retriever:
 
             settings = RetrievalSettings()
         self.settings = settings
-        if reranker is None and settings.rerank != "none":
+        if reranker is None and settings.rerank not in ("none", "llm"):  # "llm" needs the chat model: Kit gives it
             from llmkit.rerank.base import load_reranker
 
             reranker = load_reranker(settings.rerank, embedder=lambda: embedder)
@@ -118,7 +118,9 @@ class Retriever:
         extra = [q for q in dict.fromkeys(clean_query(q) for q in queries) if q != text]
         if reranker is None and not extra:
             return self._search(collection, text, plan, filter, explain)
-        wide = self._plan(max(plan.k, self.settings.rerank_top) if reranker else plan.k, plan.mode, False, None)
+        # as many as the reranker re-scores, and as many as MMR would choose from
+        most = max(plan.k, self.settings.rerank_top if reranker else 0, plan.pool if plan.mmr_lambda is not None else 0)
+        wide = self._plan(most, plan.mode, False, None)
         if extra:
             texts = [text, *extra]
             vecs = None if wide.mode == "lexical" else self.embedder.embed(texts)
@@ -160,7 +162,8 @@ class Retriever:
         mmr: bool | None = None,
         mmr_lambda: float | None = None,
     ) -> list[list[Hit]]:
-        """``search`` for each query, embedding all of them in one batch (for evals and bulk jobs)."""
+        """``search`` for each query, embedding all of them in one batch (for evals and bulk jobs); without the
+        reranker and multi-query phrasings, which work one query at a time."""
         texts = [clean_query(q) for q in queries]
         plan = self._plan(k, mode, mmr, mmr_lambda)
         vecs = None if plan.mode == "lexical" or not texts else self.embedder.embed(texts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmkit.errors import InputError
@@ -65,17 +66,20 @@ async def rag_completion(
                 lambda: _answer_items(state, collection, question, history, params), gone
             )
         if stopped:  # the answer's text so far was generated: charge it
-            text = "".join(x for x in found if isinstance(x, str))
-            state.charge(caller.bucket, Usage(0, state.chat.model.count_tokens(text)) if text else Usage(0, 0))
+            state.charge_partial(caller.bucket, found)
             raise ApiError(499, "the client closed the request", code="client_closed")
         return _body(state, caller, body.model, found[-1])
     stack = AsyncExitStack()
     await stack.enter_async_context(served.gate.slot(gone))
     items = served.worker.iterate(lambda: _answer_items(state, collection, question, history, params))
+    spend = _Spend(state, caller.bucket)
 
-    async def close() -> None:
-        await items.aclose()
-        await stack.aclose()
+    async def close() -> None:  # however the stream ends: one cut short is charged what it sent
+        try:
+            await items.aclose()
+            await stack.aclose()
+        finally:
+            spend.rest()
 
     try:
         first = await anext(items)  # retrieval errors (no such collection ...) get a proper status
@@ -83,7 +87,7 @@ async def rag_completion(
         await close()
         raise
     usage = bool(body.stream_options and body.stream_options.include_usage)
-    return sse_response(_events(state, caller, body.model, first, items, usage), close, state.metrics)
+    return sse_response(_events(state, spend, body.model, first, items, usage), close, state.metrics)
 
 
 def rag_params(state: ServerState, body: ChatRequest) -> GenerationParams:
@@ -112,8 +116,27 @@ def _account(state: ServerState, caller: Caller, answer: Answer) -> float | None
     return state.charge(caller.bucket, answer.usage)
 
 
+@dataclass
+class _Spend:
+    """A streamed answer's tokens, charged once: its usage when it ends, else the text it sent (``rest``)."""
+
+    state: ServerState
+    bucket: str
+    sent: list[str] = field(default_factory=list)
+    charged: bool = False
+
+    def full(self, usage: Usage) -> float | None:
+        self.charged = True
+        return self.state.charge(self.bucket, usage)
+
+    def rest(self) -> None:
+        if not self.charged:
+            self.charged = True
+            self.state.charge_partial(self.bucket, self.sent)
+
+
 async def _events(
-    state: ServerState, caller: Caller, model: str, first: Any, rest: AsyncIterator[Any], usage_on: bool
+    state: ServerState, spend: _Spend, model: str, first: Any, rest: AsyncIterator[Any], usage_on: bool
 ) -> AsyncIterator[dict[str, Any]]:
     cid, created, start = convert.completion_id(), int(time.time()), time.perf_counter()
     extra: dict[str, Any] = {"usage": None} if usage_on else {}
@@ -126,6 +149,7 @@ async def _events(
         if item:
             if "role" in delta:
                 state.metrics.ttft.labels(state.chat.id).observe(time.perf_counter() - start)
+            spend.sent.append(item)
             yield convert.chunk_body(cid, model, created, [_choice({**delta, "content": item})], **extra)
             delta = {}
         item = await anext(rest)
@@ -133,7 +157,7 @@ async def _events(
     tail = {"content": convert.sources_text(cited)} if cited else {}
     citations = [convert.citation_dict(c) for c in cited]
     yield convert.chunk_body(cid, model, created, [_choice({**delta, **tail}, "stop")], citations=citations, **extra)
-    cost = _account(state, caller, answer)
+    cost = spend.full(answer.usage)
     if usage_on:
         yield convert.chunk_body(cid, model, created, [], usage=convert.usage_dict(answer.usage), cost_usd=cost)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +14,13 @@ from llmkit.server.keys import KeyStore
 from llmkit.server.limits import RateLimiter
 from llmkit.server.metrics import Metrics
 from llmkit.server.worker import Gate, Worker
+from llmkit.types import Usage
 
 if TYPE_CHECKING:
     from llmkit.config import Settings
     from llmkit.embeddings.base import Embedder
     from llmkit.kit import Kit
     from llmkit.models.base import ChatModel
-    from llmkit.types import Usage
 
 RAG_PREFIX = "rag/"
 AGENT_MODEL = "agent/default"  # llmkit.server.agent serves it
@@ -102,6 +103,12 @@ class ServerState:
         self.metrics.count_tokens(self.chat.id, usage.prompt_tokens, usage.completion_tokens, cost)
         self.limiter.spend(bucket, usage.total_tokens or 0)
         return cost
+
+    def charge_partial(self, bucket: str, items: Iterable[object]) -> None:
+        """Charge an answer cut short (its client left): the tokens of the text pieces among ``items`` (the
+        prompt's are not known by then)."""
+        text = "".join(x for x in items if isinstance(x, str))
+        self.charge(bucket, Usage(0, self.chat.model.count_tokens(text)) if text else Usage(0, 0))
 
     @property
     def embedder(self) -> Embedder:

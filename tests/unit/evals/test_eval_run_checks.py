@@ -139,3 +139,15 @@ def test_compare_skips_a_metric_without_shared_items(tmp_path: Path) -> None:
     assert [c.metric for c in comps] == ["f1"] and comps.skipped == ("faithfulness",)
     assert gate_regression(comps, {"f1": 0.1}) == []
     assert [f.metric for f in gate_regression(comps, {"faithfulness": 0.1})] == ["faithfulness"]
+
+
+def test_a_rag_run_rewrites_queries_as_the_project_does(tmp_path: Path) -> None:
+    from llmkit.kit import open_kit
+
+    toml = '[model]\nname = "m"\nbase_url = "http://a.invalid/v1"\n[retrieval]\nrewrite = "multi"\nrewrite_queries = 2\n'
+    (tmp_path / "llmkit.toml").write_text(toml, encoding="utf-8")
+    kit = open_kit(tmp_path)
+    kit.store.create_collection("default", embedder=kit.embedder.name, dim=kit.embedder.dim)
+    rag = runner_for_kit(suite(pipeline={"kind": "rag"}), kit).rag
+    assert rag is not None and rag.rewriter is not None
+    assert (rag.rewriter.mode, rag.rewriter.n) == ("multi", 2)

@@ -44,3 +44,19 @@ def test_mmr_leaves_out_a_candidate_deleted_meanwhile(
     assert churn.deleted and hits and "c1" not in [h.chunk.id for h in hits]
     if explain:
         assert [h.explain.mmr_rank for h in hits] == list(range(1, len(hits) + 1))  # type: ignore[union-attr]
+
+
+def test_mmr_after_multi_query_fusion_chooses_from_the_whole_pool(
+    store: Any, embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = Retriever(store, embedder, RetrievalSettings(mmr=True, candidates=6))
+    seen: list[int] = []
+    diversify = r._diversify
+
+    def spy(collection: str, hits: list, plan: Any, explain: bool) -> list:
+        seen.append(len(hits))
+        return diversify(collection, hits, plan, explain)
+
+    monkeypatch.setattr(r, "_diversify", spy)
+    hits = r.search(COLLECTION, "the cat sat on the mat", k=2, queries=["a cat on a mat", "where the cat sat"])
+    assert len(hits) == 2 and seen and seen[0] > 2  # not only the 2 fused hits it would return anyway

@@ -120,3 +120,16 @@ def test_the_token_budget_counts_every_choice(serve: Callable[..., Any]) -> None
     assert httpx.post(url + "/v1/chat/completions", json=body).status_code == 200
     r = httpx.post(url + "/v1/chat/completions", json={**body, "n": 3})
     assert r.status_code == 400 and r.json()["error"]["code"] == "request_too_many_tokens"
+
+
+def test_an_abandoned_rag_stream_is_charged_what_it_sent(serve: Callable[..., Any], tmp_path: Path) -> None:
+    url, app = serve(FakeChatModel([LONG], delay_s=2.0))
+    (tmp_path / "story.md").write_text("Tell me a long story: this is a long story about a story.", encoding="utf-8")
+    app.state.llmkit.kit.ingest(tmp_path / "story.md")
+    body = {"model": "rag/default", "messages": ASK, "stream": True}
+    with httpx.Client(timeout=10) as c, c.stream("POST", url + "/v1/chat/completions", json=body) as r:
+        for n, _ in enumerate(x for x in r.iter_lines() if '"content"' in x):
+            if n == 5:
+                break  # the client goes away mid-answer
+    assert wait_for(lambda: app.state.llmkit.chat.gate.running == 0)
+    assert wait_for(lambda: charged(app) >= 5), "the abandoned rag/ stream was not charged"

@@ -16,7 +16,7 @@ from llmkit.server.schemas import QueryRequest
 from llmkit.server.state import ServerState
 from llmkit.server.telemetry import REQUEST_ID, tracer
 from llmkit.server.util import jsonable
-from llmkit.types import Answer, Hit, Usage
+from llmkit.types import Answer, Hit
 
 router = APIRouter(prefix="/v1", tags=["llmkit"])
 
@@ -39,8 +39,7 @@ async def query(
     async with served.gate.slot(gone):
         found, stopped = await served.worker.collect(lambda: _answer(state, body, collection), gone)
     if stopped:  # the answer's text so far was generated: charge it
-        text = "".join(x for x in found if isinstance(x, str))
-        state.charge(who.bucket, Usage(0, served.model.count_tokens(text)) if text else Usage(0, 0))
+        state.charge_partial(who.bucket, found)
         raise ApiError(499, "the client closed the request", code="client_closed")
     answer = found[-1]
     assert isinstance(answer, Answer)
