@@ -47,11 +47,7 @@ def project_agent(
     s = kit.settings.agent
     m = kit.settings.model
     with ExitStack() as stack:
-        tools = build_tools(s.tools, s, kit)
-        if may_search is not None:
-            from llmkit.agents.builtins.retrieval import retrieval
-
-            tools = [retrieval(kit, allowed=may_search) if t.name == "search_documents" else t for t in tools]
+        tools = build_tools(s.tools, s, kit, may_search=may_search)
         for target in s.mcp:
             from llmkit.mcp.client import MCPClient
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -202,19 +201,10 @@ def _write(output: Path, html: str) -> None:
 
 
 def _finite(value: Any) -> Any:
-    """``value`` as JSON values with NaN and infinities (metrics of no item) as null: bare NaN is not JSON.
+    """``value`` as JSON values, NaN and infinities as null (``evals.stats.finite``)."""
+    from llmkit.evals.stats import finite
 
-    >>> _finite({"mean": float("nan"), "n": 0})
-    {'mean': None, 'n': 0}
-    """
-    value = to_jsonable(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    return finite(to_jsonable(value))
 
 
 def _exit_on_errors(result: RunResult) -> None:

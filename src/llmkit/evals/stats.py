@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 RESAMPLES = 2000
 
@@ -91,3 +93,19 @@ def paired_bootstrap(
         far = (deltas <= 0).mean() if mean > 0 else (deltas >= 0).mean()
         p = float(min(1.0, max(2 * far, 1 / resamples)))
     return Comparison(metric, float(x.mean()), float(y.mean()), mean, float(low), float(high), p, int(d.size))
+
+
+def finite(value: Any) -> Any:
+    """``value`` (JSON-like) with NaN and infinities as ``None``: a metric no item scored has a NaN mean, and bare
+    NaN is not JSON.
+
+    >>> finite({"f1": {"mean": float("nan"), "n": 0}, "x": [1.5, float("inf")]})
+    {'f1': {'mean': None, 'n': 0}, 'x': [1.5, None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value

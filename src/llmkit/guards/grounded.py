@@ -15,13 +15,11 @@ to the rules above. Sentences whose words are in the passages never cost a call.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from llmkit.errors import ModelError
 from llmkit.guards.base import Action, Finding, GuardContext, Verdict
 
 if TYPE_CHECKING:
@@ -136,20 +134,20 @@ class LlmJudge:
 
     def __call__(self, claim: str, passages: Sequence[str]) -> bool | None:
         from llmkit.evals.judge import numbered
-        from llmkit.observe.traces import trace_attributes
-        from llmkit.prompts.registry import PromptRegistry
-        from llmkit.types import GenerationParams
+        from llmkit.prompts.ask import ask_prompt
 
-        prompt = (self._prompts() if self._prompts else PromptRegistry()).get("judge-grounded")
-        params = prompt.generation_params(GenerationParams(max_tokens=40, temperature=0.0))
-        params = dataclasses.replace(params, json_schema=SUPPORT_SCHEMA)
         context = numbered(passages)[: self.max_chars]  # the passages a small context window can take
-        try:
-            with trace_attributes(kind="judge", prompt=prompt.ref):
-                reply = self._model().chat(prompt.render(context=context, claim=claim), params)
-        except ModelError:
-            return None
-        return parse_support(reply.text)
+        reply = ask_prompt(
+            self._model,
+            self._prompts,
+            "judge-grounded",
+            max_tokens=40,
+            kind="judge",
+            schema=SUPPORT_SCHEMA,
+            context=context,
+            claim=claim,
+        )
+        return parse_support(reply or "")
 
 
 class GroundednessGuard:

@@ -190,7 +190,7 @@ class OpenAIChatModel:
             if fold.done:  # read the rest (normally nothing), so the connection goes back to the pool
                 await openai_aio.drain(response)
         except TimeoutError as e:  # no bytes for timeout_s mid-stream
-            raise openai_aio.unavailable(redact_url(self.base_url or "the OpenAI API"), e) from e
+            raise openai_aio.unavailable(self.base_url or "the OpenAI API", e) from e  # it masks credentials
         except Exception as e:
             self._reraise(e, messages, params)
         finally:

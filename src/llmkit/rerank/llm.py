@@ -8,13 +8,10 @@ without a grade counts 0, and equal grades keep the fused order.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
-
-from llmkit.errors import ModelError
 
 if TYPE_CHECKING:
     from llmkit.models.base import ChatModel
@@ -63,21 +60,20 @@ class LlmReranker:
         self._model, self._prompts, self.max_chars = model, prompts, max_chars
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
-        from llmkit.observe.traces import trace_attributes
-        from llmkit.prompts.registry import PromptRegistry
-        from llmkit.types import GenerationParams
+        from llmkit.prompts.ask import ask_prompt
 
-        prompt = (self._prompts() if self._prompts else PromptRegistry()).get("rerank-relevance")
-        params = prompt.generation_params(GenerationParams(max_tokens=16, temperature=0.0))
-        params = dataclasses.replace(params, json_schema=RELEVANCE_SCHEMA)
-        model = self._model()
-        out = []
+        model = self._model()  # loaded once, before any call: a model that cannot load is an error, not grades of 0
+        grades = []
         for passage in passages:
-            try:
-                with trace_attributes(kind="rerank", prompt=prompt.ref, question=query):
-                    reply = model.chat(prompt.render(question=query, passage=passage[: self.max_chars]), params)
-                grade = parse_relevance(reply.text)
-            except ModelError:
-                grade = None
-            out.append(float(grade or 0))
-        return out
+            reply = ask_prompt(
+                lambda: model,
+                self._prompts,
+                "rerank-relevance",
+                max_tokens=16,
+                kind="rerank",
+                schema=RELEVANCE_SCHEMA,
+                question=query,
+                passage=passage[: self.max_chars],
+            )
+            grades.append(float(parse_relevance(reply or "") or 0))
+        return grades

@@ -13,13 +13,12 @@ usable leaves the question as it was, so rewriting can cost recall but never an 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
-from llmkit.errors import InputError, ModelError
+from llmkit.errors import InputError
 
 if TYPE_CHECKING:
     from llmkit.models.base import ChatModel
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from llmkit.types import Message
 
 Rewrite = Literal["none", "condense", "multi"]
-REWRITES: tuple[str, ...] = ("none", "condense", "multi")
+REWRITES: tuple[Rewrite, ...] = ("none", "condense", "multi")
 QUERIES_SCHEMA = {
     "type": "object",
     "properties": {"queries": {"type": "array", "items": {"type": "string"}, "maxItems": 10}},
@@ -36,6 +35,17 @@ QUERIES_SCHEMA = {
 _LABEL = re.compile(r"^\s*(?:standalone question|rewritten question|question|query)\s*:\s*", re.I)
 _TURN_CHARS = 600  # of each earlier message shown to the rewriter: the subject is named early
 _TURNS = 6  # messages of history shown (the last three turns)
+
+
+def check_rewrite(mode: str) -> Rewrite:
+    """``mode`` if it names a query rewrite, else an ``InputError`` listing those there are.
+
+    >>> check_rewrite("multi")
+    'multi'
+    """
+    if mode not in REWRITES:
+        raise InputError(f"unknown query rewrite {mode!r}", hint=f"use one of: {', '.join(REWRITES)}")
+    return cast("Rewrite", mode)
 
 
 def clean_rewrite(text: str, limit: int = 500) -> str:
@@ -93,17 +103,14 @@ class QueryRewriter:
         mode: str = "condense",
         n: int = 3,
     ) -> None:
-        if mode not in REWRITES:
-            raise InputError(f"unknown query rewrite {mode!r}", hint=f"use one of: {', '.join(REWRITES)}")
+        self.mode: Rewrite = check_rewrite(mode)
         if not 1 <= n <= 10:
             raise InputError(f"the number of query rewrites must be 1-10, got {n}")
-        self._model, self._prompts, self.mode, self.n = model, prompts, mode, n
+        self._model, self._prompts, self.n = model, prompts, n
 
     def queries(self, question: str, history: Sequence[Message] = (), *, mode: str | None = None) -> tuple[str, ...]:
         """The queries to search for ``question``: the (condensed) question first, then any other phrasings."""
-        mode = mode or self.mode
-        if mode not in REWRITES:
-            raise InputError(f"unknown query rewrite {mode!r}", hint=f"use one of: {', '.join(REWRITES)}")
+        mode = check_rewrite(mode or self.mode)
         if mode == "none":
             return (question,)
         first = self.condense(question, history)
@@ -125,16 +132,8 @@ class QueryRewriter:
         return [q for q in parse_queries(reply or "", self.n + 1) if q.casefold() != same][: self.n]
 
     def _ask(self, name: str, max_tokens: int, schema: dict[str, object] | None, **inputs: str) -> str | None:
-        from llmkit.observe.traces import trace_attributes
-        from llmkit.prompts.registry import PromptRegistry
-        from llmkit.types import GenerationParams
+        from llmkit.prompts.ask import ask_prompt
 
-        prompt = (self._prompts() if self._prompts else PromptRegistry()).get(name)
-        params = prompt.generation_params(GenerationParams(max_tokens=max_tokens, temperature=0.0))
-        if schema is not None:
-            params = dataclasses.replace(params, json_schema=schema)
-        try:
-            with trace_attributes(kind="rewrite", prompt=prompt.ref, question=inputs.get("question", "")):
-                return self._model().chat(prompt.render(**inputs), params).text
-        except ModelError:
-            return None
+        return ask_prompt(
+            self._model, self._prompts, name, max_tokens=max_tokens, kind="rewrite", schema=schema, **inputs
+        )

@@ -13,7 +13,7 @@ from llmkit.kit import open_store
 from llmkit.store.postgres import PostgresStore, is_postgres_url
 from llmkit.store.postgres.connection import redact
 from llmkit.store.postgres.filters import to_pg_sql
-from llmkit.store.postgres.lexical import fold, search_text, ts_query
+from llmkit.store.postgres.lexical import fold, search_text
 from llmkit.store.postgres.schema import HNSW_MAX_DIM, MIGRATIONS, create_index_sql
 
 
@@ -86,21 +86,6 @@ def test_filter_compiler_shapes(flt: dict, fragment: str) -> None:
 def test_malformed_filter_is_an_input_error() -> None:
     with pytest.raises(InputError):
         to_pg_sql({"page": {"$regex": "x"}})
-
-
-@pytest.mark.parametrize(
-    ("text", "want"),
-    [("cherry pie", "'cherry' | 'pie'"), ("fig* AND NOT:jam", "'fig' | 'jam'"), ("what is it", "'what' | 'is' | 'it'"),
-     ("'; DROP TABLE x; --", "'drop' | 'table' | 'x'"), ("café", "'cafe'"), ("", ""), ("🙂 \x00 !", ""),
-     ("a:* & b | !c <-> d", "'b' | 'c' | 'd'")],
-)  # fmt: skip
-def test_ts_query_quotes_words_only(text: str, want: str) -> None:
-    assert ts_query(text) == want
-
-
-def test_ts_query_keeps_64_terms() -> None:
-    assert ts_query(" ".join(f"w{i}" for i in range(3000))).count("|") == 63
-    assert ts_query("\ud800 lone surrogate") == "'lone' | 'surrogate'"
 
 
 def test_fold() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from llmkit.agents.tools import Tool
@@ -16,17 +16,26 @@ if TYPE_CHECKING:
 BUILTINS = ("calculator", "retrieval", "sql", "python", "http", "files")
 
 
-def build_tools(names: Sequence[str], settings: AgentSettings, kit: Kit | None = None) -> list[Tool]:
-    """The built-in tools named in ``names``, configured from ``settings`` (the ``[agent]`` section)."""
+def build_tools(
+    names: Sequence[str],
+    settings: AgentSettings,
+    kit: Kit | None = None,
+    *,
+    may_search: Callable[[str], bool] | None = None,
+) -> list[Tool]:
+    """The built-in tools named in ``names``, configured from ``settings`` (the ``[agent]`` section).
+
+    ``may_search(collection)``, when given, is asked by the retrieval tool before each search.
+    """
     tools = []
     for name in dict.fromkeys(n.strip() for n in names if n.strip()):
         if name not in BUILTINS:
             raise InputError(f"no built-in tool {name!r}", hint=f"choose from {', '.join(BUILTINS)}")
-        tools.append(_build(name, settings, kit))
+        tools.append(_build(name, settings, kit, may_search))
     return tools
 
 
-def _build(name: str, s: AgentSettings, kit: Kit | None) -> Tool:
+def _build(name: str, s: AgentSettings, kit: Kit | None, may_search: Callable[[str], bool] | None = None) -> Tool:
     if name == "calculator":
         from llmkit.agents.builtins.calculator import calculator
 
@@ -36,7 +45,7 @@ def _build(name: str, s: AgentSettings, kit: Kit | None) -> Tool:
 
         if kit is None:
             raise InputError("the retrieval tool needs a project (Kit)")
-        return retrieval(kit)
+        return retrieval(kit, allowed=may_search)
     if name == "sql":
         from llmkit.agents.builtins.sql import sql
 

@@ -7,7 +7,6 @@ client. ``admin`` scope, like ``/v1/traces``: a run holds the prompts, passages 
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -73,22 +72,9 @@ async def report(
 
 def run_dict(run: Run) -> dict[str, Any]:
     """A run as JSON, with a link to its report; a metric no item scored has a NaN mean, sent as null."""
+    from llmkit.evals.stats import finite
+
     return {"object": "eval.run", **finite(jsonable(run)), "report": f"/v1/evals/{run.id}/report"}
-
-
-def finite(value: Any) -> Any:
-    """``value`` with NaN and infinities as ``None`` (bare NaN is not JSON, and would fail the reply).
-
-    >>> finite({"f1": {"mean": float("nan"), "n": 0}, "x": [1.5, float("inf")]})
-    {'f1': {'mean': None, 'n': 0}, 'x': [1.5, None]}
-    """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    return value
 
 
 def _checked(ref: str) -> str:

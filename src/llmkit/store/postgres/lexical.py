@@ -9,9 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from llmkit.store.fts import MAX_TERMS, STOPWORDS
-
-_TERM = re.compile(r"\w+")
 #: Unicode's combining diacritical marks (the blocks NFKD moves accents into).
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
@@ -36,22 +33,6 @@ def search_text(text: str) -> str | None:
     return None if folded == text else folded
 
 
-def ts_query(text: str, *, max_terms: int = MAX_TERMS) -> str:
-    """A ``to_tsquery`` argument that ORs the distinct words of ``text``, each quoted; ``""`` when none.
-
-    Only word characters survive, so no tsquery syntax (``&``, ``!``, ``:*``, quotes) can reach the
-    server; ``to_tsquery('english', ...)`` then stems each word.
-
-    >>> ts_query("fig* AND NOT:jam")
-    "'fig' | 'jam'"
-    >>> ts_query("what is it")  # only function words: keep them
-    "'what' | 'is' | 'it'"
-    >>> ts_query("🙂 ... ")
-    ''
-    """
-    return " | ".join(f"'{w}'" for w in query_words(text, max_terms=max_terms))
-
-
 def query_text(text: str) -> str:
     """``text`` ready for ``QUERY_LEXEMES_SQL``: valid UTF-8, no NUL (the server refuses both), accents folded
     as in the stored rows, so the server's parser splits the query exactly as it split the indexed text.
@@ -60,17 +41,6 @@ def query_text(text: str) -> str:
     'Cafe データ'
     """
     return fold(text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " "))
-
-
-def query_words(text: str, *, max_terms: int = MAX_TERMS) -> list[str]:
-    """The distinct words of ``text``, accents folded, function words dropped unless nothing else is left.
-
-    >>> query_words("Café and the p53 gene")
-    ['cafe', 'p53', 'gene']
-    """
-    text = fold(text.encode("utf-8", "replace").decode("utf-8")).lower()
-    words = list(dict.fromkeys(_TERM.findall(text)))
-    return ([w for w in words if w not in STOPWORDS] or words)[:max_terms]
 
 
 #: Lexical search scores the rows matching the rarest query words, up to about this many rows (estimated
