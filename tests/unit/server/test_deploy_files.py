@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
-MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
+#: What `kubectl apply -f deploy/k8s/` applies, and the Secret's example (created by hand: no credentials here).
+MANIFESTS = sorted([*(DEPLOY / "k8s").glob("*.yaml"), DEPLOY / "k8s" / "secret.yaml.example"])
 
 
 def _resources() -> list[tuple[str, dict]]:  # type: ignore[type-arg]
@@ -34,6 +35,21 @@ def test_manifests_cover_the_kinds_and_probes() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    # one pod at a time on the SQLite files of the data volume (keys, traces), whatever the HPA may do
+    hpa = next(r for _, r in _resources() if r["kind"] == "HorizontalPodAutoscaler")
+    claim = next(r for _, r in _resources() if r["kind"] == "PersistentVolumeClaim")
+    assert deployment["spec"]["replicas"] == hpa["spec"]["maxReplicas"] == 1
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"] and deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert not any("password" in p.read_text().lower() for p in (DEPLOY / "k8s").glob("*.yaml"))  # none applied
+
+
+def test_the_image_installs_what_the_manifests_use() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert ".[local,serve,postgres]" in dockerfile  # compose and the Secret point the store at PostgreSQL
+    assert "all-minilm-l6-v2-q8" in dockerfile  # the default embedder
+    makefile = (DEPLOY.parent / "Makefile").read_text()
+    version = next(line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("LLAMA_CPP_VERSION"))
+    assert f"LLAMA_CPP_VERSION={version}" in dockerfile  # the llama.cpp the tests ran
 
 
 def test_invalid_manifest_is_caught() -> None:
