@@ -24,16 +24,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
-from llmkit.errors import ConfigError
+from llmkit.errors import ConfigError, NotFound
 
 CONFIG_FILE = "llmkit.toml"
 DATA_DIR = ".llmkit"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # inf is no setting, nor JSON
 
 
 class ModelSettings(_Section):
@@ -343,21 +350,30 @@ def load_settings(project: str | Path | None = None, **overrides: Any) -> Settin
     ``overrides`` win over environment variables, which win over the file. Nested sections may be
     given as dicts (``model={"name": "x"}``); only the keys given are overridden.
     """
+    if project is not None and not Path(project).exists():
+        raise NotFound(f"no project at {project}", hint="give the folder holding llmkit.toml, or run `llmkit init`")
     config = find_config(project or ".") if project is None or Path(project).is_dir() else Path(project)
     data: dict[str, Any] = {}
     if config is not None:
         data = _read_toml(config)
-        data.setdefault("project_dir", str(config.parent))
+        if "project_dir" in data:  # the project is where its llmkit.toml is: .llmkit/ may not be moved elsewhere
+            raise ConfigError(f"{config}: project_dir: unknown key", hint="the project is the folder of llmkit.toml")
+        project_dir = config.parent
     else:
-        data["project_dir"] = str(Path(project or ".").resolve())
+        project_dir = Path(project or ".")
+    if isinstance(data.get("home"), str):  # relative to the project, not to wherever the command ran
+        data["home"] = str((project_dir / data["home"]).expanduser())
     token = _TOML.set(data)
-    try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:  # the project folder as given (-C, llmkit.open) wins over any LLMKIT_PROJECT_DIR
+        given = {k: v for k, v in overrides.items() if v is not None}
+        settings = Settings(**{**given, "project_dir": project_dir.resolve()})
     except ValidationError as e:
         raise ConfigError(_describe(e, config), hint="fix the value or see `llmkit init` for an example") from None
+    except SettingsError as e:  # a section variable that is not JSON (LLMKIT_MODEL=x)
+        raise ConfigError(f"invalid settings in the environment: {e}", hint="LLMKIT_<SECTION> takes JSON") from None
     finally:
         _TOML.reset(token)
-    return settings.model_copy(update={"project_dir": settings.project_dir.resolve()})
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -366,6 +382,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
 

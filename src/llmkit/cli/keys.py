@@ -38,8 +38,9 @@ def create(
     if as_json:
         print_json({"secret": token, "key": key})
         return
-    console().print(f"key {key.id} ({key.name}) scopes={','.join(key.scopes)} collections={','.join(key.collections)}")
-    console().print(f"secret (shown once): {token}", soft_wrap=True)
+    console().print(f"secret (shown once): {token}", soft_wrap=True, markup=False)  # first: it is not stored
+    scopes, where = ",".join(key.scopes), ",".join(key.collections)
+    console().print(f"key {key.id} ({key.name}) scopes={scopes} collections={where}", markup=False)
 
 
 @app.command("list")
@@ -50,10 +51,13 @@ def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
         print_json(keys)
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("id", "name", "scopes", "collections", "status")
-    for k in keys:
-        table.add_row(k.id, k.name, ",".join(k.scopes), ",".join(k.collections), "revoked" if k.revoked else "live")
+    for k in keys:  # names are the user's text, never markup
+        table.add_row(
+            k.id, Text(k.name), ",".join(k.scopes), Text(",".join(k.collections)), "revoked" if k.revoked else "live"
+        )
     console().print(table)
 
 
@@ -61,4 +65,4 @@ def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
 def revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="Key id (see `llmkit keys list`).")]) -> None:
     """Revoke a key: requests with it get 401 from then on."""
     key = _store(ctx).revoke(key_id)
-    console().print(f"revoked {key.id} ({key.name})")
+    console().print(f"revoked {key.id} ({key.name})", markup=False)

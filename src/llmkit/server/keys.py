@@ -22,6 +22,7 @@ from pathlib import Path
 
 from llmkit.errors import InputError, NotFound
 from llmkit.sqlite_file import ThreadLocalSQLite
+from llmkit.store.records import COLLECTION_NAME
 
 SCOPES = ("chat", "embeddings", "query", "ingest", "admin")
 PREFIX = "lk-"
@@ -82,6 +83,10 @@ class KeyStore:
         """A new key: ``(secret, key)``. The secret is shown once and never stored."""
         if not name.strip():
             raise InputError("give the key a name (who or what uses it)")
+        _check_text(name, "the key's name")
+        for c in collections:
+            if c != "*" and not COLLECTION_NAME.fullmatch(c):
+                raise InputError(f"{c!r} is not a collection name", hint="letters, digits, '_', '.', '-'; or *")
         token = PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(
             secrets.token_hex(6), name.strip(), check_scopes(scopes), tuple(collections) or ("*",), time.time()
@@ -103,6 +108,7 @@ class KeyStore:
         return key if key is not None and key.revoked is None else None
 
     def revoke(self, key_id: str) -> ApiKey:
+        _check_text(key_id, "the key id")
         cur = self._conn().execute(
             "UPDATE keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (time.time(), key_id)
         )
@@ -117,3 +123,11 @@ class KeyStore:
 
 def _key(r: tuple) -> ApiKey:  # type: ignore[type-arg]
     return ApiKey(r[0], r[1], tuple(json.loads(r[3])), tuple(json.loads(r[4])), r[5], r[6])
+
+
+def _check_text(text: str, what: str) -> None:
+    """InputError for text SQLite cannot store: lone surrogates (undecodable bytes in a command's arguments)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what} is not valid UTF-8 text") from None

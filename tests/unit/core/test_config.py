@@ -50,6 +50,8 @@ def test_nearest_config_is_found_from_a_subfolder(tmp_path: Path, monkeypatch: p
         ('collection = "../etc"\n', "collection"),
         ("this is = not toml [", "not valid TOML"),
         ('[guards]\npii_entities = ["EMAIL", "CREDITCARD"]\n', "unknown PII types ['EMAIL', 'CREDITCARD']; valid: "),
+        ('project_dir = "/etc"\n', "project_dir: unknown key"),  # .llmkit/ is where llmkit.toml is
+        ("[retrieval]\nlexical_weight = inf\n", "finite number"),  # and JSON has no Infinity
     ],
 )
 def test_bad_settings_give_clear_errors(tmp_path: Path, text: str, needle: str) -> None:
@@ -85,3 +87,25 @@ def test_pii_entities_accept_every_supported_type(tmp_path: Path) -> None:
 def test_init_text_loads_as_the_defaults(tmp_path: Path) -> None:
     write(tmp_path / "llmkit.toml", default_config_text())
     assert load_settings(tmp_path).embedder.name == EmbedderSettings().name == "all-minilm-l6-v2-q8"
+
+
+def test_the_project_folder_and_its_files_are_read_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "llmkit.toml").write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(tmp_path)
+    write(tmp_path / "llmkit.toml", 'home = "models-home"\n')
+    monkeypatch.setenv("LLMKIT_PROJECT_DIR", "/elsewhere")
+    monkeypatch.chdir(tmp_path.parent)
+    s = load_settings(tmp_path)
+    assert s.project_dir == tmp_path.resolve()  # the folder given wins over LLMKIT_PROJECT_DIR
+    assert s.home == tmp_path / "models-home"  # relative to the project, not to the current folder
+    monkeypatch.setenv("LLMKIT_MODEL", "notjson")
+    with pytest.raises(ConfigError, match="LLMKIT_<SECTION> takes JSON"):
+        load_settings(tmp_path)
+
+
+def test_a_missing_project_folder_is_not_found(tmp_path: Path) -> None:
+    from llmkit.errors import NotFound
+
+    with pytest.raises(NotFound, match="no project"):
+        load_settings(tmp_path / "missing")

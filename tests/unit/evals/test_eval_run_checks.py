@@ -144,7 +144,8 @@ def test_compare_skips_a_metric_without_shared_items(tmp_path: Path) -> None:
 def test_a_rag_run_rewrites_queries_as_the_project_does(tmp_path: Path) -> None:
     from llmkit.kit import open_kit
 
-    toml = '[model]\nname = "m"\nbase_url = "http://a.invalid/v1"\n[retrieval]\nrewrite = "multi"\nrewrite_queries = 2\n'
+    toml = '[model]\nname = "m"\nbase_url = "http://a.invalid/v1"\n'
+    toml += '[retrieval]\nrewrite = "multi"\nrewrite_queries = 2\n'
     (tmp_path / "llmkit.toml").write_text(toml, encoding="utf-8")
     kit = open_kit(tmp_path)
     kit.store.create_collection("default", embedder=kit.embedder.name, dim=kit.embedder.dim)

@@ -48,7 +48,8 @@ def test_the_image_installs_what_the_manifests_use() -> None:
     assert ".[local,serve,postgres]" in dockerfile  # compose and the Secret point the store at PostgreSQL
     assert "all-minilm-l6-v2-q8" in dockerfile  # the default embedder
     makefile = (DEPLOY.parent / "Makefile").read_text()
-    version = next(line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("LLAMA_CPP_VERSION"))
+    pinned = (line for line in makefile.splitlines() if line.startswith("LLAMA_CPP_VERSION"))
+    version = next(pinned).split(":=")[1].strip()
     assert f"LLAMA_CPP_VERSION={version}" in dockerfile  # the llama.cpp the tests ran
 
 

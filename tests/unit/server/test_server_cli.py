@@ -28,6 +28,23 @@ def test_keys_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 65 and "unknown scopes" in err
 
 
+def test_key_names_are_text_never_markup_and_bad_ones_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = str(tmp_path)
+    code, out, _ = run_cli(capsys, "-C", p, "keys", "create", "[/]", "-s", "chat")  # a MarkupError lost the secret
+    assert code == 0 and out.startswith("secret (shown once): lk-") and "([/])" in out
+    code, out, _ = run_cli(capsys, "-C", p, "keys", "list")
+    assert code == 0 and "[/]" in out
+    code, _, err = run_cli(capsys, "-C", p, "keys", "create", "bad\udcff", "-s", "chat")  # an undecodable byte
+    assert code == 65 and "not valid UTF-8" in err
+    code, _, err = run_cli(capsys, "-C", p, "keys", "create", "x", "-s", "chat", "-c", "bad coll!!")
+    assert code == 65 and "not a collection name" in err
+    (tmp_path / "afile").write_text("")
+    code, _, err = run_cli(capsys, "init", str(tmp_path / "afile"))
+    assert code == 74 and "cannot write the project" in err
+
+
 def test_serve_refuses_no_auth_off_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "-C", str(tmp_path), "serve", "--no-auth", "--host", "0.0.0.0")
     assert code == 78 and "loopback" in err
